@@ -1,0 +1,68 @@
+# Everything a person or CI types. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONSTRAINTS := constraints.txt
+PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c $(CONSTRAINTS)
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; set PYTHON=python3.x (3.11+)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.core: $(BIN)/python pyproject.toml $(CONSTRAINTS)
+	$(PIP) -e .
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.core
+	$(PIP) -e '.[dev,s3,mysql,airflow]'
+	@touch $@
+
+.PHONY: install
+install: $(VENV)/.core ## Create .venv and install the package (locked versions)
+
+.PHONY: install-dev
+install-dev: $(VENV)/.dev ## Install everything the tests, lint and benchmarks need
+
+.PHONY: demo
+demo: $(VENV)/.core ## Run the whole pipeline on a simulated week (no credentials, no network)
+	$(BIN)/spotify-pipeline demo
+
+.PHONY: services
+services: ## Start the services the tests need (MariaDB) if they are not running
+	@scripts/ensure-services.sh
+
+.PHONY: test
+test: $(VENV)/.dev services ## Install, start services, run every test
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+.PHONY: lint
+lint: $(VENV)/.dev ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check src tests dags bench
+	$(BIN)/ruff check dags --select AIR3
+	$(BIN)/mypy
+
+.PHONY: bench
+bench: $(VENV)/.dev services ## Run the benchmarks; results in bench/results/latest.json
+	$(BIN)/python -m bench
+
+.PHONY: airflow
+airflow: $(VENV)/.dev ## Airflow standalone on 127.0.0.1:8080 with these DAGs and a simulator
+	scripts/airflow-standalone.sh
+
+.PHONY: lock
+lock: ## Re-resolve and write constraints.txt (the lock) from a fresh venv
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install -q -e '.[dev,s3,mysql,airflow]'
+	.venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > $(CONSTRAINTS)
+	rm -rf .venv-lock
+
+.PHONY: clean
+clean: ## Remove the venv and local data
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

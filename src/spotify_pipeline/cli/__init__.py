@@ -1,0 +1,1 @@
+"""The command-line face: parses input, builds Settings, calls jobs, prints. No logic of its own."""

@@ -1,0 +1,71 @@
+"""`spotify-pipeline config show|import-legacy`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from .common import call, console, err_console, fail, print_json, settings
+
+app = typer.Typer(help="Show the settings (secrets masked) or import the original system's files.", no_args_is_help=True)
+
+
+@app.command()
+def show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every setting and its value, secrets masked."""
+    data = settings().masked()
+    if as_json:
+        print_json(data)
+        return
+    table = Table(title="settings (env SPOTIFY_PIPELINE_<NAME>)")
+    table.add_column("name")
+    table.add_column("value")
+    for name, value in data.items():
+        table.add_row(name, "" if value is None else str(value))
+    console.print(table)
+
+
+@app.command("import-legacy")
+def import_legacy(
+    directory: Annotated[Path, typer.Argument(help="Folder with the original system's credential files")],
+    env_file: Annotated[Path, typer.Option("--env-file", help="Where to write the settings (0600)")] = Path(".env"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing env file")] = False,
+) -> None:
+    """Read spotify_client_info.txt, aws_access_key.txt, db_access_key.txt and tokens.json."""
+    from ..legacy import legacy_to_env, read_legacy
+    from ..spotify.tokens import FileTokenStore, TokenState
+
+    if not directory.is_dir():
+        fail(f"{directory} is not a folder")
+    cfg = call(read_legacy, directory)
+    if env_file.exists() and not force:
+        fail(f"{env_file} exists: pass --force to overwrite it, or --env-file to choose another file")
+    lines = call(legacy_to_env, cfg)
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        for key, value in lines.items():
+            fh.write(f"{key}={value}\n")
+    os.chmod(env_file, 0o600)
+    console.print(f"wrote {len(lines)} settings to {env_file} (mode 0600)")
+    tokens = getattr(cfg, "tokens", None)
+    if tokens and tokens.get("refresh_token") is not None and cfg.client_id:
+        from ..clock import SystemClock
+
+        s = settings()
+        state = TokenState.from_legacy(tokens, client_id=cfg.client_id, now=SystemClock().now())
+        call(FileTokenStore(s.token_file).save, state)
+        console.print(
+            f"stored the legacy refresh token in {s.token_file}; its consent time is unknown, so it is "
+            "counted from today: run `spotify-pipeline auth status`"
+        )
+    if getattr(cfg, "aws_access_key_id", None):
+        err_console.print(
+            "AWS keys found: they are not copied into our settings. Put them in ~/.aws/credentials or the "
+            "environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), where boto3's standard chain finds them."
+        )
+    for warning in getattr(cfg, "warnings", []):
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)

@@ -1,0 +1,61 @@
+"""`spotify-pipeline import-history` and `spotify-pipeline coverage`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from .common import call, console, err_console, print_json, settings
+
+
+def import_history(
+    path: Annotated[Path, typer.Argument(help="The zip Spotify sent, a folder, or single JSON files")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object")] = False,
+) -> None:
+    """Import a Spotify privacy export ("Download your data"), deduplicated against API plays."""
+    from ..exports.report import render_report_table
+    from ..jobs.import_history import import_history as job
+
+    if not path.exists():
+        raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
+    s = settings()
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} records"),
+        TimeRemainingColumn(), console=err_console, transient=True, disable=as_json,
+    ) as bar:
+        task = bar.add_task(f"importing {path.name}", total=None)
+
+        def progress(done: int, total: int | None = None, description: str | None = None) -> None:
+            bar.update(task, completed=done, total=total, description=description or f"importing {path.name}")
+
+        report = call(job, s, path, progress=progress)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        console.print(render_report_table(report))
+        for problem in report.problems[:20]:
+            err_console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+
+
+def coverage(
+    csv: Annotated[Path | None, typer.Option("--csv", help="Write the per-day table to this CSV file")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Per day: plays from the API, from the export, matched, API-only, export-only, capture rate."""
+    from ..insights.coverage import coverage as job
+    from ..insights.coverage import render_coverage_table, to_csv
+    from ..jobs.runtime import migrated_engine
+
+    s = settings()
+    engine = call(migrated_engine, s.warehouse_url.get_secret_value())
+    rows = call(job, engine, s.user)
+    if csv is not None:
+        to_csv(rows, csv)
+        console.print(f"wrote {len(rows)} days to {csv}")
+    elif as_json:
+        print_json([r.to_dict() for r in rows])
+    else:
+        console.print(render_coverage_table(rows))

@@ -1,0 +1,40 @@
+"""Jobs: orchestration-free functions with explicit arguments and an injectable clock.
+
+The CLI, the DAGs and the demo call these and nothing below them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..clock import Clock
+from ..settings import Settings
+from .download import fetch_following, fetch_recent
+from .enrich import enrich
+from .process import process
+from .report import JobReport
+from .runtime import Runtime
+
+__all__ = ["JobReport", "Runtime", "enrich", "fetch_following", "fetch_recent", "process", "run_all"]
+
+
+def run_all(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    transport: Any = None,
+    token_store: Any = None,
+    force_enrich: bool = False,
+    runtime: Runtime | None = None,
+) -> list[JobReport]:
+    """One full cycle for cron users: both fetches, process, enrich (when enough ids are missing)."""
+    rt = runtime or Runtime(settings, transport=transport, token_store_override=token_store)
+    if clock is not None and runtime is None:
+        rt.clock = clock
+    reports = [fetch_recent(settings, runtime=rt)]
+    if reports[-1].status != "paused":
+        reports.append(fetch_following(settings, runtime=rt))
+    reports.append(process(settings, runtime=rt))
+    if all(r.status != "paused" for r in reports):
+        reports.append(enrich(settings, runtime=rt, force=force_enrich))
+    return reports

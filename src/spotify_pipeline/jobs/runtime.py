@@ -1,0 +1,92 @@
+"""Everything a job needs, built once from Settings: engine, raw store, token and state stores, client.
+
+Jobs take a ``Runtime`` (or build one); tests and the demo inject a clock, an HTTP transport (the
+in-process simulator) and a token store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from ..clock import Clock, SystemClock
+from ..settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
+    from sqlalchemy.engine import Engine
+
+    from ..landing.store import RawStore
+    from ..spotify.client import SpotifyClient
+    from ..spotify.state import StateStore
+    from ..spotify.tokens import TokenStore
+
+_migrated: set[str] = set()
+_migrate_lock = threading.Lock()
+
+
+def migrated_engine(url: str) -> Engine:
+    """An engine whose schema is at the newest migration (migrated once per process and URL)."""
+    from ..warehouse.engine import make_engine, upgrade
+
+    engine = make_engine(url)
+    with _migrate_lock:
+        if url not in _migrated:
+            upgrade(engine)
+            _migrated.add(url)
+    return engine
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    transport: httpx.BaseTransport | None = None
+    token_store_override: TokenStore | None = None
+    sleep: Callable[[float], None] = time.sleep
+
+    @cached_property
+    def engine(self) -> Engine:
+        return migrated_engine(self.settings.warehouse_url.get_secret_value())
+
+    @cached_property
+    def store(self) -> RawStore:
+        from ..landing.store import open_store
+
+        return open_store(self.settings)
+
+    @cached_property
+    def token_store(self) -> TokenStore:
+        if self.token_store_override is not None:
+            return self.token_store_override
+        from ..spotify.tokens import FileTokenStore
+
+        return FileTokenStore(self.settings.token_file)
+
+    @cached_property
+    def state(self) -> StateStore:
+        from ..warehouse.state import WarehouseStateStore
+
+        return WarehouseStateStore(self.engine)
+
+    @cached_property
+    def client(self) -> SpotifyClient:
+        from ..spotify.client import SpotifyClient
+
+        return SpotifyClient.from_settings(
+            self.settings,
+            self.token_store,
+            self.state,
+            clock=self.clock,
+            transport=self.transport,
+            sleep=self.sleep,
+        )
+
+    @property
+    def partition_user(self) -> str | None:
+        """The user part of raw keys: None keeps the original single-user layout."""
+        return self.settings.user if self.settings.user_partition else None
