@@ -1,0 +1,208 @@
+"""Token state and where it is kept.
+
+``TokenState`` is what a login produces and every refresh updates. The consent time is kept
+across refreshes because Spotify's refresh tokens die 6 months after the user consented, and
+refreshing does not extend that (spotify-api.md §3.2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import SecretStr
+
+from ..errors import ConfigError
+from ..redact import register_secrets
+
+log = logging.getLogger(__name__)
+
+# "Refresh tokens ... have a lifetime of 6 months"; 182 days is the shortest 6 months can be.
+REFRESH_TOKEN_LIFETIME = timedelta(days=182)
+TOKEN_FILE_FORMAT = "spotify-pipeline.tokens/1"
+_RELOGIN = "run `spotify-pipeline auth login` again"
+
+
+@dataclass
+class TokenState:
+    access_token: SecretStr
+    refresh_token: SecretStr
+    expires_at: datetime
+    scope: str
+    consented_at: datetime
+    client_id: str
+    token_type: str = "Bearer"
+
+    def __post_init__(self) -> None:
+        for name in ("expires_at", "consented_at"):
+            if getattr(self, name).tzinfo is None:
+                raise ValueError(f"TokenState.{name} must be timezone-aware")
+        # Every token this process holds is masked in logs from the moment it exists.
+        register_secrets([self.access_token, self.refresh_token])
+
+    @property
+    def refresh_expires_at(self) -> datetime:
+        return self.consented_at + REFRESH_TOKEN_LIFETIME
+
+    def days_left(self, now: datetime) -> float:
+        """Days left of the refresh token's 6-month life (negative once it is past)."""
+        return (self.refresh_expires_at - now) / timedelta(days=1)
+
+    def access_expired(self, now: datetime, margin: timedelta = timedelta(seconds=60)) -> bool:
+        """True when the access token is gone or will be within ``margin`` (refresh before, not after)."""
+        return now >= self.expires_at - margin
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return frozenset(self.scope.split())
+
+    # --- storage only: these carry the secrets in clear -----------------------------------
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": TOKEN_FILE_FORMAT,
+                "access_token": self.access_token.get_secret_value(),
+                "refresh_token": self.refresh_token.get_secret_value(),
+                "token_type": self.token_type,
+                "expires_at": self.expires_at.isoformat(),
+                "scope": self.scope,
+                "consented_at": self.consented_at.isoformat(),
+                "client_id": self.client_id,
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> TokenState:
+        """Parse what ``to_json`` wrote. Raises ValueError (never showing a token) when it is not that."""
+        try:
+            data: Any = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not JSON (line {exc.lineno}, column {exc.colno})") from None
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        missing = [
+            k
+            for k in ("access_token", "refresh_token", "expires_at", "consented_at", "client_id")
+            if not isinstance(data.get(k), str) or not data.get(k)
+        ]
+        if missing:
+            raise ValueError("missing or empty field(s): " + ", ".join(missing))
+        try:
+            expires_at = datetime.fromisoformat(data["expires_at"])
+            consented_at = datetime.fromisoformat(data["consented_at"])
+        except ValueError:
+            raise ValueError("expires_at/consented_at are not ISO-8601 times") from None
+        if expires_at.tzinfo is None or consented_at.tzinfo is None:
+            raise ValueError("expires_at/consented_at have no time zone")
+        return cls(
+            access_token=SecretStr(data["access_token"]),
+            refresh_token=SecretStr(data["refresh_token"]),
+            expires_at=expires_at,
+            scope=str(data.get("scope", "")),
+            consented_at=consented_at,
+            client_id=data["client_id"],
+            token_type=str(data.get("token_type", "Bearer")),
+        )
+
+
+class TokenStore(Protocol):
+    def load(self) -> TokenState | None: ...
+    def save(self, state: TokenState) -> None: ...
+    def delete(self) -> None: ...
+
+
+class MemoryTokenStore:
+    """Keeps the token in memory: tests and the demo."""
+
+    def __init__(self, state: TokenState | None = None) -> None:
+        self._state = state
+        self.saves = 0
+
+    def load(self) -> TokenState | None:
+        return self._state
+
+    def save(self, state: TokenState) -> None:
+        self._state = state
+        self.saves += 1
+
+    def delete(self) -> None:
+        self._state = None
+
+    def __repr__(self) -> str:
+        return f"MemoryTokenStore(holds_token={self._state is not None})"
+
+
+class FileTokenStore:
+    """A JSON file readable by its owner only (0600), in a 0700 folder, replaced atomically.
+
+    A crash while saving leaves the previous file intact: the new content goes to a temporary
+    file in the same folder (created 0600, so the token is never world-readable, not even for a
+    moment), is fsynced, then renamed over the old one.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def load(self) -> TokenState | None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ConfigError(f"token file {self.path} cannot be read ({exc.strerror}): {_RELOGIN}") from None
+        mode = self.path.stat().st_mode & 0o777
+        if mode & 0o077:
+            log.warning(
+                "token file %s is readable by others (mode %o); tightening it to 0600", self.path, mode
+            )
+            with contextlib.suppress(OSError):
+                os.chmod(self.path, 0o600)
+        try:
+            return TokenState.from_json(text)
+        except ValueError as exc:
+            raise ConfigError(f"token file {self.path} is corrupt ({exc}): {_RELOGIN}") from None
+
+    def save(self, state: TokenState) -> None:
+        folder = self.path.parent
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # mkstemp creates the file with mode 0600.
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(state.to_json())
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(folder)
+
+    def delete(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def __repr__(self) -> str:
+        return f"FileTokenStore({str(self.path)!r})"
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable. Not every platform lets a folder be opened; that is fine."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
