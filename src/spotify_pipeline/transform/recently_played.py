@@ -1,0 +1,96 @@
+"""A recently-played page (``GET /me/player/recently-played``) -> plays and the catalog rows its
+full track objects carry.
+
+The page is taken as Spotify sent it: ``cursors`` may be null and ``items`` empty (a page past the
+50-play window), ``total`` is never relied on. Items whose track is null or not a music track
+(podcast episodes) are skipped and counted, not errors. Anything else that does not fit the
+contract makes the whole page malformed: the loader quarantines the object instead of loading a
+guess.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import MalformedRawObject, MalformedRecord
+from . import fields as f
+from .metadata import parse_track
+from .rows import CatalogRows, PlayRow, RecentlyPlayedRows
+from .timestamps import parse_played_at
+
+
+def recently_played_rows(page: Any, user_id: str, source_key: str) -> RecentlyPlayedRows:
+    """Rows of one page for ``user_id``. ``source_key`` (the raw object's key) names the page in
+    errors and is kept on each play as its provenance.
+
+    Plays are deduplicated on played_at inside the page (the first, i.e. newest-listed, wins);
+    catalog rows on their ids. Raises MalformedRawObject when the page has no ``items`` list and
+    MalformedRecord(source_key, index, reason) for a malformed item.
+    """
+    if not isinstance(page, dict):
+        raise MalformedRawObject(source_key, f"the page is a {type(page).__name__}, expected a JSON object")
+    items = page.get("items")
+    if not isinstance(items, list):
+        raise MalformedRawObject(source_key, "the page has no 'items' list: not a recently-played response")
+    rows = RecentlyPlayedRows()
+    seen: set[Any] = set()
+    for index, item in enumerate(items):
+        try:
+            play, catalog = _item_rows(item, user_id, source_key)
+        except f.BadField as exc:
+            raise MalformedRecord(source_key, index, str(exc)) from None
+        if play is None:
+            rows.skipped += 1
+            continue
+        if play.played_at in seen:
+            continue
+        seen.add(play.played_at)
+        rows.plays.append(play)
+        rows.extend(catalog)
+    return rows
+
+
+def _item_rows(item: Any, user_id: str, source_key: str) -> tuple[PlayRow | None, CatalogRows]:
+    o = f.obj(item, "item")
+    catalog = CatalogRows()
+    track_obj = o.get("track")
+    if track_obj is None:
+        return None, catalog
+    track_obj = f.obj(track_obj, "item.track")
+    kind = f.req_str(track_obj, "type", "item.track")
+    if kind != "track":  # "episode": the API says it does not list podcasts, but be ready for one
+        return None, catalog
+    raw_played_at = f.req_str(o, "played_at", "item")
+    try:
+        played_at = parse_played_at(raw_played_at)
+    except ValueError as exc:
+        raise f.BadField(f"item.played_at: {exc}") from None
+    context = f.opt_obj(o, "context", "item")
+    track = parse_track(track_obj, "item.track", into=catalog)
+    first_artist = _first_artist_name(track_obj)
+    play = PlayRow(
+        user_id=user_id,
+        played_at=played_at,
+        # A local file has no Spotify id: keep the play with its names, as the export does.
+        track_id=track.id if track else None,
+        track_name=track.name if track else f.opt_str(track_obj, "name", "item.track"),
+        artist_name=first_artist,
+        album_name=catalog.albums[0].name if track and catalog.albums else _local_album(track_obj),
+        context_type=f.opt_str(context, "type", "item.context") if context else None,
+        context_uri=f.opt_str(context, "uri", "item.context") if context else None,
+        source="api",
+        raw_key=source_key,
+    )
+    return play, catalog
+
+
+def _first_artist_name(track_obj: dict[str, Any]) -> str | None:
+    artists = f.opt_list(track_obj, "artists", "item.track")
+    if not artists:
+        return None
+    return f.opt_str(f.obj(artists[0], "item.track.artists[0]"), "name", "item.track.artists[0]")
+
+
+def _local_album(track_obj: dict[str, Any]) -> str | None:
+    album = f.opt_obj(track_obj, "album", "item.track")
+    return f.opt_str(album, "name", "item.track.album") if album else None

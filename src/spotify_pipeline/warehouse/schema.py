@@ -1,0 +1,267 @@
+"""The warehouse tables (SQLAlchemy Core, one MetaData). Migrations create exactly these; a test
+compares the migrated database with this module on SQLite and MariaDB.
+
+Choices that hold on both engines:
+- Times are ``UtcDateTime``: aware UTC in Python, naive UTC ``DATETIME(3)`` in MySQL.
+- MySQL tables use utf8mb4 with the binary collation: Spotify ids are case-sensitive base62, so
+  under a ``_ci`` collation two different artists could collide on one primary key.
+- No foreign keys: MySQL's ``INSERT IGNORE`` turns a foreign-key violation into a silently skipped
+  row, and a lost play is the one failure this system must not have. Writes keep references whole.
+- Raw keys can be long (S3 prefixes, user partitions); the manifest's primary key is the SHA-256 of
+  the key so the index stays small whatever the key's length.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from .types import UtcDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+MYSQL_OPTIONS: dict[str, Any] = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_bin",
+}
+
+ID = 64  # Spotify ids are 22 characters; room for other id schemes (users, local ids)
+NAME = 1024  # track and album names of classical works run to hundreds of characters
+URI = 255
+KEY = 1024
+
+metadata = MetaData(naming_convention=NAMING)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    **MYSQL_OPTIONS,
+)
+
+plays = Table(
+    "plays",
+    metadata,
+    Column("user_id", String(ID), nullable=False),
+    Column("played_at", UtcDateTime(), nullable=False),
+    Column("track_id", String(ID)),
+    Column("track_name", String(NAME)),
+    Column("artist_name", String(NAME)),
+    Column("album_name", String(NAME)),
+    Column("context_type", String(32)),
+    Column("context_uri", String(URI)),
+    Column("source", String(8), nullable=False),
+    Column("ms_played", Integer),
+    Column("reason_start", String(64)),
+    Column("reason_end", String(64)),
+    Column("shuffle", Boolean),
+    Column("skipped", Boolean),
+    Column("offline", Boolean),
+    Column("incognito", Boolean),
+    Column("platform", String(URI)),
+    Column("country", String(8)),
+    Column("raw_key", String(KEY)),
+    Column("import_id", Integer),
+    Column("loaded_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("user_id", "played_at"),
+    Index(None, "track_id"),
+    **MYSQL_OPTIONS,
+)
+
+tracks = Table(
+    "tracks",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(NAME), nullable=False),
+    Column("album_id", String(ID)),
+    Column("duration_ms", Integer),
+    Column("explicit", Boolean),
+    Column("isrc", String(32)),
+    Column("track_number", Integer),
+    Column("disc_number", Integer),
+    Column("popularity", Integer),
+    Column("uri", String(URI)),
+    Column("first_seen_at", UtcDateTime(), nullable=False),
+    Index(None, "isrc"),
+    Index(None, "album_id"),
+    **MYSQL_OPTIONS,
+)
+
+albums = Table(
+    "albums",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(NAME), nullable=False),
+    Column("album_type", String(32)),
+    Column("release_date", String(10)),
+    Column("release_date_precision", String(8)),
+    Column("total_tracks", Integer),
+    Column("label", String(NAME)),
+    Column("popularity", Integer),
+    Column("uri", String(URI)),
+    Column("fetched_at", UtcDateTime()),  # NULL: only the simplified object on a track seen so far
+    **MYSQL_OPTIONS,
+)
+
+artists = Table(
+    "artists",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(NAME), nullable=False),
+    Column("genres", Text),  # JSON list; NULL = unknown (Development Mode often omits it)
+    Column("popularity", Integer),
+    Column("followers", Integer),
+    Column("uri", String(URI)),
+    Column("fetched_at", UtcDateTime()),  # NULL: the full object was never fetched
+    **MYSQL_OPTIONS,
+)
+
+track_artists = Table(
+    "track_artists",
+    metadata,
+    Column("track_id", String(ID), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("artist_id", String(ID), nullable=False),
+    PrimaryKeyConstraint("track_id", "position"),
+    Index(None, "artist_id"),
+    **MYSQL_OPTIONS,
+)
+
+album_artists = Table(
+    "album_artists",
+    metadata,
+    Column("album_id", String(ID), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("artist_id", String(ID), nullable=False),
+    PrimaryKeyConstraint("album_id", "position"),
+    Index(None, "artist_id"),
+    **MYSQL_OPTIONS,
+)
+
+AUDIO_FEATURE_FLOATS = (
+    "danceability", "energy", "loudness", "speechiness", "acousticness",
+    "instrumentalness", "liveness", "valence", "tempo",
+)  # fmt: skip
+AUDIO_FEATURE_INTS = ("key", "mode", "time_signature", "duration_ms")
+
+audio_features = Table(
+    "audio_features",
+    metadata,
+    Column("track_id", String(ID), primary_key=True),
+    *(Column(name, Double) for name in AUDIO_FEATURE_FLOATS),
+    *(Column(name, Integer) for name in AUDIO_FEATURE_INTS),
+    Column("fetched_at", UtcDateTime(), nullable=False),
+    **MYSQL_OPTIONS,
+)
+
+metadata_misses = Table(
+    "metadata_misses",
+    metadata,
+    Column("kind", String(32), nullable=False),  # artist | album | track | audio_features
+    Column("id", String(ID), nullable=False),
+    Column("status", String(32), nullable=False),  # "404", "unavailable", ...
+    Column("attempted_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("kind", "id"),
+    **MYSQL_OPTIONS,
+)
+
+followed_artists = Table(
+    "followed_artists",
+    metadata,
+    Column("user_id", String(ID), nullable=False),
+    Column("artist_id", String(ID), nullable=False),
+    Column("first_seen", UtcDateTime(), nullable=False),
+    Column("last_seen", UtcDateTime(), nullable=False),
+    Column("unfollowed_at", UtcDateTime()),  # NULL: the period is open (still followed)
+    PrimaryKeyConstraint("user_id", "artist_id", "first_seen"),
+    **MYSQL_OPTIONS,
+)
+
+landed_files = Table(
+    "landed_files",
+    metadata,
+    Column("key_sha256", String(64), primary_key=True),
+    Column("key", String(KEY), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("user_id", String(ID)),
+    Column("etag", String(255)),
+    Column("size", BigInteger),
+    Column("status", String(16), nullable=False),  # loaded | quarantined
+    Column("reason", Text),
+    Column("rows_inserted", Integer),
+    Column("loaded_at", UtcDateTime(), nullable=False),
+    **MYSQL_OPTIONS,
+)
+
+gaps = Table(
+    "gaps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(ID), nullable=False),
+    Column("gap_from", UtcDateTime(), nullable=False),
+    Column("gap_to", UtcDateTime(), nullable=False),
+    Column("detected_at", UtcDateTime(), nullable=False),
+    Column("raw_key", String(KEY)),
+    Column("closed_at", UtcDateTime()),
+    Column("closed_by", String(URI)),
+    UniqueConstraint("user_id", "gap_from", "gap_to"),
+    **MYSQL_OPTIONS,
+)
+
+fetch_runs = Table(
+    "fetch_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(ID), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime()),
+    Column("status", String(16), nullable=False),  # running | ok | paused | failed | skipped
+    Column("api_calls", Integer),
+    Column("items", Integer),
+    Column("raw_key", String(KEY)),
+    Column("message", Text),
+    Index(None, "user_id", "kind", "started_at"),
+    **MYSQL_OPTIONS,
+)
+
+import_runs = Table(
+    "import_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(ID), nullable=False),
+    Column("source", String(KEY), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime()),
+    Column("status", String(16), nullable=False),
+    Column("report", Text),  # JSON
+    **MYSQL_OPTIONS,
+)
+
+app_state = Table(
+    "app_state",
+    metadata,
+    Column("key", String(191), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON object
+    Column("updated_at", UtcDateTime(), nullable=False),
+    **MYSQL_OPTIONS,
+)

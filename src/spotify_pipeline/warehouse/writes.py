@@ -1,0 +1,475 @@
+"""Everything the jobs write, one function per fact. Each takes an open connection: the caller owns
+the transaction (one per raw object, so a failure leaves nothing half-loaded).
+
+Times passed in are aware UTC (the jobs' clock); where a time is optional it defaults to now.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select, update
+
+from ..transform.rows import (
+    AlbumRow,
+    ArtistRow,
+    AudioFeaturesRow,
+    CatalogRows,
+    Credit,
+    RecentlyPlayedRows,
+    TrackRow,
+)
+from . import schema as s
+from .upsert import insert_ignore, upsert
+
+log = logging.getLogger(__name__)
+IN_CHUNK = 500  # ids per IN (...) list
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- users and plays -------------------------------------------------------------------------------
+
+
+def ensure_user(conn: Connection, user_id: str, at: datetime | None = None) -> bool:
+    """Register a user once; True when the user is new."""
+    return insert_ignore(conn, s.users, [{"id": user_id, "created_at": at or _now()}]) == 1
+
+
+def save_recently_played(
+    conn: Connection, rows: RecentlyPlayedRows, *, loaded_at: datetime | None = None
+) -> int:
+    """Load one page's rows; return how many plays were new. Loading the same rows again adds nothing.
+
+    Plays are insert-only: a play already stored (same user, same played_at) is never changed.
+    Catalog rows follow ``save_catalog``: a full object fetched earlier is never downgraded.
+    """
+    at = loaded_at or _now()
+    for user_id in sorted({p.user_id for p in rows.plays}):
+        ensure_user(conn, user_id, at)
+    save_catalog(conn, rows, seen_at=at)
+    return save_plays(conn, rows.plays, loaded_at=at)
+
+
+def save_plays(conn: Connection, plays: Iterable[Any], *, loaded_at: datetime | None = None) -> int:
+    """Insert plays (``PlayRow``s, any source) that are not stored yet; return how many were new.
+    The caller ensures the users exist (``ensure_user``)."""
+    at = loaded_at or _now()
+    return insert_ignore(conn, s.plays, ({**p.as_dict(), "loaded_at": at} for p in plays))
+
+
+# -- catalog -----------------------------------------------------------------------------------------
+
+
+def save_catalog(conn: Connection, rows: CatalogRows, *, seen_at: datetime | None = None) -> None:
+    """Upsert tracks, albums, artists and credits so that knowledge only grows.
+
+    - A simplified album or artist (from a track) is inserted when unknown and otherwise left alone,
+      so it never overwrites a full object fetched earlier.
+    - A full object overwrites what it carries and stamps ``fetched_at``; fields it lacks
+      (popularity, label, followers, genres in Development Mode) keep their earlier value.
+    - Tracks come from full track objects; album, ISRC and popularity survive a later simplified copy.
+    """
+    at = seen_at or _now()
+    _save_artists(conn, rows.artists, at)
+    _save_albums(conn, rows.albums, at)
+    upsert(
+        conn,
+        s.tracks,
+        [_track_dict(t, at) for t in rows.tracks],
+        ["id"],
+        ["name", "duration_ms", "explicit", "track_number", "disc_number", "uri"],
+        keep_cols=["album_id", "isrc", "popularity"],
+    )
+    _save_credits(conn, s.track_artists, "track_id", rows.track_artists)
+    _save_credits(conn, s.album_artists, "album_id", rows.album_artists)
+
+
+def save_artists_full(conn: Connection, rows: Iterable[ArtistRow], fetched_at: datetime | None = None) -> int:
+    """Store full artist objects (``GET /artists/{id}``, and followed artists, which are full
+    ArtistObjects too: saving them here spares enrichment a lookup each); return how many."""
+    full = [r for r in rows if r.full]
+    _save_artists(conn, full, fetched_at or _now())
+    return len(full)
+
+
+def save_artists_simplified(conn: Connection, rows: Iterable[ArtistRow]) -> int:
+    """Insert artists not known yet, without marking them fetched (enrichment will look them up);
+    a known artist is left as it is. Return how many were new."""
+    return insert_ignore(conn, s.artists, [_artist_dict(r, None) for r in rows])
+
+
+def save_albums_full(
+    conn: Connection, rows: CatalogRows | Iterable[AlbumRow], fetched_at: datetime | None = None
+) -> int:
+    """Store full album objects: ``transform.album_rows(obj)`` (album, its artists and credits) or
+    bare ``album_row(obj)`` rows. Return how many full albums were stored."""
+    catalog = rows if isinstance(rows, CatalogRows) else CatalogRows(albums=list(rows))
+    save_catalog(conn, catalog, seen_at=fetched_at)
+    return sum(1 for a in catalog.albums if a.full)
+
+
+def save_tracks_full(conn: Connection, rows: CatalogRows, seen_at: datetime | None = None) -> int:
+    """Store ``transform.track_rows(obj)`` from a ``GET /tracks/{id}``; return how many tracks."""
+    save_catalog(conn, rows, seen_at=seen_at)
+    return len(rows.tracks)
+
+
+def save_audio_features(
+    conn: Connection, rows: Iterable[AudioFeaturesRow], fetched_at: datetime | None = None
+) -> int:
+    at = fetched_at or _now()
+    values = [{**r.as_dict(), "fetched_at": at} for r in rows]
+    columns = [c for c in values[0] if c != "track_id"] if values else []
+    upsert(conn, s.audio_features, values, ["track_id"], columns)
+    return len(values)
+
+
+def record_miss(
+    conn: Connection, kind: str, id: str, status: str | int, attempted_at: datetime | None = None
+) -> None:
+    """Remember that ``kind`` ``id`` could not be fetched (404, "unavailable"): never asked again."""
+    upsert(
+        conn,
+        s.metadata_misses,
+        [{"kind": kind, "id": id, "status": str(status), "attempted_at": attempted_at or _now()}],
+        ["kind", "id"],
+        ["status", "attempted_at"],
+    )
+
+
+def _save_artists(conn: Connection, rows: Iterable[ArtistRow], at: datetime) -> None:
+    full: list[ArtistRow] = []
+    simple: list[ArtistRow] = []
+    for r in rows:
+        (full if r.full else simple).append(r)
+    insert_ignore(conn, s.artists, [_artist_dict(r, None) for r in simple])
+    upsert(
+        conn,
+        s.artists,
+        [_artist_dict(r, at) for r in full],
+        ["id"],
+        ["name", "uri", "fetched_at"],
+        keep_cols=["genres", "popularity", "followers"],
+    )
+
+
+def _save_albums(conn: Connection, rows: Iterable[AlbumRow], at: datetime) -> None:
+    full: list[AlbumRow] = []
+    simple: list[AlbumRow] = []
+    for r in rows:
+        (full if r.full else simple).append(r)
+    insert_ignore(conn, s.albums, [_album_dict(r, None) for r in simple])
+    upsert(
+        conn,
+        s.albums,
+        [_album_dict(r, at) for r in full],
+        ["id"],
+        ["name", "album_type", "release_date", "release_date_precision", "total_tracks", "uri", "fetched_at"],
+        keep_cols=["label", "popularity"],
+    )
+
+
+def _save_credits(conn: Connection, table: Any, owner_col: str, credits: Iterable[Credit]) -> None:
+    upsert(
+        conn,
+        table,
+        [{owner_col: c.owner_id, "position": c.position, "artist_id": c.artist_id} for c in credits],
+        [owner_col, "position"],
+        ["artist_id"],
+    )
+
+
+def _artist_dict(r: ArtistRow, fetched_at: datetime | None) -> dict[str, Any]:
+    d = r.as_dict()
+    del d["full"]
+    d["genres"] = None if r.genres is None else json.dumps(list(r.genres), ensure_ascii=False)
+    d["fetched_at"] = fetched_at
+    return d
+
+
+def _album_dict(r: AlbumRow, fetched_at: datetime | None) -> dict[str, Any]:
+    d = r.as_dict()
+    del d["full"]
+    d["fetched_at"] = fetched_at
+    return d
+
+
+def _track_dict(r: TrackRow, at: datetime) -> dict[str, Any]:
+    return {**r.as_dict(), "first_seen_at": at}
+
+
+# -- followed artists ------------------------------------------------------------------------------
+
+
+def fold_followed_snapshot(
+    conn: Connection, user_id: str, artist_ids: set[str], seen_at: datetime
+) -> tuple[int, int]:
+    """Fold one complete snapshot of followed artists into the history; return (followed, unfollowed).
+
+    Open a period for each id not followed yet, bump ``last_seen`` of the ones still followed, and
+    close (``unfollowed_at = seen_at``) the open periods missing from the snapshot: the unfollow
+    happened between ``last_seen`` and ``unfollowed_at``. A re-follow opens a new period.
+
+    History only moves forward: a snapshot taken at or before the newest one already folded for
+    this user is ignored (returns (0, 0)); replaying it would reopen or close periods wrongly. So
+    fold a catch-up backlog oldest first; the raw zone keeps every snapshot for a rebuild. Pass
+    the union of all pages of one fetch: a partial snapshot would close periods it merely lacks.
+    """
+    ensure_user(conn, user_id, seen_at)
+    fa = s.followed_artists
+    newest = newest_followed_fold(conn, user_id)
+    if newest is not None and seen_at <= newest:
+        log.info(
+            "followed-artists snapshot of %s at %s is not newer than the last one folded (%s): ignored",
+            user_id, seen_at.isoformat(), newest.isoformat(),
+        )  # fmt: skip
+        return 0, 0
+    open_ids = set(
+        conn.execute(
+            select(fa.c.artist_id).where(fa.c.user_id == user_id, fa.c.unfollowed_at.is_(None))
+        ).scalars()
+    )
+    new_ids = sorted(artist_ids - open_ids)
+    gone_ids = sorted(open_ids - artist_ids)
+    kept_ids = sorted(open_ids & artist_ids)
+    insert_ignore(
+        conn,
+        fa,
+        [
+            {
+                "user_id": user_id,
+                "artist_id": a,
+                "first_seen": seen_at,
+                "last_seen": seen_at,
+                "unfollowed_at": None,
+            }
+            for a in new_ids
+        ],
+    )
+    is_open = and_(fa.c.user_id == user_id, fa.c.unfollowed_at.is_(None))
+    for chunk in _id_chunks(kept_ids):
+        conn.execute(update(fa).where(is_open, fa.c.artist_id.in_(chunk)).values(last_seen=seen_at))
+    for chunk in _id_chunks(gone_ids):
+        conn.execute(update(fa).where(is_open, fa.c.artist_id.in_(chunk)).values(unfollowed_at=seen_at))
+    return len(new_ids), len(gone_ids)
+
+
+def newest_followed_fold(conn: Connection, user_id: str) -> datetime | None:
+    """The time of the newest snapshot folded for the user (None before the first one)."""
+    fa = s.followed_artists
+    row = conn.execute(
+        select(func.max(fa.c.last_seen), func.max(fa.c.unfollowed_at)).where(fa.c.user_id == user_id)
+    ).one()
+    times = [t for t in row if t is not None]
+    return max(times) if times else None
+
+
+def _id_chunks(ids: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(ids), IN_CHUNK):
+        yield ids[start : start + IN_CHUNK]
+
+
+# -- manifest ----------------------------------------------------------------------------------------
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def manifest_entry(conn: Connection, key: str) -> dict[str, Any] | None:
+    """The manifest row of a raw object (status loaded/quarantined, etag, ...), None if never seen."""
+    row = conn.execute(select(s.landed_files).where(s.landed_files.c.key_sha256 == key_hash(key))).first()
+    return dict(row._mapping) if row else None
+
+
+def manifest_entries(conn: Connection, kind: str | None = None) -> dict[str, dict[str, Any]]:
+    """Every manifest row by key (optionally one kind): one query to diff a raw-zone listing against."""
+    query = select(s.landed_files)
+    if kind is not None:
+        query = query.where(s.landed_files.c.kind == kind)
+    return {row.key: dict(row._mapping) for row in conn.execute(query)}
+
+
+def mark_loaded(
+    conn: Connection,
+    key: str,
+    kind: str,
+    user_id: str | None,
+    etag: str | None,
+    size: int | None,
+    rows: int,
+    loaded_at: datetime | None = None,
+) -> None:
+    """Record that ``key`` (at ``etag``) is loaded. A later version of the object (an hour's file
+    merged again) is recorded over the earlier one."""
+    _manifest(conn, key, kind, user_id, etag, size, "loaded", None, rows, loaded_at)
+
+
+def mark_quarantined(
+    conn: Connection,
+    key: str,
+    kind: str,
+    user_id: str | None,
+    etag: str | None,
+    reason: str,
+    size: int | None = None,
+    loaded_at: datetime | None = None,
+) -> None:
+    """Record that ``key`` is malformed, with the reason; it is not retried until its etag changes."""
+    _manifest(conn, key, kind, user_id, etag, size, "quarantined", reason, None, loaded_at)
+
+
+def _manifest(
+    conn: Connection,
+    key: str,
+    kind: str,
+    user_id: str | None,
+    etag: str | None,
+    size: int | None,
+    status: str,
+    reason: str | None,
+    rows: int | None,
+    at: datetime | None,
+) -> None:
+    values = {
+        "key_sha256": key_hash(key),
+        "key": key,
+        "kind": kind,
+        "user_id": user_id,
+        "etag": etag,
+        "size": size,
+        "status": status,
+        "reason": reason,
+        "rows_inserted": rows,
+        "loaded_at": at or _now(),
+    }
+    upsert(conn, s.landed_files, [values], ["key_sha256"], [c for c in values if c != "key_sha256"])
+
+
+# -- gaps --------------------------------------------------------------------------------------------
+
+
+def record_gap(
+    conn: Connection,
+    user_id: str,
+    gap_from: datetime,
+    gap_to: datetime,
+    detected_at: datetime,
+    raw_key: str | None = None,
+) -> bool:
+    """Record that plays between ``gap_from`` and ``gap_to`` were not reachable; True when new
+    (the same gap recorded again by a re-run is not doubled)."""
+    if gap_to <= gap_from:
+        raise ValueError(f"gap for {user_id}: {gap_from.isoformat()} is not before {gap_to.isoformat()}")
+    ensure_user(conn, user_id, detected_at)
+    row = {
+        "user_id": user_id,
+        "gap_from": gap_from,
+        "gap_to": gap_to,
+        "detected_at": detected_at,
+        "raw_key": raw_key,
+        "closed_at": None,
+        "closed_by": None,
+    }
+    return insert_ignore(conn, s.gaps, [row]) == 1
+
+
+def open_gaps(conn: Connection, user_id: str | None = None) -> list[dict[str, Any]]:
+    """Gaps not closed yet, oldest first (all users when ``user_id`` is None)."""
+    query = select(s.gaps).where(s.gaps.c.closed_at.is_(None)).order_by(s.gaps.c.gap_from, s.gaps.c.id)
+    if user_id is not None:
+        query = query.where(s.gaps.c.user_id == user_id)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def close_gaps_covered(
+    conn: Connection,
+    user_id: str,
+    start: datetime,
+    end: datetime,
+    closed_by: str,
+    closed_at: datetime | None = None,
+) -> int:
+    """Close the open gaps of the user that lie wholly inside [start, end] (an import covering
+    that span); return how many. A gap only partly covered stays open."""
+    g = s.gaps
+    result = conn.execute(
+        update(g)
+        .where(
+            g.c.user_id == user_id,
+            g.c.closed_at.is_(None),
+            g.c.gap_from >= start,
+            g.c.gap_to <= end,
+        )
+        .values(closed_at=closed_at or _now(), closed_by=closed_by)
+    )
+    return int(result.rowcount)
+
+
+def _new_id(result: Any) -> int:
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:
+        raise RuntimeError("the database returned no id for the new run row")
+    return int(key[0])
+
+
+# -- runs --------------------------------------------------------------------------------------------
+
+
+def start_fetch_run(conn: Connection, user_id: str, kind: str, started_at: datetime) -> int:
+    result = conn.execute(
+        s.fetch_runs.insert().values(user_id=user_id, kind=kind, started_at=started_at, status="running")
+    )
+    return _new_id(result)
+
+
+def finish_fetch_run(
+    conn: Connection,
+    run_id: int,
+    finished_at: datetime,
+    status: str,
+    api_calls: int | None = None,
+    items: int | None = None,
+    raw_key: str | None = None,
+    message: str | None = None,
+) -> None:
+    conn.execute(
+        update(s.fetch_runs)
+        .where(s.fetch_runs.c.id == run_id)
+        .values(
+            finished_at=finished_at,
+            status=status,
+            api_calls=api_calls,
+            items=items,
+            raw_key=raw_key,
+            message=message,
+        )
+    )
+
+
+def start_import_run(conn: Connection, user_id: str, source: str, started_at: datetime) -> int:
+    ensure_user(conn, user_id, started_at)
+    result = conn.execute(
+        s.import_runs.insert().values(user_id=user_id, source=source, started_at=started_at, status="running")
+    )
+    return _new_id(result)
+
+
+def finish_import_run(
+    conn: Connection, run_id: int, finished_at: datetime, status: str, report: dict[str, Any]
+) -> None:
+    conn.execute(
+        update(s.import_runs)
+        .where(s.import_runs.c.id == run_id)
+        .values(
+            finished_at=finished_at, status=status, report=json.dumps(report, default=str, sort_keys=True)
+        )
+    )

@@ -1,0 +1,169 @@
+"""Property tests: any valid page round-trips to the rows it describes; any junk raises only the
+two malformed-input errors."""
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from spotify_pipeline.errors import MalformedRawObject, MalformedRecord
+from spotify_pipeline.transform import format_played_at, parse_played_at, recently_played_rows
+
+ids = st.text(
+    alphabet="0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=22, max_size=22
+)
+names = st.text(min_size=1, max_size=60)
+played_ats = st.datetimes(
+    min_value=datetime(2008, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
+).map(lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000))
+
+
+@st.composite
+def artists(draw: Any) -> dict[str, Any]:
+    artist_id = draw(ids)
+    return {"id": artist_id, "name": draw(names), "type": "artist", "uri": f"spotify:artist:{artist_id}"}
+
+
+@st.composite
+def items(draw: Any) -> dict[str, Any]:
+    track_id, album_id = draw(ids), draw(ids)
+    track_artists = draw(st.lists(artists(), min_size=1, max_size=3, unique_by=lambda a: a["id"]))
+    album = {
+        "id": album_id,
+        "name": draw(names),
+        "album_type": draw(st.sampled_from(["album", "single", "compilation"])),
+        "release_date": draw(st.sampled_from(["2014-12-29", "2014-12", "2014"])),
+        "release_date_precision": draw(st.sampled_from(["day", "month", "year"])),
+        "total_tracks": draw(st.integers(1, 500)),
+        "artists": track_artists[:1],
+        "type": "album",
+        "uri": f"spotify:album:{album_id}",
+    }
+    track: dict[str, Any] = {
+        "id": track_id,
+        "name": draw(names),
+        "type": "track",
+        "album": album,
+        "artists": track_artists,
+        "duration_ms": draw(st.integers(0, 3_600_000)),
+        "explicit": draw(st.booleans()),
+        "track_number": draw(st.integers(1, 99)),
+        "disc_number": draw(st.integers(1, 9)),
+        "uri": f"spotify:track:{track_id}",
+    }
+    if draw(st.booleans()):
+        track["external_ids"] = {"isrc": draw(st.from_regex(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}", fullmatch=True))}
+    if draw(st.booleans()):
+        track["popularity"] = draw(st.integers(0, 100))
+    context = draw(
+        st.one_of(
+            st.none(),
+            st.builds(
+                lambda kind, cid: {"type": kind, "uri": f"spotify:{kind}:{cid}"},
+                st.sampled_from(["album", "artist", "playlist"]),
+                ids,
+            ),
+        )
+    )
+    return {"track": track, "played_at": format_played_at(draw(played_ats)), "context": context}
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(items(), max_size=12))
+def test_valid_items_round_trip_to_their_rows(page_items: list[dict[str, Any]]) -> None:
+    rows = recently_played_rows({"items": page_items, "cursors": None}, "u", "k")
+
+    # one play per distinct played_at, first wins, in page order
+    expected: dict[datetime, dict[str, Any]] = {}
+    for item in page_items:
+        expected.setdefault(parse_played_at(item["played_at"]), item)
+    assert [(p.played_at, p.track_id) for p in rows.plays] == [
+        (t, i["track"]["id"]) for t, i in expected.items()
+    ]
+    for play in rows.plays:
+        item = expected[play.played_at]
+        assert format_played_at(play.played_at) == item["played_at"]
+        assert play.track_name == item["track"]["name"]
+        assert play.artist_name == item["track"]["artists"][0]["name"]
+        assert play.context_type == (item["context"] or {}).get("type")
+        assert play.context_uri == (item["context"] or {}).get("uri")
+
+    kept = list(expected.values())
+    first_by_track: dict[str, dict[str, Any]] = {}
+    for item in kept:  # the first occurrence of a track id wins
+        first_by_track.setdefault(item["track"]["id"], item["track"])
+    assert [t.id for t in rows.tracks] == list(first_by_track)
+    for t in rows.tracks:
+        obj = first_by_track[t.id]
+        assert (t.name, t.album_id, t.duration_ms, t.explicit) == (
+            obj["name"], obj["album"]["id"], obj["duration_ms"], obj["explicit"],
+        )  # fmt: skip
+        assert t.isrc == obj.get("external_ids", {}).get("isrc")
+        assert t.popularity == obj.get("popularity")
+    credits = {(c.owner_id, c.position): c.artist_id for c in rows.track_artists}
+    assert len(credits) == len(rows.track_artists)
+    for track_id, obj in first_by_track.items():
+        assert [credits[(track_id, n)] for n in range(len(obj["artists"]))] == [
+            a["id"] for a in obj["artists"]
+        ]
+    artist_ids = [a.id for a in rows.artists]
+    assert len(artist_ids) == len(set(artist_ids))
+
+
+json_junk = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+# junk shaped like the real thing, so it reaches deep into an item and not only the page check
+junk_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "track": json_junk
+        | st.fixed_dictionaries(
+            {"type": st.just("track")},
+            optional={
+                "id": json_junk | ids,
+                "name": json_junk | names,
+                "artists": json_junk | st.lists(json_junk | artists()),
+                "album": json_junk,
+                "duration_ms": json_junk,
+                "explicit": json_junk,
+                "external_ids": json_junk,
+                "is_local": json_junk,
+                "popularity": json_junk,
+            },
+        ),  # fmt: skip
+        "played_at": json_junk | played_ats.map(format_played_at),
+        "context": json_junk,
+    },
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(json_junk, st.fixed_dictionaries({"items": st.lists(json_junk | junk_fields, max_size=5)})))
+def test_junk_raises_only_malformed_errors(page: Any) -> None:
+    try:
+        recently_played_rows(page, "u", "k")
+    except (MalformedRecord, MalformedRawObject) as exc:
+        assert "k" in str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_parse_played_at_raises_only_value_error(text: str) -> None:
+    try:
+        parsed = parse_played_at(text)
+    except ValueError:
+        return
+    assert parsed.tzinfo is UTC and parsed.microsecond % 1000 == 0
+
+
+@given(played_ats, st.integers(-14 * 60, 14 * 60))
+def test_offsets_are_normalised_to_utc(when: datetime, offset_minutes: int) -> None:
+    local = when.astimezone(timezone(timedelta(minutes=offset_minutes)))
+    text = local.isoformat(timespec="milliseconds")
+    assert parse_played_at(text) == when
