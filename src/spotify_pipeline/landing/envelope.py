@@ -1,0 +1,311 @@
+"""The raw object format: each Spotify response as it was sent, with fetch metadata beside it.
+
+```json
+{"format": "spotify-pipeline.raw/1", "kind": "recently_played", "user": "alice",
+ "fetches": [{"fetched_at": "2026-11-29T10:10:03.120Z", "request": "GET /v1/me/player/recently-played?limit=50",
+              "status": 200, "response": {"items": [...], ...}}]}
+```
+
+Pure: no clock, no I/O. Merging is a union of fetches, so a second fetch in the same hour (a retry, a
+manual run, a racing writer) can only add to an object, never take away from it.
+
+Files from the original system are read too: a bare Spotify page or a list of pages, and what the
+original DAGs' code really wrote, the concatenated ``items`` of all pages as one list (play-history
+items, or artist objects; ``[]`` when there was nothing). :func:`parse_object` wraps them into an
+envelope whose fetch metadata is unknown (``None``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ..errors import MalformedRawObject
+from .keys import KINDS, parse_key
+
+FORMAT = "spotify-pipeline.raw/1"
+_FETCH_FIELDS = ("fetched_at", "request", "status", "response")
+
+
+def format_fetched_at(when: datetime) -> str:
+    """``2026-11-29T10:10:03.120Z``: UTC, milliseconds, so that the strings sort in time order."""
+    if when.tzinfo is None:
+        raise ValueError("fetched_at must be timezone-aware")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.astimezone(UTC).microsecond // 1000:03d}Z"
+
+
+def make_fetch(fetched_at: datetime, request: str, status: int, response: Any) -> dict[str, Any]:
+    """One fetch record. ``request`` is method + path and query only: never a token or a host secret."""
+    return {"fetched_at": format_fetched_at(fetched_at), "request": request, "status": status, "response": response}
+
+
+def new_envelope(kind: str, user: str | None, fetches: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """A fresh envelope; fetches are checked, deduplicated and ordered like :func:`merge_envelopes` does."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown raw object kind {kind!r}: expected one of {', '.join(KINDS)}")
+    checked = []
+    for i, fetch in enumerate(fetches):
+        problem = _fetch_problem(fetch)
+        if problem:
+            raise ValueError(f"fetch {i}: {problem}")
+        checked.append(fetch)
+    return {"format": FORMAT, "kind": kind, "user": user, "fetches": _union([], checked)}
+
+
+def merge_envelopes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
+    """The union of both envelopes' fetches, in fetched_at order. Never holds less than ``old``.
+
+    Raises ValueError when the two describe different things (kind or user), since merging those
+    would mix two listeners' or two endpoints' data in one object.
+    """
+    new = new_envelope(new["kind"], new.get("user"), new["fetches"])  # validates the incoming fetches
+    if old is None:
+        return new
+    if old["kind"] != new["kind"]:
+        raise ValueError(f"cannot merge a {new['kind']} envelope into a {old['kind']} object")
+    old_user, new_user = old.get("user"), new.get("user")
+    if old_user is not None and new_user is not None and old_user != new_user:
+        raise ValueError(f"cannot merge user {new_user!r}'s fetches into user {old_user!r}'s object")
+    fetches = _union(list(old["fetches"]), list(new["fetches"]))
+    merged = {"format": FORMAT, "kind": old["kind"], "user": old_user if old_user is not None else new_user,
+              "fetches": fetches}
+    # The promise this module exists for; checked explicitly so that `python -O` keeps it.
+    held = {_identity(f) for f in fetches}
+    if not all(_identity(f) in held for f in old["fetches"]):
+        raise AssertionError("merge_envelopes would drop a fetch the old object held")
+    return merged
+
+
+def fetch_identity(fetch: Mapping[str, Any]) -> str:
+    """Two fetches are the same fetch when every field is equal (key order inside JSON ignored)."""
+    return _identity(fetch)
+
+
+def _identity(fetch: Mapping[str, Any]) -> str:
+    return json.dumps(fetch, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _sort_key(fetch: Mapping[str, Any]) -> tuple[int, str, str]:
+    # Unknown times (legacy pages) first, then by time; the canonical JSON breaks ties so the order,
+    # and with it the bytes written, do not depend on which writer came first.
+    at = fetch.get("fetched_at")
+    if not isinstance(at, str):
+        return (0, "", _identity(fetch))
+    try:
+        normalized = format_fetched_at(datetime.fromisoformat(at.replace("Z", "+00:00")))
+    except ValueError:
+        normalized = at
+    return (1, normalized, _identity(fetch))
+
+
+def _union(a: list[Mapping[str, Any]], b: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for fetch in [*a, *b]:
+        seen.setdefault(_identity(fetch), _normalized(fetch))
+    return sorted(seen.values(), key=_sort_key)
+
+
+def _normalized(fetch: Mapping[str, Any]) -> dict[str, Any]:
+    # Known fields first in a fixed order; fields a newer writer added are kept (sorted), not dropped.
+    out = {name: fetch[name] for name in _FETCH_FIELDS}
+    out.update((k, fetch[k]) for k in sorted(fetch) if k not in _FETCH_FIELDS)
+    return out
+
+
+def _fetch_problem(fetch: Any) -> str | None:
+    if not isinstance(fetch, Mapping):
+        return f"expected an object, got {describe(fetch)}"
+    missing = [name for name in _FETCH_FIELDS if name not in fetch]
+    if missing:
+        return "missing " + ", ".join(repr(m) for m in missing)
+    at = fetch["fetched_at"]
+    if at is not None:
+        if not isinstance(at, str):
+            return f"'fetched_at' must be an ISO time or null, got {describe(at)}"
+        try:
+            parsed = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError:
+            return f"'fetched_at' {at!r} is not an ISO time"
+        if parsed.tzinfo is None:
+            return f"'fetched_at' {at!r} has no time zone"
+    if fetch["request"] is not None and not isinstance(fetch["request"], str):
+        return f"'request' must be a string or null, got {describe(fetch['request'])}"
+    status = fetch["status"]
+    if status is not None and (not isinstance(status, int) or isinstance(status, bool)):
+        return f"'status' must be an HTTP status code or null, got {describe(status)}"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading objects
+
+
+def parse_object(data: bytes, key: str) -> dict[str, Any]:
+    """Parse a stored object into an envelope; raise MalformedRawObject(key, precise reason).
+
+    Accepts the envelope format, and the bare pages the original DAGs wrote: a recently-played page
+    (an object with ``items``), a followed-artists page (``{"artists": {...}}``), or a list of such pages.
+    """
+    if not data.strip():
+        raise MalformedRawObject(key, "empty file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":  # cut inside a multi-byte character
+            raise MalformedRawObject(key, f"truncated JSON at byte {len(data)}") from None
+        raise MalformedRawObject(key, f"not UTF-8 text: invalid byte at offset {exc.start}") from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # Cut short (a crash mid-write in the original system): the parser ran out of input, either
+        # between tokens or inside a string it never saw the end of. Report where the file ends.
+        if not text[exc.pos :].strip() or exc.msg.startswith("Unterminated string"):
+            raise MalformedRawObject(key, f"truncated JSON at byte {len(data.rstrip())}") from None
+        offset = len(text[: exc.pos].encode("utf-8"))
+        raise MalformedRawObject(
+            key, f"invalid JSON at byte {offset} (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+        ) from None
+    key_kind = _kind_of_key(key)
+    if isinstance(value, dict) and "fetches" in value:
+        return _check_envelope(value, key, key_kind)
+    if isinstance(value, list):
+        legacy = _legacy_list(value, key, key_kind)
+        if legacy is not None:
+            return legacy
+    pages = value if isinstance(value, list) else [value]
+    kinds = [_page_kind(page) for page in pages]
+    if None in kinds:
+        raise MalformedRawObject(
+            key, f"expected an object with 'fetches' or a Spotify page, got {describe(value)}"
+        )
+    kind = kinds[0]
+    if any(k != kind for k in kinds):
+        raise MalformedRawObject(key, "a list that mixes recently-played and followed-artists pages")
+    assert kind is not None
+    if key_kind is not None and key_kind != kind:
+        raise MalformedRawObject(key, f"the key says {key_kind} but the content is a {kind} page")
+    fetches = [{"fetched_at": None, "request": None, "status": None, "response": page} for page in pages]
+    return new_envelope(kind, _user_of_key(key), fetches)
+
+
+def _legacy_list(value: list[Any], key: str, key_kind: str | None) -> dict[str, Any] | None:
+    """The original DAGs followed ``next`` and saved the concatenated ``items`` (play-history items, or
+    artist objects) as one JSON list. Wrap that list into one page-shaped response, and say so in the
+    fetch (``legacy_shape``) so that the exact original content stays recoverable."""
+    if not value:
+        if key_kind in ("recently_played", "following_artists"):
+            # What the original wrote when there was nothing new: a valid, empty result.
+            return _wrap_legacy(key_kind, [], key, "empty list")
+        raise MalformedRawObject(
+            key, "expected an object with 'fetches' or a Spotify page, got an empty list (and the key "
+            "does not say whether it held plays or artists)"
+        )
+    if all(_is_play_item(v) for v in value):
+        kind = "recently_played"
+        shape = "list of play-history items"
+    elif all(_is_artist(v) for v in value):
+        kind = "following_artists"
+        shape = "list of artist objects"
+    else:
+        return None
+    if key_kind is not None and key_kind != kind:
+        raise MalformedRawObject(key, f"the key says {key_kind} but the content is a {shape}")
+    return _wrap_legacy(kind, value, key, shape)
+
+
+def _wrap_legacy(kind: str, items: list[Any], key: str, shape: str) -> dict[str, Any]:
+    page: dict[str, Any] = {"items": items} if kind == "recently_played" else {"artists": {"items": items}}
+    fetch = {"fetched_at": None, "request": None, "status": None, "response": page, "legacy_shape": shape}
+    return new_envelope(kind, _user_of_key(key), [fetch])
+
+
+def _is_play_item(v: Any) -> bool:
+    return isinstance(v, dict) and "played_at" in v and isinstance(v.get("track"), dict)
+
+
+def _is_artist(v: Any) -> bool:
+    return isinstance(v, dict) and v.get("type") == "artist" and "id" in v
+
+
+def _check_envelope(value: dict[str, Any], key: str, key_kind: str | None) -> dict[str, Any]:
+    fmt = value.get("format")
+    if fmt != FORMAT:
+        raise MalformedRawObject(key, f"unknown format {fmt!r}: this version reads {FORMAT!r}")
+    kind = value.get("kind")
+    if kind not in KINDS:
+        raise MalformedRawObject(key, f"unknown kind {kind!r}: expected one of {', '.join(KINDS)}")
+    if key_kind is not None and key_kind != kind:
+        raise MalformedRawObject(key, f"the key says {key_kind} but the envelope says {kind}")
+    user = value.get("user")
+    if user is not None and not isinstance(user, str):
+        raise MalformedRawObject(key, f"'user' must be a string or null, got {describe(user)}")
+    fetches = value["fetches"]
+    if not isinstance(fetches, list):
+        raise MalformedRawObject(key, f"'fetches' must be a list, got {describe(fetches)}")
+    for i, fetch in enumerate(fetches):
+        problem = _fetch_problem(fetch)
+        if problem:
+            raise MalformedRawObject(key, f"fetch {i}: {problem}")
+    return new_envelope(kind, user, fetches)
+
+
+def _page_kind(page: Any) -> str | None:
+    if isinstance(page, dict):
+        if isinstance(page.get("items"), list):
+            return "recently_played"
+        artists = page.get("artists")
+        if isinstance(artists, dict) and isinstance(artists.get("items"), list):
+            return "following_artists"
+    return None
+
+
+def _kind_of_key(key: str) -> str | None:
+    try:
+        return parse_key(key).kind
+    except ValueError:
+        return None
+
+
+def _user_of_key(key: str) -> str | None:
+    try:
+        return parse_key(key).user
+    except ValueError:
+        return None
+
+
+def describe(value: Any) -> str:
+    """A short, secret-free description of a JSON value's shape, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number" if isinstance(value, float) else "int"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        if not value:
+            return "empty list"
+        names = sorted({_short(v) for v in value})
+        return "list of " + " and ".join(names)
+    if isinstance(value, dict):
+        keys = list(value)[:5]
+        more = ", ..." if len(value) > 5 else ""
+        return "object with keys " + ", ".join(repr(k) for k in keys) + more if keys else "empty object"
+    return type(value).__name__
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "list"
+    return describe(value)
+
+
+def dump(envelope: Mapping[str, Any]) -> bytes:
+    """Serialize: UTF-8, compact. Key order is the envelope's own (fixed by construction) and each
+    response keeps Spotify's key order, so the same envelope always gives the same bytes."""
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

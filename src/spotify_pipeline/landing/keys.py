@@ -1,0 +1,115 @@
+"""Raw-zone key layout.
+
+We write ``recently_played/YYYYMMDDHH.json`` and ``following_artists/YYYYMMDDHH.json`` (UTC hour), the
+layout the original system documents; when several listeners share one store, each gets a partition:
+``users/<user>/<kind>/YYYYMMDDHH.json``.
+
+The original DAGs' code actually wrote ``recently_played/recently_played_YYYYMMDDHH.json`` and
+``following_atrists/following_atrists_YYYYMMDDHH.json`` (sic), stamped with the server's local hour.
+Those names are recognised too, so a copied-over bucket loads as it is; their hour is only a label
+(every play carries its own ``played_at``), and we never write under those names.
+
+Anything else (``_quarantine/``, sidecars, temp files, foreign files) is not a raw object.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+KINDS = ("recently_played", "following_artists", "metadata")
+QUARANTINE_PREFIX = "_quarantine/"
+USERS_PREFIX = "users/"
+
+# A user name becomes one path segment: no slash, no leading dot (so no '..' or hidden names),
+# nothing a shell or S3 console would mangle.
+_USER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_KEY_RE = re.compile(
+    r"(?:users/(?P<user>[^/]+)/)?(?P<kind>" + "|".join(KINDS) + r")/(?P<stamp>\d{10})\.json"
+)
+
+
+# The original DAGs' file names: <dir>/<dir>_YYYYMMDDHH.json, "atrists" as they spelled it.
+_LEGACY_DIRS = {
+    "recently_played": "recently_played",
+    "following_atrists": "following_artists",
+    "following_artists": "following_artists",
+}
+_LEGACY_RE = re.compile(r"(?P<dir>" + "|".join(_LEGACY_DIRS) + r")/(?P=dir)_(?P<stamp>\d{10})\.json")
+
+
+class RawKey(NamedTuple):
+    kind: str
+    hour: datetime
+    user: str | None
+
+
+def check_user(user: str) -> str:
+    """Return ``user`` if it is safe as one key segment, else raise ValueError naming it."""
+    if not _USER_RE.fullmatch(user):
+        raise ValueError(
+            f"user name {user!r} cannot be a raw-zone partition: use 1-64 letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit"
+        )
+    return user
+
+
+def raw_key(kind: str, hour: datetime, user: str | None = None) -> str:
+    """The key of the raw object for ``kind`` in the UTC hour holding ``hour`` (aware datetime)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown raw object kind {kind!r}: expected one of {', '.join(KINDS)}")
+    if hour.tzinfo is None or hour.utcoffset() is None:
+        raise ValueError(f"raw_key needs a timezone-aware datetime, got naive {hour.isoformat()}")
+    stamp = hour.astimezone(UTC).strftime("%Y%m%d%H")
+    base = f"{kind}/{stamp}.json"
+    if user is None:
+        return base
+    return f"{USERS_PREFIX}{check_user(user)}/{base}"
+
+
+def parse_key(key: str) -> RawKey:
+    """Inverse of :func:`raw_key`. Raises ValueError for keys that are not raw objects."""
+    match = _KEY_RE.fullmatch(key)
+    if match is None:
+        legacy = _LEGACY_RE.fullmatch(key)
+        if legacy is not None:
+            return RawKey(_LEGACY_DIRS[legacy.group("dir")], _hour(key, legacy.group("stamp")), None)
+        raise ValueError(
+            f"{key!r} is not a raw object key: expected <kind>/YYYYMMDDHH.json or "
+            "users/<user>/<kind>/YYYYMMDDHH.json"
+        )
+    user = match.group("user")
+    if user is not None:
+        try:
+            check_user(user)
+        except ValueError as exc:
+            raise ValueError(f"{key!r} is not a raw object key: {exc}") from None
+    return RawKey(match.group("kind"), _hour(key, match.group("stamp")), user)
+
+
+def is_legacy_key(key: str) -> bool:
+    """True for the original DAGs' file names (``recently_played/recently_played_YYYYMMDDHH.json``)."""
+    match = _LEGACY_RE.fullmatch(key)
+    if match is None:
+        return False
+    try:
+        _hour(key, match.group("stamp"))
+    except ValueError:
+        return False
+    return True
+
+
+def _hour(key: str, stamp: str) -> datetime:
+    try:
+        return datetime.strptime(stamp, "%Y%m%d%H").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"{key!r} is not a raw object key: {stamp} is not a valid hour") from None
+
+
+def is_raw_key(key: str) -> bool:
+    try:
+        parse_key(key)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,208 @@
+"""The raw zone as a local folder.
+
+Writes go to a temp file in the object's own directory, are fsynced, then ``os.replace``d over the
+object: a reader sees the old object or the new one, never half of one, and a crash leaves at most a
+stray temp file (skipped by ``list``). Read-merge-write is serialized across processes by an
+``fcntl.flock`` on one lock file per directory (``.lock``; merges take milliseconds and happen a few
+times an hour, so one lock per kind and user costs nothing and leaves no lock file per object), so two
+fetches racing into the same hour both end up in it.
+(flock is reliable on local filesystems; on NFS use the S3 store or one writer per user.)
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..clock import Clock, SystemClock
+from ..errors import MalformedRawObject, StoreError
+from .envelope import dump, merge_envelopes, parse_object
+from .keys import QUARANTINE_PREFIX
+from .store import RawObjectInfo, check_key, quarantine_key, reason_note, reason_sidecar_key
+
+_TEMP_PREFIX = ".tmp-"
+_LOCK_NAME = ".lock"
+
+
+class LocalRawStore:
+    def __init__(self, root: Path, clock: Clock | None = None) -> None:
+        self.root = root.expanduser().absolute()
+        self.location = str(self.root)
+        self._clock: Clock = clock or SystemClock()
+        # (inode, mtime_ns, size) -> sha256: every write replaces the file (new inode), so a hit is current.
+        self._etags: dict[Path, tuple[tuple[int, int, int], str]] = {}
+
+    def __repr__(self) -> str:
+        return f"LocalRawStore({self.location!r})"
+
+    # --- reading ---------------------------------------------------------------------------
+    def get(self, key: str) -> bytes | None:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"could not read {path}: {exc.strerror}; check the folder's permissions") from None
+
+    def list(self, prefix: str = "") -> Iterator[RawObjectInfo]:
+        if not self.root.is_dir():
+            return
+        found: list[tuple[str, Path]] = []
+        for dirpath, dirnames, filenames in os.walk(self.root, onerror=self._walk_error):
+            rel_dir = Path(dirpath).relative_to(self.root).as_posix()
+            if rel_dir == ".":
+                rel_dir = ""
+                # Quarantined copies are not raw objects; hidden folders are not ours.
+                dirnames[:] = [d for d in dirnames if d + "/" != QUARANTINE_PREFIX]
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in filenames:
+                if name.startswith("."):  # temp files, lock files, editor droppings
+                    continue
+                key = f"{rel_dir}/{name}" if rel_dir else name
+                if key.startswith(prefix):
+                    found.append((key, Path(dirpath) / name))
+        for key, path in sorted(found):
+            try:
+                st = path.stat()
+                etag = self._etag(path, st)
+            except FileNotFoundError:
+                continue  # removed by someone else while listing
+            except OSError as exc:
+                raise StoreError(f"could not read {path}: {exc.strerror}; check the folder's permissions") from None
+            yield RawObjectInfo(key, st.st_size, etag)
+
+    def _etag(self, path: Path, st: os.stat_result) -> str:
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._etags.get(path)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        self._etags[path] = (stamp, digest)
+        return digest
+
+    @staticmethod
+    def _walk_error(exc: OSError) -> None:
+        raise StoreError(f"could not list {exc.filename}: {exc.strerror}; check the folder's permissions")
+
+    # --- writing ---------------------------------------------------------------------------
+    def merge(self, key: str, envelope: dict[str, Any]) -> RawObjectInfo:
+        path = self._path(key)
+        self._ensure_dir(path.parent, key)
+        with self._locked(path, key):
+            old_bytes = self.get(key)
+            old = None
+            if old_bytes is not None:
+                try:
+                    old = parse_object(old_bytes, key)
+                except MalformedRawObject as exc:
+                    # Never overwrite what we cannot read: it may hold plays we do not understand.
+                    raise MalformedRawObject(
+                        key,
+                        f"{exc.reason}; the stored object was left untouched and the new fetch was not "
+                        f"written: move {path} aside (or quarantine it) and fetch again",
+                    ) from None
+            merged = merge_envelopes(old, envelope)
+            if old is not None and merged == old and old_bytes is not None:
+                return RawObjectInfo(key, len(old_bytes), hashlib.sha256(old_bytes).hexdigest())
+            data = dump(merged)
+            self._write_atomic(path, data, key)
+            return RawObjectInfo(key, len(data), hashlib.sha256(data).hexdigest())
+
+    def quarantine(self, key: str, reason: str) -> str:
+        data = self.get(key)
+        if data is None:
+            raise StoreError(f"cannot quarantine {key}: there is no such object in {self.location}")
+        qkey = quarantine_key(key)
+        note = reason_note(key, reason, hashlib.sha256(data).hexdigest(), self._clock.now())
+        for target_key, payload in ((qkey, data), (reason_sidecar_key(key), note)):
+            target = self._path(target_key)
+            self._ensure_dir(target.parent, target_key)
+            self._write_atomic(target, payload, target_key)
+        return qkey
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _path(self, key: str) -> Path:
+        try:
+            check_key(key)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
+        return self.root.joinpath(*key.split("/"))
+
+    def _ensure_dir(self, folder: Path, key: str) -> None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._write_error(exc, key, folder) from None
+
+    @contextmanager
+    def _locked(self, path: Path, key: str) -> Iterator[None]:
+        lock_path = path.with_name(_LOCK_NAME)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise self._write_error(exc, key, path.parent) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
+    def _write_atomic(self, path: Path, data: bytes, key: str) -> None:
+        tmp = path.with_name(f"{_TEMP_PREFIX}{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except OSError as exc:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass  # the original error is the one to report; a stray temp file is skipped by list()
+            raise self._write_error(exc, key, path.parent) from None
+        self._fsync_dir(path.parent)
+
+    @staticmethod
+    def _fsync_dir(folder: Path) -> None:
+        # Makes the rename durable across a power cut. The data is already in place if this fails.
+        try:
+            fd = os.open(folder, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def _write_error(self, exc: OSError, key: str, folder: Path) -> StoreError:
+        code = exc.errno
+        if code in (errno.ENOSPC, errno.EDQUOT):
+            advice = f"the disk holding {folder} is full: free some space and run again"
+        elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
+            advice = (
+                f"{folder} is not writable: make it writable for this user, or point "
+                "SPOTIFY_PIPELINE_RAW_ZONE at a writable folder"
+            )
+        else:
+            advice = f"check {folder} and run again"
+        name = errno.errorcode.get(code or 0, "error")
+        return StoreError(
+            f"could not write {key} in {self.location} ({name}: {exc.strerror}); "
+            f"the previous object is intact. {advice[0].upper()}{advice[1:]}"
+        )

@@ -1,0 +1,212 @@
+"""The raw zone on S3 or an S3-compatible store (MinIO, moto), through boto3.
+
+A read-merge-write is made safe against racing writers with S3 conditional writes: the first write
+of a key uses ``If-None-Match: *``, later ones ``If-Match: <etag read>``. A writer that lost the race
+gets 412 PreconditionFailed (or 409 ConditionalRequestConflict while another write is in flight),
+re-reads, re-merges and tries again, so no writer drops a fetch another one added. AWS S3 has
+honoured both headers since 2024-11, MinIO for longer. A PUT is atomic, so a failed write leaves the
+previous object as it was.
+
+Credentials come only from boto3's standard chain (environment, ~/.aws, instance or task role);
+this module never reads or prints them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from ..clock import Clock, SystemClock
+from ..errors import MalformedRawObject, StoreError
+from .envelope import dump, merge_envelopes, parse_object
+from .keys import QUARANTINE_PREFIX
+from .store import RawObjectInfo, check_key, quarantine_key, reason_note, reason_sidecar_key
+
+_CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}
+_MISSING_CODES = {"NoSuchKey", "404", "NotFound"}  # not NoSuchBucket: that one must surface
+_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+def make_client(
+    endpoint_url: str | None,
+    region: str | None,
+    *,
+    max_attempts: int = 4,
+    connect_timeout: float = 5.0,
+    read_timeout: float = 30.0,
+) -> Any:
+    """An S3 client: standard retry mode (5xx, throttling, timeouts) and path-style addressing on a
+    custom endpoint, which MinIO and IP-address endpoints need."""
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": max_attempts},  # first try included
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        s3={"addressing_style": "path"} if endpoint_url else {},
+    )
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+
+
+class S3RawStore:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        client: Any = None,
+        clock: Clock | None = None,
+        max_merge_attempts: int = 10,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.location = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self._client = client if client is not None else make_client(endpoint_url, region)
+        self._clock: Clock = clock or SystemClock()
+        self._max_merge_attempts = max_merge_attempts
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"S3RawStore({self.location!r})"
+
+    # --- reading ---------------------------------------------------------------------------
+    def get(self, key: str) -> bytes | None:
+        found = self._read(key)
+        return None if found is None else found[0]
+
+    def list(self, prefix: str = "") -> Iterator[RawObjectInfo]:
+        base = self.prefix + "/" if self.prefix else ""
+        paginator = self._client.get_paginator("list_objects_v2")
+        try:
+            # S3 lists keys in UTF-8 byte order, which is code point order: already sorted by key.
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=base + prefix):
+                for obj in page.get("Contents", []):
+                    key = obj["Key"][len(base) :]
+                    if key.startswith(QUARANTINE_PREFIX):
+                        continue
+                    yield RawObjectInfo(key, int(obj["Size"]), obj["ETag"].strip('"'))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("list", base + prefix + "*", exc) from None
+
+    def _read(self, key: str) -> tuple[bytes, str] | None:
+        full = self._full(key)
+        try:
+            response = self._client.get_object(Bucket=self.bucket, Key=full)
+            return response["Body"].read(), response["ETag"].strip('"')
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise self._error("read", full, exc) from None
+        except BotoCoreError as exc:
+            raise self._error("read", full, exc) from None
+
+    # --- writing ---------------------------------------------------------------------------
+    def merge(self, key: str, envelope: dict[str, Any]) -> RawObjectInfo:
+        full = self._full(key)
+        for attempt in range(self._max_merge_attempts):
+            found = self._read(key)
+            old = None
+            if found is not None:
+                try:
+                    old = parse_object(found[0], key)
+                except MalformedRawObject as exc:
+                    # Never overwrite what we cannot read: it may hold plays we do not understand.
+                    raise MalformedRawObject(
+                        key,
+                        f"{exc.reason}; the stored object was left untouched and the new fetch was not "
+                        f"written: move s3://{self.bucket}/{full} aside (or quarantine it) and fetch again",
+                    ) from None
+            merged = merge_envelopes(old, envelope)
+            if found is not None and merged == old:
+                return RawObjectInfo(key, len(found[0]), found[1])
+            data = dump(merged)
+            condition = {"IfMatch": found[1]} if found is not None else {"IfNoneMatch": "*"}
+            try:
+                response = self._client.put_object(
+                    Bucket=self.bucket, Key=full, Body=data, ContentType=_CONTENT_TYPE, **condition
+                )
+            except ClientError as exc:
+                lost_race = _code(exc) in _CONFLICT_CODES or _status(exc) in (409, 412)
+                # If-Match on an object deleted since we read it: also someone else's change.
+                vanished = found is not None and _is_missing(exc)
+                if lost_race or vanished:
+                    # Another writer changed the object since we read it: read again and re-merge.
+                    # Jitter keeps racing writers from colliding in lockstep.
+                    self._sleep(random.uniform(0, min(0.05 * 2**attempt, 1.0)))
+                    continue
+                raise self._error("write", full, exc) from None
+            except BotoCoreError as exc:
+                raise self._error("write", full, exc) from None
+            etag = str(response.get("ETag") or hashlib.md5(data, usedforsecurity=False).hexdigest())
+            return RawObjectInfo(key, len(data), etag.strip('"'))
+        raise StoreError(
+            f"gave up writing s3://{self.bucket}/{full} after {self._max_merge_attempts} attempts: other "
+            "writers kept changing it. Nothing the object held was lost; run again"
+        )
+
+    def quarantine(self, key: str, reason: str) -> str:
+        found = self._read(key)
+        if found is None:
+            raise StoreError(f"cannot quarantine {key}: there is no such object in {self.location}")
+        data, etag = found
+        qkey = quarantine_key(key)
+        note = reason_note(key, reason, etag, self._clock.now())
+        for target, payload in ((qkey, data), (reason_sidecar_key(key), note)):
+            full = self._full(target)
+            try:
+                self._client.put_object(Bucket=self.bucket, Key=full, Body=payload, ContentType=_CONTENT_TYPE)
+            except (ClientError, BotoCoreError) as exc:
+                raise self._error("write", full, exc) from None
+        return qkey
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _full(self, key: str) -> str:
+        try:
+            check_key(key)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _error(self, action: str, full_key: str, exc: Exception) -> StoreError:
+        where = f"s3://{self.bucket}/{full_key}"
+        if isinstance(exc, NoCredentialsError):
+            return StoreError(
+                f"could not {action} {where}: no AWS credentials found. Set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, an AWS_PROFILE in ~/.aws/credentials, or use an instance role"
+            )
+        if isinstance(exc, ClientError):
+            status, code = _status(exc), _code(exc)
+            if code == "NoSuchBucket":
+                advice = f"create the bucket {self.bucket!r} or fix SPOTIFY_PIPELINE_RAW_ZONE"
+            elif code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch") or status == 403:
+                advice = "check the AWS credentials and the bucket policy"
+            else:
+                advice = "run again later"
+            detail = f"S3 answered {status} {code}" + (", after retries" if status >= 500 else "")
+        else:
+            advice = "check SPOTIFY_PIPELINE_S3_ENDPOINT_URL and the network, then run again"
+            detail = f"{type(exc).__name__}: {exc}, after retries"
+        # A PUT is atomic: whatever failed, the object is the old one (or, after an ambiguous 5xx, the
+        # complete new one, which holds the old one's fetches too).
+        tail = "; nothing was half-written and the previous object is intact" if action == "write" else ""
+        return StoreError(f"could not {action} {where} ({detail}){tail}. {advice[0].upper()}{advice[1:]}")
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+def _is_missing(exc: ClientError) -> bool:
+    return _code(exc) in _MISSING_CODES or (_status(exc) == 404 and not _code(exc))

@@ -1,0 +1,94 @@
+"""The raw-zone interface and the factory that picks an implementation from the settings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from ..errors import ConfigError
+from .keys import QUARANTINE_PREFIX
+
+if TYPE_CHECKING:
+    from ..clock import Clock
+    from ..settings import Settings
+
+
+class RawObjectInfo(NamedTuple):
+    key: str
+    size: int
+    etag: str  # changes whenever the content changes: sha256 hex locally, the S3 ETag on S3
+
+
+class RawStore(Protocol):
+    location: str  # for messages: "/abs/data/raw" or "s3://bucket/prefix", never credentials
+
+    def get(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is no such object."""
+        ...
+
+    def list(self, prefix: str = "") -> Iterator[RawObjectInfo]:
+        """Objects whose key starts with ``prefix``, sorted by key; no temp files, nothing quarantined."""
+        ...
+
+    def merge(self, key: str, envelope: dict[str, Any]) -> RawObjectInfo:
+        """Atomically make the object ``merge_envelopes(old, envelope)``; never drops a fetch it held."""
+        ...
+
+    def quarantine(self, key: str, reason: str) -> str:
+        """Copy the object to ``_quarantine/<key>`` with a reason sidecar; the original stays."""
+        ...
+
+
+def open_store(settings: Settings, clock: Clock | None = None) -> RawStore:
+    """A LocalRawStore for a folder, an S3RawStore for ``s3://bucket/prefix`` (boto3 loaded only then)."""
+    if settings.is_s3:
+        try:
+            from .s3 import S3RawStore
+        except ImportError as exc:
+            raise ConfigError(
+                f"raw_zone (env SPOTIFY_PIPELINE_RAW_ZONE) is {settings.raw_zone!r} but boto3 cannot be "
+                f"imported ({exc.name or exc}): pip install 'spotify-pipeline[s3]'"
+            ) from None
+
+        bucket, prefix = settings.s3_bucket_prefix
+        return S3RawStore(
+            bucket,
+            prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            clock=clock,
+        )
+    from .local import LocalRawStore
+
+    return LocalRawStore(Path(settings.raw_zone), clock=clock)
+
+
+def check_key(key: str) -> str:
+    """Keys are relative POSIX paths without '.', '..' or empty segments: safe as file and S3 names."""
+    parts = key.split("/")
+    if not key or key.startswith("/") or "\\" in key or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"{key!r} is not a valid raw-zone key: use a relative path like recently_played/2026112910.json")
+    return key
+
+
+def quarantine_key(key: str) -> str:
+    return QUARANTINE_PREFIX + key
+
+
+def reason_sidecar_key(key: str) -> str:
+    return QUARANTINE_PREFIX + key + ".reason.json"
+
+
+def reason_note(key: str, reason: str, etag: str, quarantined_at: datetime) -> bytes:
+    """The sidecar a person reads next to a quarantined copy: which object, why, and which version."""
+    note = {
+        "key": key,
+        "reason": reason,
+        "etag": etag,
+        "quarantined_at": quarantined_at.isoformat(),
+        "note": "a copy; the original stays in the raw zone. Fix or remove it, then run `process` again.",
+    }
+    return json.dumps(note, ensure_ascii=False, indent=2).encode("utf-8")

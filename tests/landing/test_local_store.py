@@ -1,0 +1,262 @@
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import multiprocessing
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spotify_pipeline.clock import ManualClock
+from spotify_pipeline.errors import MalformedRawObject, StoreError
+from spotify_pipeline.landing.envelope import dump, make_fetch, new_envelope, parse_object
+from spotify_pipeline.landing.local import LocalRawStore
+from spotify_pipeline.landing.store import open_store
+from spotify_pipeline.settings import Settings
+
+KEY = "recently_played/2026112910.json"
+REQ = "GET /v1/me/player/recently-played?limit=50"
+
+
+def envelope(n: int, writer: int = 0) -> dict[str, Any]:
+    when = datetime(2026, 11, 29, 10, n % 60, writer, tzinfo=UTC)
+    page = {"items": [{"played_at": f"2026-11-29T09:{n % 60:02d}:00.000Z", "writer": writer, "n": n}]}
+    return new_envelope("recently_played", None, [make_fetch(when, REQ, 200, page)])
+
+
+def responses(store: LocalRawStore, key: str = KEY) -> list[Any]:
+    data = store.get(key)
+    assert data is not None
+    return [f["response"] for f in parse_object(data, key)["fetches"]]
+
+
+def test_open_store_picks_the_folder(tmp_path: Path) -> None:
+    store = open_store(Settings(raw_zone=str(tmp_path / "raw")))
+    assert isinstance(store, LocalRawStore)
+    assert store.location == str(tmp_path / "raw")
+
+
+def test_relative_folder_is_shown_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert open_store(Settings(raw_zone="./data/raw")).location == str(tmp_path / "data" / "raw")
+
+
+def test_get_missing_is_none_and_empty_store_lists_nothing(tmp_path: Path) -> None:
+    store = LocalRawStore(tmp_path / "raw")
+    assert store.get(KEY) is None
+    assert list(store.list()) == []
+
+
+def test_merge_creates_then_unions(tmp_path: Path) -> None:
+    store = LocalRawStore(tmp_path)
+    first = store.merge(KEY, envelope(1))
+    second = store.merge(KEY, envelope(2))
+    assert first.etag != second.etag
+    assert [r["items"][0]["n"] for r in responses(store)] == [1, 2]
+    data = (tmp_path / "recently_played" / "2026112910.json").read_bytes()
+    assert second.size == len(data)
+
+
+def test_merging_what_is_held_does_not_rewrite(tmp_path: Path) -> None:
+    store = LocalRawStore(tmp_path)
+    info = store.merge(KEY, envelope(1))
+    path = tmp_path / KEY
+    before = path.stat()
+    assert store.merge(KEY, envelope(1)) == info
+    assert path.stat().st_ino == before.st_ino  # not replaced
+
+
+def test_merge_into_a_legacy_bare_page_keeps_it(tmp_path: Path) -> None:
+    legacy = {"items": [{"played_at": "2019-01-01T00:00:00.000Z"}], "next": None}
+    (tmp_path / "recently_played").mkdir()
+    (tmp_path / KEY).write_text(json.dumps(legacy))
+    store = LocalRawStore(tmp_path)
+    store.merge(KEY, envelope(1))
+    assert responses(store)[0] == legacy
+    assert len(responses(store)) == 2
+
+
+def test_merge_never_overwrites_an_object_it_cannot_read(tmp_path: Path) -> None:
+    (tmp_path / "recently_played").mkdir()
+    (tmp_path / KEY).write_bytes(b'{"items": [')
+    store = LocalRawStore(tmp_path)
+    with pytest.raises(MalformedRawObject, match="truncated JSON at byte 11; the stored object was left untouched"):
+        store.merge(KEY, envelope(1))
+    assert (tmp_path / KEY).read_bytes() == b'{"items": ['
+
+
+def test_list_is_sorted_with_prefix_and_skips_temp_lock_and_quarantine(tmp_path: Path) -> None:
+    store = LocalRawStore(tmp_path)
+    keys = [
+        "recently_played/2026112912.json",
+        "recently_played/2026112910.json",
+        "following_artists/2026112900.json",
+        "users/alice/recently_played/2026112910.json",
+    ]
+    for key in keys:
+        kind = key.split("/")[-2]
+        store.merge(key, new_envelope(kind, None, envelope(1)["fetches"]))
+    store.quarantine("recently_played/2026112912.json", "test")
+    (tmp_path / "recently_played" / ".tmp-2026112913.json.1.abc").write_text("{")
+    listed = list(store.list())
+    assert [i.key for i in listed] == sorted(keys)
+    assert [i.key for i in store.list("recently_played/")] == sorted(keys[:2])
+    for info in listed:
+        data = store.get(info.key)
+        assert data is not None and info.size == len(data)
+        assert info.etag == hashlib.sha256(data).hexdigest()
+
+
+def test_etag_follows_content_changes(tmp_path: Path) -> None:
+    store = LocalRawStore(tmp_path)
+    store.merge(KEY, envelope(1))
+    (before,) = store.list()
+    store.merge(KEY, envelope(2))
+    (after,) = store.list()
+    assert before.etag != after.etag
+
+
+def test_quarantine_copies_with_a_reason_and_keeps_the_original(tmp_path: Path) -> None:
+    (tmp_path / "recently_played").mkdir()
+    (tmp_path / KEY).write_bytes(b"[1, 2]")
+    clock = ManualClock(datetime(2026, 11, 29, 12, tzinfo=UTC))
+    store = LocalRawStore(tmp_path, clock=clock)
+    qkey = store.quarantine(KEY, "expected an object with 'fetches' or a Spotify page, got list of int")
+    assert qkey == "_quarantine/" + KEY
+    assert (tmp_path / KEY).read_bytes() == b"[1, 2]"
+    assert store.get(qkey) == b"[1, 2]"
+    note = json.loads((tmp_path / "_quarantine" / (KEY + ".reason.json")).read_text())
+    assert note["key"] == KEY
+    assert note["reason"].endswith("got list of int")
+    assert note["quarantined_at"] == "2026-11-29T12:00:00+00:00"
+    with pytest.raises(StoreError, match="no such object"):
+        store.quarantine("recently_played/2000010100.json", "x")
+
+
+@pytest.mark.parametrize("key", ["../escape.json", "/etc/passwd", "a//b.json", "a/./b.json", ""])
+def test_keys_cannot_leave_the_folder(tmp_path: Path, key: str) -> None:
+    with pytest.raises(StoreError, match="not a valid raw-zone key"):
+        LocalRawStore(tmp_path / "raw").get(key)
+
+
+# --- atomicity and failures ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["write", "replace", "open", "fsync"])
+def test_disk_full_leaves_the_previous_object_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    store = LocalRawStore(tmp_path)
+    store.merge(KEY, envelope(1))
+    before = (tmp_path / KEY).read_bytes()
+    real = getattr(os, target)
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        # Let the lock file and directory opens through; fail the data write path.
+        if target == "open" and ".tmp-" not in str(args[0]):
+            return real(*args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, target, full)
+    with pytest.raises(StoreError) as err:
+        store.merge(KEY, envelope(2))
+    monkeypatch.undo()
+    message = str(err.value)
+    assert KEY in message and str(tmp_path) in message
+    assert "ENOSPC" in message and "The disk holding" in message and "free some space" in message
+    assert "previous object is intact" in message
+    assert (tmp_path / KEY).read_bytes() == before
+    assert [p.name for p in (tmp_path / "recently_played").iterdir() if p.name.startswith(".tmp-")] == []
+
+
+def test_read_only_folder_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = LocalRawStore(tmp_path)
+    store.merge(KEY, envelope(1))
+    before = (tmp_path / KEY).read_bytes()
+    folder = tmp_path / "recently_played"
+    folder.chmod(0o555)
+    if os.geteuid() == 0:
+        # root ignores directory permissions: have the kernel's answer to a non-root user given instead.
+        real_open = os.open
+
+        def denied(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+            if str(path).startswith(str(folder)) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+                raise OSError(errno.EACCES, "Permission denied", str(path))
+            return real_open(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", denied)
+    try:
+        with pytest.raises(StoreError, match="is not writable") as err:
+            store.merge(KEY, envelope(2))
+    finally:
+        monkeypatch.undo()
+        folder.chmod(0o755)
+    assert f"{folder} is not writable" in str(err.value)
+    assert "EACCES" in str(err.value)
+    assert (tmp_path / KEY).read_bytes() == before
+    assert store.get(KEY) == before  # reading still works
+
+
+def test_read_only_filesystem_names_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same path as a read-only folder, reproducible as root: the lock file cannot be created.
+    store = LocalRawStore(tmp_path)
+    real_open = os.open
+
+    def read_only(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    (tmp_path / "recently_played").mkdir()
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(StoreError) as err:
+        store.merge(KEY, envelope(1))
+    assert "EROFS" in str(err.value)
+    assert f"{tmp_path / 'recently_played'} is not writable" in str(err.value)
+    assert "SPOTIFY_PIPELINE_RAW_ZONE" in str(err.value)
+
+
+def test_a_reader_never_sees_a_partial_object(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Stop the writer after the temp file is complete but before the rename: the object is unchanged.
+    store = LocalRawStore(tmp_path)
+    store.merge(KEY, envelope(1))
+    seen: list[bytes | None] = []
+
+    def crash(src: Any, dst: Any) -> None:
+        seen.append(store.get(KEY))
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(StoreError):
+        store.merge(KEY, envelope(2))
+    assert seen[0] is not None and parse_object(seen[0], KEY) == parse_object(dump(envelope(1)), KEY)
+
+
+# --- concurrency across processes -------------------------------------------------------------
+
+WRITERS, MERGES = 4, 10
+
+
+def _writer(root: str, writer: int, start: Any) -> None:
+    store = LocalRawStore(Path(root))
+    start.wait()
+    for n in range(MERGES):
+        store.merge(KEY, envelope(n, writer))
+
+
+def test_concurrent_merges_from_several_processes_lose_nothing(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("fork")
+    start = ctx.Event()
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path), w, start)) for w in range(WRITERS)]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    held = {(r["items"][0]["writer"], r["items"][0]["n"]) for r in responses(LocalRawStore(tmp_path))}
+    assert held == {(w, n) for w in range(WRITERS) for n in range(MERGES)}
