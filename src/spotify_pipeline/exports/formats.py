@@ -1,0 +1,318 @@
+"""The four privacy-export formats: recognise a file by its content, parse its records (pure).
+
+Spotify's "Download your data" packages (spotify-api.md §6):
+
+=================  =====================================  ===========================================
+format             file name (usual)                      keys of a record
+=================  =====================================  ===========================================
+account_music      StreamingHistory_music_N.json          endTime, artistName, trackName, msPlayed
+account_podcast    StreamingHistory_podcast_N.json        endTime, podcastName, episodeName, msPlayed
+account_audiobook  StreamingHistory_audiobook_N.json      endTime, audiobookName, chapterName, ...
+account_legacy     StreamingHistoryN.json                 as account_music (music and podcasts mixed)
+extended           Streaming_History_Audio_*.json         ts, ms_played, spotify_track_uri, ...
+endsong            endsong_N.json                         as extended, ip_addr_decrypted, username, ...
+=================  =====================================  ===========================================
+
+The format comes from the keys of the first record; the file name only breaks ties (legacy vs current
+naming of the same shape) or names the format of a file whose first record is unreadable. A file that
+is neither is *unknown*: reported, never guessed at.
+
+What is dropped here, at parse time, so it never reaches a row: ``ip_addr``/``ip_addr_decrypted``,
+``user_agent_decrypted`` and ``username`` (we know whose export it is).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from ..errors import MalformedRecord
+
+
+class ExportFormat(StrEnum):
+    ACCOUNT_MUSIC = "account_music"
+    ACCOUNT_PODCAST = "account_podcast"
+    ACCOUNT_AUDIOBOOK = "account_audiobook"
+    ACCOUNT_LEGACY = "account_legacy"
+    EXTENDED = "extended"
+    ENDSONG = "endsong"
+
+    @property
+    def is_account(self) -> bool:
+        return self.value.startswith("account_")
+
+
+class RecordKind(StrEnum):
+    MUSIC = "music"
+    PODCAST = "podcast"
+    AUDIOBOOK = "audiobook"
+
+
+#: Under this many milliseconds a stream is not a play (the API's own rule, spotify-api.md §2.1).
+MIN_PLAY_MS = 30_000
+
+# offline_timestamp is Unix milliseconds in endsong files and Unix seconds in current ones: a value
+# above 1e11 (year 5138 in seconds, 1973 in milliseconds) can only be milliseconds.
+_MS_THRESHOLD = 1e11
+# How far the offline_timestamp may disagree with ts - ms_played before it is trusted as the start
+# instead (kellnerd's ListenBrainz parser, spotify-api.md §6.3): unexpected exits log a late ts.
+_START_OVERRIDE_S = 10.0
+
+_EXTENDED_KEYS = frozenset({"ts", "ms_played"})
+_EXTENDED_MARKERS = frozenset({"spotify_track_uri", "master_metadata_track_name", "spotify_episode_uri"})
+_ENDSONG_MARKERS = frozenset({"ip_addr_decrypted", "user_agent_decrypted", "username"})
+_ACCOUNT_BASE = frozenset({"endTime", "msPlayed"})
+
+_NAME_PATTERNS: tuple[tuple[re.Pattern[str], ExportFormat], ...] = (
+    (re.compile(r"^StreamingHistory_music_\d+\.json$"), ExportFormat.ACCOUNT_MUSIC),
+    (re.compile(r"^StreamingHistory_podcast_\d+\.json$"), ExportFormat.ACCOUNT_PODCAST),
+    (re.compile(r"^StreamingHistory_audiobook_\d+\.json$"), ExportFormat.ACCOUNT_AUDIOBOOK),
+    (re.compile(r"^StreamingHistory\d+\.json$"), ExportFormat.ACCOUNT_LEGACY),
+    (re.compile(r"^Streaming_History_(Audio|Video)_.*\.json$"), ExportFormat.EXTENDED),
+    (re.compile(r"^endsong(_\d+)?\.json$"), ExportFormat.ENDSONG),
+)
+
+_TRACK_URI = re.compile(r"^spotify:track:([0-9A-Za-z]{22})$")
+_ACCOUNT_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})$")
+_TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$")
+# reason values that say "no reason was recorded": stored as NULL so one missing value means one thing.
+_NO_REASON = frozenset({"", "unknown"})
+
+
+def format_from_name(name: str) -> ExportFormat | None:
+    """The format a file's base name suggests, or None."""
+    base = name.rsplit("/", 1)[-1]
+    for pattern, fmt in _NAME_PATTERNS:
+        if pattern.match(base):
+            return fmt
+    return None
+
+
+def detect_format(first: Any, name: str) -> ExportFormat | None:
+    """The format of a file from its first record's keys (content first, the name as a tie-break).
+
+    Returns None when the content says "not a streaming history" and the name does not say otherwise.
+    """
+    by_name = format_from_name(name)
+    if not isinstance(first, dict):
+        return by_name
+    keys = frozenset(first)
+    if _EXTENDED_KEYS <= keys and keys & _EXTENDED_MARKERS:
+        # Same record shape under both namings (2023 current-named files still carry username and
+        # ip_addr_decrypted): the name decides the label when it is one of the two.
+        if by_name in (ExportFormat.EXTENDED, ExportFormat.ENDSONG):
+            return by_name
+        if keys & _ENDSONG_MARKERS and "audiobook_uri" not in keys:
+            return ExportFormat.ENDSONG
+        return ExportFormat.EXTENDED
+    if _ACCOUNT_BASE <= keys:
+        if "podcastName" in keys:
+            return ExportFormat.ACCOUNT_PODCAST
+        if "audiobookName" in keys:
+            return ExportFormat.ACCOUNT_AUDIOBOOK
+        if "artistName" in keys or "trackName" in keys:
+            # Same shape for both namings: only the name says whether podcasts are mixed in.
+            return (
+                ExportFormat.ACCOUNT_LEGACY
+                if by_name is ExportFormat.ACCOUNT_LEGACY
+                else ExportFormat.ACCOUNT_MUSIC
+            )
+    # A dict that looks like neither: content wins over the name, so this is not guessed at.
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRecord:
+    """One stream from an export, with only the fields worth keeping.
+
+    ``ended_at`` is the end of the stream (``ts`` or ``endTime``), aware UTC, to the second
+    (``precision == "second"``) or the minute (``"minute"``, account data). ``started_at`` is the
+    best estimate of the start (extended formats only): ``ts - ms_played``, or ``offline_timestamp``
+    where the two disagree by more than 10 s (spotify-api.md §6.3).
+    """
+
+    source: str
+    index: int
+    format: ExportFormat
+    kind: RecordKind
+    ended_at: datetime
+    ms_played: int
+    track_id: str | None = None
+    track_name: str | None = None
+    artist_name: str | None = None
+    album_name: str | None = None
+    started_at: datetime | None = None
+    reason_start: str | None = None
+    reason_end: str | None = None
+    shuffle: bool | None = None
+    skipped: bool | None = None
+    offline: bool | None = None
+    incognito: bool | None = None
+    platform: str | None = None
+    country: str | None = None
+
+    @property
+    def precision(self) -> str:
+        return "minute" if self.format.is_account else "second"
+
+    @property
+    def is_music(self) -> bool:
+        return self.kind is RecordKind.MUSIC
+
+    @property
+    def too_short(self) -> bool:
+        return self.ms_played < MIN_PLAY_MS
+
+
+def parse_record(raw: Any, fmt: ExportFormat, source: str, index: int) -> ExportRecord:
+    """One raw JSON record of a file of format ``fmt`` -> ExportRecord, or MalformedRecord naming
+    ``source`` and ``index``. Records with no track, episode or audiobook metadata are malformed too:
+    Spotify writes them (spotify-api.md §6.2) but there is nothing to say what was played."""
+    if not isinstance(raw, dict):
+        raise MalformedRecord(source, index, f"expected a JSON object, got {type(raw).__name__}")
+    if fmt.is_account:
+        return _parse_account(raw, fmt, source, index)
+    return _parse_extended(raw, fmt, source, index)
+
+
+def _parse_account(raw: dict[str, Any], fmt: ExportFormat, source: str, index: int) -> ExportRecord:
+    ended_at = _account_time(raw.get("endTime"), source, index)
+    ms = _ms_played(raw.get("msPlayed"), source, index)
+    if fmt is ExportFormat.ACCOUNT_PODCAST:
+        show, episode = _text(raw.get("podcastName")), _text(raw.get("episodeName"))
+        if show is None and episode is None:
+            raise MalformedRecord(source, index, "podcast record without podcastName or episodeName")
+        return ExportRecord(
+            source, index, fmt, RecordKind.PODCAST, ended_at, ms, track_name=episode, artist_name=show
+        )
+    if fmt is ExportFormat.ACCOUNT_AUDIOBOOK:
+        book, chapter = _text(raw.get("audiobookName")), _text(raw.get("chapterName"))
+        if book is None and chapter is None:
+            raise MalformedRecord(source, index, "audiobook record without audiobookName or chapterName")
+        return ExportRecord(
+            source, index, fmt, RecordKind.AUDIOBOOK, ended_at, ms,
+            track_name=chapter, artist_name=_text(raw.get("authorName")), album_name=book,
+        )  # fmt: skip
+    artist, track = _text(raw.get("artistName")), _text(raw.get("trackName"))
+    if artist is None or track is None:
+        raise MalformedRecord(source, index, "music record needs both artistName and trackName")
+    return ExportRecord(
+        source, index, fmt, RecordKind.MUSIC, ended_at, ms, track_name=track, artist_name=artist
+    )
+
+
+def _parse_extended(raw: dict[str, Any], fmt: ExportFormat, source: str, index: int) -> ExportRecord:
+    ended_at = _ts(raw.get("ts"), source, index)
+    ms = _ms_played(raw.get("ms_played"), source, index)
+    track_uri = raw.get("spotify_track_uri")
+    track_id = None
+    if track_uri is not None:
+        match = _TRACK_URI.match(track_uri) if isinstance(track_uri, str) else None
+        # Local files carry spotify:local:... URIs: a real play with names but no id.
+        if match is None and not (isinstance(track_uri, str) and track_uri.startswith("spotify:local:")):
+            raise MalformedRecord(
+                source, index, f"spotify_track_uri {track_uri!r} is not spotify:track:<22 chars>"
+            )
+        track_id = match.group(1) if match else None
+    track_name = _text(raw.get("master_metadata_track_name"))
+    common: dict[str, Any] = {
+        "started_at": _start(ended_at, ms, raw.get("offline_timestamp"), source, index),
+        "reason_start": _reason(raw.get("reason_start")),
+        "reason_end": _reason(raw.get("reason_end")),
+        "shuffle": _flag(raw.get("shuffle"), "shuffle", source, index),
+        "skipped": _flag(raw.get("skipped"), "skipped", source, index),
+        "offline": _flag(raw.get("offline"), "offline", source, index),
+        "incognito": _flag(raw.get("incognito_mode"), "incognito_mode", source, index),
+        "platform": _text(raw.get("platform")),
+        "country": _text(raw.get("conn_country")),
+    }
+    if track_id is not None or track_name is not None:
+        return ExportRecord(
+            source, index, fmt, RecordKind.MUSIC, ended_at, ms, track_id=track_id, track_name=track_name,
+            artist_name=_text(raw.get("master_metadata_album_artist_name")),
+            album_name=_text(raw.get("master_metadata_album_album_name")), **common,
+        )  # fmt: skip
+    if raw.get("spotify_episode_uri") or raw.get("episode_name") or raw.get("episode_show_name"):
+        return ExportRecord(
+            source, index, fmt, RecordKind.PODCAST, ended_at, ms, track_name=_text(raw.get("episode_name")),
+            artist_name=_text(raw.get("episode_show_name")), **common,
+        )  # fmt: skip
+    if raw.get("audiobook_uri") or raw.get("audiobook_title") or raw.get("audiobook_chapter_uri"):
+        return ExportRecord(
+            source, index, fmt, RecordKind.AUDIOBOOK, ended_at, ms,
+            track_name=_text(raw.get("audiobook_chapter_title")), album_name=_text(raw.get("audiobook_title")),
+            **common,
+        )  # fmt: skip
+    raise MalformedRecord(
+        source, index, "no track, episode or audiobook metadata: nothing says what was played"
+    )
+
+
+# --- field parsers: each names the field and the record in its error ---------------------------
+
+
+def _ts(value: Any, source: str, index: int) -> datetime:
+    match = _TS.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise MalformedRecord(source, index, f"ts {value!r} is not YYYY-MM-DDTHH:MM:SSZ")
+    try:
+        y, mo, d, h, mi, *sec = (int(g) for g in match.groups())
+        return datetime(y, mo, d, h, mi, sec[0] if sec else 0, tzinfo=UTC)
+    except ValueError as exc:
+        raise MalformedRecord(source, index, f"ts {value!r} is not a valid time: {exc}") from None
+
+
+def _account_time(value: Any, source: str, index: int) -> datetime:
+    match = _ACCOUNT_TIME.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise MalformedRecord(source, index, f"endTime {value!r} is not 'YYYY-MM-DD HH:MM' (UTC)")
+    try:
+        y, mo, d, h, mi, *sec = (int(g) for g in match.groups())
+        return datetime(y, mo, d, h, mi, sec[0] if sec else 0, tzinfo=UTC)
+    except ValueError as exc:
+        raise MalformedRecord(source, index, f"endTime {value!r} is not a valid time: {exc}") from None
+
+
+def _ms_played(value: Any, source: str, index: int) -> int:
+    # bool is an int in Python; a true/false ms_played is a broken record, not 1 ms.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise MalformedRecord(source, index, f"ms_played {value!r} is not a non-negative integer")
+    return value
+
+
+def _start(ended_at: datetime, ms: int, offline_ts: Any, source: str, index: int) -> datetime:
+    estimate = ended_at - timedelta(milliseconds=ms)
+    if offline_ts is None or offline_ts == 0:  # 0 = "not recorded" in old endsong files
+        return estimate
+    if isinstance(offline_ts, bool) or not isinstance(offline_ts, int | float):
+        raise MalformedRecord(source, index, f"offline_timestamp {offline_ts!r} is not a number")
+    seconds = offline_ts / 1000 if offline_ts > _MS_THRESHOLD else float(offline_ts)
+    try:
+        offline = datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise MalformedRecord(source, index, f"offline_timestamp {offline_ts!r} is out of range") from None
+    if abs((offline - estimate).total_seconds()) > _START_OVERRIDE_S and offline <= ended_at:
+        return offline
+    return estimate
+
+
+def _flag(value: Any, field: str, source: str, index: int) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise MalformedRecord(source, index, f"{field} {value!r} is not true, false or null")
+
+
+def _reason(value: Any) -> str | None:
+    if not isinstance(value, str) or value.strip().lower() in _NO_REASON:
+        return None
+    return value
+
+
+def _text(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value or None

@@ -1,0 +1,153 @@
+"""Which export record is which warehouse play (pure: no I/O, no clock).
+
+Two rules (docs/import-history.md, "Matching"):
+
+* **By track id** (extended formats): the same track id and ``|ts - played_at| <= tolerance``.
+* **By names** (account data: no id, minute precision): the same normalised artist and track name,
+  and ``played_at`` within ``NAME_SLACK`` of the record's minute ``[endTime, endTime + 60 s)``.
+
+Both are one-to-one: a play is claimed by at most one record and a record by at most one play, pairs
+being taken closest first. So two real back-to-back plays of a short track, only one of which the API
+saw, stay two plays: the second record finds its play already claimed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from .formats import ExportRecord
+
+K = TypeVar("K")
+MINUTE = timedelta(minutes=1)
+#: How far outside its minute an account-data play may have been logged by the API (clock skew
+#: between the client that wrote endTime and the server that wrote played_at, and rounding vs
+#: truncation of endTime, which Spotify does not document).
+NAME_SLACK = timedelta(seconds=30)
+
+_FEAT = re.compile(
+    r"[\(\[]\s*(feat\.?|ft\.?|featuring|with)\s[^\)\]]*[\)\]]|\s-\s(feat\.?|ft\.?|featuring)\s.*$", re.I
+)
+_FEAT_BARE = re.compile(r"\s(feat\.?|ft\.?|featuring)\s.*$", re.I)
+_NOT_WORD = re.compile(r"[^\w]+")
+
+
+def normalise_name(value: str | None) -> str:
+    """Casefold, strip accents, drop "feat." parts and punctuation, collapse spaces.
+
+    ``"Beyoncé - Drunk in Love (feat. JAY-Z)"`` -> ``"beyonce drunk in love"``.
+    """
+    if not value:
+        return ""
+    text = _FEAT.sub(" ", value)
+    text = _FEAT_BARE.sub(" ", text)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    return " ".join(_NOT_WORD.sub(" ", text).replace("_", " ").split())
+
+
+def name_key(artist: str | None, track: str | None) -> tuple[str, str]:
+    return normalise_name(artist), normalise_name(track)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A play already in the warehouse, as matching needs it."""
+
+    played_at: datetime
+    track_id: str | None
+    track_name: str | None
+    artist_name: str | None
+    source: str  # "api" | "export"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    record: int  # index into the records given
+    play: Candidate
+    offset_s: float  # record time - play time (seconds): ts - played_at, or minute start - played_at
+
+
+def match_by_track_id(
+    records: Sequence[ExportRecord],
+    plays: Sequence[Candidate],
+    tolerance: timedelta,
+    claimed: Collection[datetime] = (),
+) -> list[Match]:
+    """One-to-one pairs (same track id, ``|ended_at - played_at| <= tolerance``), closest first.
+
+    ``claimed`` holds the ``played_at`` of plays taken by earlier batches of the same import.
+    """
+    by_track: dict[str, list[Candidate]] = defaultdict(list)
+    for play in plays:
+        if play.track_id is not None and play.played_at not in claimed:
+            by_track[play.track_id].append(play)
+    times = _index(by_track)
+    pairs: list[tuple[float, int, Candidate]] = []
+    for i, rec in enumerate(records):
+        if rec.track_id is None or rec.track_id not in by_track:
+            continue
+        lo, hi = rec.ended_at - tolerance, rec.ended_at + tolerance
+        stamps, group = times[rec.track_id], by_track[rec.track_id]
+        for j in range(bisect_left(stamps, lo), bisect_right(stamps, hi)):
+            pairs.append(((rec.ended_at - group[j].played_at).total_seconds(), i, group[j]))
+    return _assign(pairs)
+
+
+def match_by_names(
+    records: Sequence[ExportRecord],
+    plays: Sequence[Candidate],
+    claimed: Collection[datetime] = (),
+    slack: timedelta = NAME_SLACK,
+) -> list[Match]:
+    """One-to-one pairs (same normalised artist + track, played_at within the record's minute
+    widened by ``slack`` each side), closest to the middle of the minute first."""
+    by_name: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
+    for play in plays:
+        if play.played_at not in claimed:
+            by_name[name_key(play.artist_name, play.track_name)].append(play)
+    times = _index(by_name)
+    pairs: list[tuple[float, int, Candidate]] = []
+    for i, rec in enumerate(records):
+        key = name_key(rec.artist_name, rec.track_name)
+        if key not in by_name or not key[1]:
+            continue
+        lo, hi = rec.ended_at - slack, rec.ended_at + MINUTE + slack
+        stamps, group = times[key], by_name[key]
+        for j in range(bisect_left(stamps, lo), bisect_left(stamps, hi)):
+            offset = (rec.ended_at - group[j].played_at).total_seconds()
+            pairs.append((offset, i, group[j]))
+    # Closest to the middle of the minute: an offset of -30 s is a perfect account-data match.
+    return _assign(pairs, centre=-MINUTE.total_seconds() / 2)
+
+
+def _index(groups: dict[K, list[Candidate]]) -> dict[K, list[datetime]]:
+    out: dict[K, list[datetime]] = {}
+    for key, group in groups.items():
+        group.sort(key=lambda p: p.played_at)
+        out[key] = [p.played_at for p in group]
+    return out
+
+
+def _assign(pairs: list[tuple[float, int, Candidate]], centre: float = 0.0) -> list[Match]:
+    # Greedy by distance is optimal enough here: competing pairs are the same track minutes apart,
+    # and taking the closest first is what keeps back-to-back repeats apart. Ties break on record
+    # order and then play time, so the result never depends on input order beyond that.
+    pairs.sort(key=lambda p: (abs(p[0] - centre), p[1], p[2].played_at))
+    taken_records: set[int] = set()
+    taken_plays: set[datetime] = set()
+    out: list[Match] = []
+    for offset, i, play in pairs:
+        if i in taken_records or play.played_at in taken_plays:
+            continue
+        taken_records.add(i)
+        taken_plays.add(play.played_at)
+        out.append(Match(i, play, offset))
+    out.sort(key=lambda m: m.record)
+    return out

@@ -1,0 +1,212 @@
+"""What an import did, in numbers that add up.
+
+Every record read lands in exactly one bucket::
+
+    records_read = imported + duplicates_of_api + duplicates_in_export + too_short
+                   + podcasts_audiobooks + incognito + malformed
+
+``check()`` enforces it (the job calls it before reporting success, so a miscount is a crash, not a
+quietly wrong report). Buckets are decided in this order, first that applies wins: malformed,
+podcast/audiobook, incognito, duplicate within the export, duplicate of an API play, too short,
+imported. A short stream that *is* an API play counts as a duplicate of that play (and enriches it).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..errors import PipelineError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+BUCKETS = (
+    "imported",
+    "duplicates_of_api",
+    "duplicates_in_export",
+    "too_short",
+    "podcasts_audiobooks",
+    "incognito",
+    "malformed",
+)
+
+
+class ReportMismatch(PipelineError):
+    """The report's buckets do not add up to the records read: a bug, never a data problem."""
+
+
+@dataclass
+class FileSummary:
+    name: str
+    format: str
+    records: int = 0
+
+
+@dataclass
+class MalformedEntry:
+    file: str
+    index: int | str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    source: str
+    user_id: str
+    import_id: int | None = None
+    status: str = "running"
+    files: list[FileSummary] = field(default_factory=list)
+    unknown_files: list[tuple[str, str]] = field(default_factory=list)
+    ignored_files: list[str] = field(default_factory=list)
+    records_read: int = 0
+    imported: int = 0
+    duplicates_of_api: int = 0
+    duplicates_in_export: int = 0
+    too_short: int = 0
+    podcasts_audiobooks: int = 0
+    incognito: int = 0
+    malformed: list[MalformedEntry] = field(default_factory=list)
+    # Breakdowns of buckets above (not added into the identity):
+    imported_new: int = 0  # rows this run inserted; the rest of `imported` was there from a previous run
+    api_plays_enriched: int = 0
+    account_resolved_locally: int = 0  # id found on a play already in the warehouse with the same names
+    account_resolved_by_search: int = 0
+    account_unresolved: int = 0  # kept with names only
+    resolver_stopped: str | None = None
+    export_rows_replaced: int = 0  # export rows of an earlier run that now match an API play
+    offsets: dict[int, int] = field(default_factory=dict)  # whole seconds (ts - played_at) -> count
+    first_play: datetime | None = None
+    last_play: datetime | None = None
+    gaps_closed: list[int] = field(default_factory=list)
+    gaps_open: int = 0
+    error: str | None = None
+
+    # --- counting ------------------------------------------------------------------------------
+
+    def add_malformed(self, file: str, index: int | str, reason: str) -> None:
+        self.malformed.append(MalformedEntry(file, index, reason))
+
+    def add_offset(self, seconds: float) -> None:
+        key = int(round(seconds))
+        self.offsets[key] = self.offsets.get(key, 0) + 1
+
+    def see_time(self, when: datetime) -> None:
+        if self.first_play is None or when < self.first_play:
+            self.first_play = when
+        if self.last_play is None or when > self.last_play:
+            self.last_play = when
+
+    def bucket_total(self) -> int:
+        return sum(self.bucket(name) for name in BUCKETS)
+
+    def bucket(self, name: str) -> int:
+        value = getattr(self, name)
+        return len(value) if isinstance(value, list) else int(value)
+
+    def check(self) -> None:
+        """Raise ReportMismatch unless every record read is in exactly one bucket."""
+        total = self.bucket_total()
+        if total != self.records_read:
+            parts = " + ".join(f"{name} {self.bucket(name)}" for name in BUCKETS)
+            raise ReportMismatch(
+                f"import report does not add up: read {self.records_read} != {parts} = {total}"
+            )
+        if self.imported_new > self.imported:
+            raise ReportMismatch(f"imported_new {self.imported_new} > imported {self.imported}")
+
+    def offset_summary(self) -> dict[str, float | int | None]:
+        """Distribution of ts - played_at over the track-id matches (to tune the tolerance)."""
+        values = sorted(k for k, n in self.offsets.items() for _ in range(n))
+        if not values:
+            return {"matches": 0, "min": None, "p05": None, "median": None, "p95": None, "max": None}
+
+        def pct(p: float) -> int:
+            return values[min(len(values) - 1, int(p * (len(values) - 1) + 0.5))]
+
+        return {
+            "matches": len(values),
+            "min": values[0],
+            "p05": pct(0.05),
+            "median": statistics.median(values),
+            "p95": pct(0.95),
+            "max": values[-1],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "user_id": self.user_id,
+            "import_id": self.import_id,
+            "status": self.status,
+            "error": self.error,
+            "records_read": self.records_read,
+            **{name: self.bucket(name) for name in BUCKETS},
+            "imported_new": self.imported_new,
+            "api_plays_enriched": self.api_plays_enriched,
+            "export_rows_replaced": self.export_rows_replaced,
+            "account_resolved_locally": self.account_resolved_locally,
+            "account_resolved_by_search": self.account_resolved_by_search,
+            "account_unresolved": self.account_unresolved,
+            "resolver_stopped": self.resolver_stopped,
+            "malformed_records": [
+                {"file": m.file, "index": m.index, "reason": m.reason} for m in self.malformed
+            ],
+            "files": [{"name": f.name, "format": f.format, "records": f.records} for f in self.files],
+            "unknown_files": [{"name": n, "reason": r} for n, r in self.unknown_files],
+            "ignored_files": list(self.ignored_files),
+            "match_offsets_seconds": self.offset_summary(),
+            "first_play": self.first_play.isoformat() if self.first_play else None,
+            "last_play": self.last_play.isoformat() if self.last_play else None,
+            "gaps_closed": list(self.gaps_closed),
+            "gaps_open": self.gaps_open,
+        }
+
+
+def render_report_table(report: ImportReport, max_listed: int = 20) -> Table:
+    """The report as a rich table: the identity first, then the breakdowns and what was left out."""
+    from rich.table import Table
+
+    table = Table(title=f"Import of {report.source} ({report.status})", show_header=True)
+    table.add_column("", style="bold")
+    table.add_column("records", justify="right")
+    table.add_column("notes")
+    table.add_row("read", str(report.records_read), f"{len(report.files)} files")
+    notes = {
+        "imported": f"{report.imported_new} new, {report.imported - report.imported_new} already there",
+        "duplicates_of_api": f"{report.api_plays_enriched} API plays enriched",
+        "too_short": "under 30 s, not a play (as the API counts)",
+        "incognito": "private session: not kept",
+    }
+    for name in BUCKETS:
+        table.add_row(f"  {name.replace('_', ' ')}", str(report.bucket(name)), notes.get(name, ""))
+    table.add_section()
+    if report.account_resolved_locally or report.account_resolved_by_search or report.account_unresolved:
+        table.add_row(
+            "account data ids", "",
+            f"{report.account_resolved_locally} from the warehouse, {report.account_resolved_by_search} by search, "
+            f"{report.account_unresolved} kept with names",
+        )  # fmt: skip
+    if report.resolver_stopped:
+        table.add_row("search stopped", "", report.resolver_stopped)
+    summary = report.offset_summary()
+    if summary["matches"]:
+        table.add_row(
+            "ts - played_at", str(summary["matches"]),
+            f"median {summary['median']} s, p05 {summary['p05']} s, p95 {summary['p95']} s, "
+            f"range {summary['min']}..{summary['max']} s",
+        )  # fmt: skip
+    if report.first_play:
+        table.add_row("period", "", f"{report.first_play:%Y-%m-%d} .. {report.last_play:%Y-%m-%d}")
+    table.add_row("gaps closed", str(len(report.gaps_closed)), f"{report.gaps_open} still open")
+    for entry in report.malformed[:max_listed]:
+        table.add_row("malformed", "", f"{entry.file} #{entry.index}: {entry.reason}")
+    if len(report.malformed) > max_listed:
+        table.add_row("malformed", "", f"... {len(report.malformed) - max_listed} more (see --json)")
+    for name, reason in report.unknown_files:
+        table.add_row("unknown file", "", f"{name}: {reason}")
+    if report.error:
+        table.add_row("error", "", report.error)
+    return table

@@ -1,0 +1,132 @@
+"""Per-day capture coverage: how many of the plays a privacy export lists did the API polling catch?
+
+Definitions (docs/import-history.md, "Coverage"), per UTC day of ``played_at``:
+
+* ``api_plays``    rows loaded from the recently-played API (``source = 'api'``).
+* ``matched``      API rows an export record was matched to (the import enriched them, so their
+                   ``ms_played`` is set: the API never gives one).
+* ``api_only``     ``api_plays - matched``: the export did not list them (or no export covers the day).
+* ``export_only``  rows only the export gave (``source = 'export'``): plays the polling missed.
+* ``export_plays`` ``matched + export_only``: every music play of 30 s or more, not in a private
+                   session, that the export holds (what the import keeps).
+* ``capture_rate`` ``matched / export_plays``; None on days without export plays (not covered by an
+                   export, or silent), so an uncovered day never reads as 0 % or 100 %.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+
+@dataclass
+class CoverageDay:
+    day: date
+    api_plays: int = 0
+    export_plays: int = 0
+    matched: int = 0
+    api_only: int = 0
+    export_only: int = 0
+
+    @property
+    def capture_rate(self) -> float | None:
+        return self.matched / self.export_plays if self.export_plays else None
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = asdict(self)
+        out["day"] = self.day.isoformat()
+        rate = self.capture_rate
+        out["capture_rate"] = None if rate is None else round(rate, 4)
+        return out
+
+
+def coverage(
+    engine: Engine, user_id: str, start: datetime | None = None, end: datetime | None = None
+) -> list[CoverageDay]:
+    """One row per UTC day that has any play in ``[start, end)``, oldest first."""
+    from ..warehouse import schema as s
+
+    p = s.plays
+    query = select(p.c.played_at, p.c.source, p.c.ms_played.is_not(None)).where(p.c.user_id == user_id)
+    if start is not None:
+        query = query.where(p.c.played_at >= start)
+    if end is not None:
+        query = query.where(p.c.played_at < end)
+    days: dict[date, CoverageDay] = {}
+    with engine.connect() as conn:
+        # Streamed: a lifetime of plays is aggregated without holding it.
+        for played_at, source, has_ms in conn.execution_options(yield_per=10_000).execute(query):
+            day = played_at.date()
+            row = days.get(day) or days.setdefault(day, CoverageDay(day))
+            if source == "api":
+                row.api_plays += 1
+                if has_ms:
+                    row.matched += 1
+                else:
+                    row.api_only += 1
+            else:
+                row.export_only += 1
+    for row in days.values():
+        row.export_plays = row.matched + row.export_only
+    return [days[d] for d in sorted(days)]
+
+
+def totals(rows: Iterable[CoverageDay]) -> CoverageDay:
+    """The sum over days (``day`` is the first day), for a summary line."""
+    rows = list(rows)
+    out = CoverageDay(rows[0].day if rows else date.min)
+    for r in rows:
+        out.api_plays += r.api_plays
+        out.export_plays += r.export_plays
+        out.matched += r.matched
+        out.api_only += r.api_only
+        out.export_only += r.export_only
+    return out
+
+
+COLUMNS = tuple(f.name for f in fields(CoverageDay)) + ("capture_rate",)
+
+
+def to_csv(rows: Iterable[CoverageDay], path: Path) -> int:
+    """Write the rows to ``path`` (header + one line per day); returns the number of days written."""
+    n = 0
+    with Path(path).open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            d = row.as_dict()
+            d["capture_rate"] = "" if d["capture_rate"] is None else d["capture_rate"]
+            writer.writerow(d)
+            n += 1
+    return n
+
+
+def render_coverage_table(rows: Iterable[CoverageDay]) -> Table:
+    from rich.table import Table
+
+    rows = list(rows)
+    table = Table(title="Capture coverage (API polling vs privacy export), per UTC day")
+    for name in ("day", "API", "export", "matched", "API only", "export only", "capture"):
+        table.add_column(name, justify="left" if name == "day" else "right")
+
+    def line(label: str, r: CoverageDay) -> list[str]:
+        rate = r.capture_rate
+        return [label, str(r.api_plays), str(r.export_plays), str(r.matched), str(r.api_only), str(r.export_only),
+                "-" if rate is None else f"{rate:.1%}"]  # fmt: skip
+
+    for r in rows:
+        table.add_row(*line(r.day.isoformat(), r))
+    if rows:
+        table.add_section()
+        table.add_row(*line("total", totals(rows)))
+    return table

@@ -1,0 +1,496 @@
+"""Import a Spotify privacy export: every record accounted for, no play twice, gaps closed.
+
+The flow (docs/import-history.md has the decisions and their reasons):
+
+1. Find the JSON files (zip, folder, files) and recognise each by content. Extended-format files
+   are imported first, then account data, so account rows can be recognised as copies of plays an
+   extended file of the same import already gave.
+2. Stream each file; records go into batches of ``BATCH`` ordered by time. Per batch, one range
+   query per time cluster fetches the warehouse plays around it; the pure matcher pairs records
+   with plays; matched API plays are enriched with the export columns, the rest are inserted.
+3. One transaction per batch: an interrupted import leaves whole batches behind, and running it
+   again recomputes the same rows at the same ``played_at`` (deterministic from the record), so the
+   unique key turns what is already there into "already imported", never into a second row.
+
+Memory: one batch of records, the set of identities seen (one int per play, for duplicates inside
+the export) and the played_at values this run assigned; never a whole file.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, delete, select, update
+from sqlalchemy.engine import Engine
+
+from ..clock import Clock, SystemClock
+from ..errors import MalformedRecord, PipelineError
+from ..exports.formats import ExportFormat, ExportRecord, RecordKind
+from ..exports.matching import (
+    MINUTE,
+    NAME_SLACK,
+    Candidate,
+    match_by_names,
+    match_by_track_id,
+    name_key,
+)
+from ..exports.reader import Sniffed, discover, read_records, sniff
+from ..exports.report import FileSummary, ImportReport
+from ..settings import Settings
+
+log = logging.getLogger(__name__)
+
+BATCH = 5_000
+# Records further apart than this are fetched by separate range queries (an unordered endsong file
+# would otherwise fetch years of plays for every batch).
+CLUSTER_SPLIT = timedelta(hours=6)
+# How many same-millisecond neighbours a played_at may be pushed by before we give up (two distinct
+# plays ending in the same second are already rare; ten is a broken export).
+MAX_COLLISIONS = 10
+ENRICH_COLUMNS = (
+    "ms_played", "reason_start", "reason_end", "shuffle", "skipped", "offline", "incognito", "platform", "country",
+)  # fmt: skip
+
+Progress = Callable[[int, int, str], None]
+Resolver = Callable[[str, str], "str | None"]
+
+
+def import_history(
+    settings: Settings,
+    path: Path | Sequence[Path],
+    *,
+    clock: Clock | None = None,
+    progress: Progress | None = None,
+    resolver: Resolver | None = None,
+    engine: Engine | None = None,
+) -> ImportReport:
+    """Import the export at ``path`` (a zip, a folder, a file, or a list of them) for ``settings.user``.
+
+    ``progress(done_bytes, total_bytes, file_name)`` is called as files are read. ``resolver(track,
+    artist) -> track id | None`` resolves account-data rows (e.g. ``SpotifyClient.search_track``);
+    without one they keep their names. Raises ReportMismatch if the numbers do not add up.
+    """
+    clock = clock or SystemClock()
+    if engine is None:
+        from .runtime import migrated_engine
+
+        engine = migrated_engine(settings.warehouse_url.get_secret_value())
+    paths = [path] if isinstance(path, Path) else list(path)
+    found = discover(paths)
+    source = ", ".join(str(p) for p in paths)
+    report = ImportReport(source=source, user_id=settings.user, ignored_files=list(found.ignored))
+    sniffed = [sniff(f) for f in found.files]
+    for s in sniffed:
+        if s.format is None:
+            report.unknown_files.append((s.file.name, s.problem or "not a streaming history"))
+    music, other = _plan(sniffed)
+
+    from ..warehouse import writes
+
+    with engine.begin() as conn:
+        report.import_id = writes.start_import_run(conn, settings.user, source[:1024], clock.now())
+    run = _Run(settings, report, resolver, clock)
+    total = sum(s.file.size for s in music + other)
+    done = 0
+
+    def on_bytes(name: str) -> Callable[[int], None]:
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress is not None:
+                progress(done, total, name)
+
+        return advance
+
+    try:
+        for s in music + other:
+            assert s.format is not None
+            summary = FileSummary(s.file.name, s.format.value)
+            report.files.append(summary)
+            batch: list[ExportRecord] = []
+            for item in read_records(s.file, s.format, on_bytes(s.file.name)):
+                summary.records += 1
+                report.records_read += 1
+                if isinstance(item, MalformedRecord):
+                    report.add_malformed(item.source, item.index, item.reason)
+                    continue
+                report.see_time(item.ended_at)
+                if run.screen(item):
+                    batch.append(item)
+                    if len(batch) >= BATCH:
+                        run.flush(engine, batch, s.format)
+                        batch = []
+            run.flush(engine, batch, s.format)
+        broken = [m for m in report.malformed if "rest of the file is unreadable" in m.reason]
+        report.status = "partial" if broken else "ok"
+        with engine.begin() as conn:
+            if report.status == "ok" and report.first_play is not None and report.last_play is not None:
+                report.gaps_closed = _close_gaps(conn, report, clock)
+            report.gaps_open = len(writes.open_gaps(conn, settings.user))
+        report.check()
+    except Exception as exc:
+        report.status = "failed"
+        report.error = str(exc) if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"
+        with engine.begin() as conn:
+            writes.finish_import_run(conn, report.import_id, clock.now(), "failed", report.to_dict())
+        raise
+    with engine.begin() as conn:
+        writes.finish_import_run(conn, report.import_id, clock.now(), report.status, report.to_dict())
+    log.info(
+        "import %s: %s", report.import_id, {k: v for k, v in report.to_dict().items() if isinstance(v, int)}
+    )
+    return report
+
+
+def _plan(sniffed: Iterable[Sniffed]) -> tuple[list[Sniffed], list[Sniffed]]:
+    """(music files in import order: extended first, then account; podcast/audiobook files)."""
+    known = [s for s in sniffed if s.format is not None]
+    order = {
+        ExportFormat.EXTENDED: 0,
+        ExportFormat.ENDSONG: 0,
+        ExportFormat.ACCOUNT_MUSIC: 1,
+        ExportFormat.ACCOUNT_LEGACY: 1,
+    }
+    music = sorted(
+        (s for s in known if s.format in order),
+        key=lambda s: (order.get(s.format, 0), _natural(s.file.name)),  # type: ignore[arg-type]
+    )
+    other = sorted((s for s in known if s.format not in order), key=lambda s: _natural(s.file.name))
+    return music, other
+
+
+def _natural(name: str) -> tuple[Any, ...]:
+    import re
+
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
+
+
+def _close_gaps(conn: Connection, report: ImportReport, clock: Clock) -> list[int]:
+    from ..warehouse import writes
+
+    assert report.first_play is not None and report.last_play is not None
+    # Account data has minute precision: the export covers up to the end of its last minute.
+    end = report.last_play + MINUTE
+    before = {g["id"] for g in writes.open_gaps(conn, report.user_id)}
+    writes.close_gaps_covered(
+        conn, report.user_id, report.first_play, end, f"import:{report.import_id}", clock.now()
+    )
+    still = {g["id"] for g in writes.open_gaps(conn, report.user_id)}
+    return sorted(before - still)
+
+
+@dataclass
+class _Run:
+    settings: Settings
+    report: ImportReport
+    resolver: Resolver | None
+    clock: Clock
+    seen: set[int] = field(
+        default_factory=set
+    )  # identities of records kept so far (duplicates in the export)
+    assigned_ext: set[datetime] = field(default_factory=set)  # played_at given to extended rows this run
+    assigned_acc: set[datetime] = field(default_factory=set)  # ... and to account rows
+    claimed: set[datetime] = field(default_factory=set)  # plays matched by extended records this run
+    claimed_acc: set[datetime] = field(default_factory=set)  # ... and by account records
+    # End times of the private-session plays the extended files listed, by names: the account-data
+    # package has no incognito flag, so its copies of those plays are recognised here.
+    private: dict[tuple[str, str], list[datetime]] = field(default_factory=dict)
+    local_ids: dict[tuple[str, str], str] | None = None
+    search_cache: dict[tuple[str, str], str | None] = field(default_factory=dict)
+
+    # --- per record, before any query ------------------------------------------------------------
+
+    def screen(self, rec: ExportRecord) -> bool:
+        """Count the records that need no warehouse look-up; True for those that go to a batch."""
+        if rec.kind is not RecordKind.MUSIC:
+            self.report.podcasts_audiobooks += 1
+            return False
+        if rec.incognito:
+            self.report.incognito += 1
+            self.private.setdefault(name_key(rec.artist_name, rec.track_name), []).append(rec.ended_at)
+            return False
+        if rec.format.is_account and self._private_copy(rec):
+            self.report.incognito += 1
+            return False
+        identity = hash(_identity(rec))
+        if identity in self.seen:
+            self.report.duplicates_in_export += 1
+            return False
+        self.seen.add(identity)
+        return True
+
+    def _private_copy(self, rec: ExportRecord) -> bool:
+        times = self.private.get(name_key(rec.artist_name, rec.track_name))
+        if not times:
+            return False
+        for t in times:
+            if rec.ended_at - NAME_SLACK <= t < rec.ended_at + MINUTE + NAME_SLACK:
+                times.remove(t)  # one account record per private play
+                return True
+        return False
+
+    # --- per batch ---------------------------------------------------------------------------------
+
+    def flush(self, engine: Engine, batch: list[ExportRecord], fmt: ExportFormat) -> None:
+        if not batch:
+            return
+        batch.sort(key=lambda r: (r.ended_at, r.source, r.index))
+        with engine.begin() as conn:
+            for cluster in _clusters(batch):
+                self._cluster(conn, cluster, fmt.is_account)
+
+    def _cluster(self, conn: Connection, records: list[ExportRecord], account: bool) -> None:
+        tol = timedelta(seconds=self.settings.export_match_tolerance_seconds)
+        reach = max(tol, MINUTE + NAME_SLACK) + timedelta(seconds=1)
+        plays = _plays_between(
+            conn, self.report.user_id, records[0].ended_at - reach, records[-1].ended_at + reach
+        )
+        api = [p for p in plays if p.source == "api"]
+        by_time = {p.played_at: p for p in plays}
+        if account:
+            # An API play an extended record of this import already took may still be this account
+            # record's play: then the record is a copy of that extended record (below).
+            matches = match_by_names(records, api, self.claimed_acc)
+        else:
+            matches = match_by_track_id(records, api, tol, self.claimed)
+        matched = {m.record for m in matches}
+        enrich: list[dict[str, Any]] = []
+        stale: list[datetime] = []
+        for m in matches:
+            rec = records[m.record]
+            if account:
+                self.claimed_acc.add(m.play.played_at)
+                if m.play.played_at in self.claimed:
+                    self.report.duplicates_in_export += 1
+                    continue
+            else:
+                self.claimed.add(m.play.played_at)
+            self.report.duplicates_of_api += 1
+            if not account:
+                self.report.add_offset(m.offset_s)
+            enrich.append(_enrichment(rec, m.play.played_at, account))
+            own = None if account else _own_row(rec, by_time)
+            if own is not None:  # inserted by an earlier import, before the API play was loaded
+                stale.append(own)
+        # Unmatched records: too short, else the row they are (or already were) in the warehouse.
+        slotted: list[tuple[ExportRecord, datetime, bool]] = []
+        for i, rec in enumerate(records):
+            if i in matched:
+                continue
+            if rec.too_short:
+                self.report.too_short += 1
+                continue
+            try:
+                at, exists = self._played_at(rec, by_time, account)
+            except MalformedRecord as bad:
+                self.report.add_malformed(bad.source, bad.index, bad.reason)
+                continue
+            slotted.append((rec, at, exists))
+        if account:
+            # A copy of a play an extended file gave (both packages imported): same names, same minute.
+            # Account rows already in the warehouse are these records, imported before: not copies.
+            exports = [p for p in plays if p.source == "export" and p.played_at not in self.assigned_acc]
+            new = [(rec, at) for rec, at, exists in slotted if not exists]
+            copies = match_by_names([r for r, _ in new], exports, self.claimed_acc)
+            self.claimed_acc.update(m.play.played_at for m in copies)
+            self.report.duplicates_in_export += len(copies)
+            copied = {id(new[m.record][0]) for m in copies}
+            slotted = [item for item in slotted if id(item[0]) not in copied]
+        rows: list[dict[str, Any]] = []
+        for rec, at, exists in slotted:
+            self.report.imported += 1
+            if not exists:
+                rows.append(self._row(conn, rec, at))
+        self._write(conn, rows, enrich, stale)
+
+    def _played_at(
+        self, rec: ExportRecord, by_time: dict[datetime, Candidate], account: bool
+    ) -> tuple[datetime, bool]:
+        """The played_at this record's row has: its end time, pushed by 1 ms past rows of other
+        plays that end in the same second (minute). Deterministic for the same export, so a re-run
+        finds its own rows. Returns (played_at, already in the warehouse)."""
+        assigned = self.assigned_acc if account else self.assigned_ext
+        for j in range(MAX_COLLISIONS):
+            at = rec.ended_at + timedelta(milliseconds=j)
+            if at in self.assigned_acc or at in self.assigned_ext:
+                continue
+            row = by_time.get(at)
+            if row is not None and not (row.source == "export" and _same_play(rec, row)):
+                continue
+            assigned.add(at)
+            return at, row is not None
+        raise MalformedRecord(
+            rec.source, rec.index, f"{MAX_COLLISIONS} other plays end at {rec.ended_at.isoformat()}"
+        )
+
+    def _row(self, conn: Connection, rec: ExportRecord, played_at: datetime) -> dict[str, Any]:
+        track_id = rec.track_id
+        if track_id is None and rec.format.is_account:
+            track_id = self._resolve(conn, rec)
+        return {
+            "user_id": self.report.user_id,
+            "played_at": played_at,
+            "track_id": track_id,
+            "track_name": rec.track_name,
+            "artist_name": rec.artist_name,
+            "album_name": rec.album_name,
+            "context_type": None,
+            "context_uri": None,
+            "source": "export",
+            "ms_played": rec.ms_played,
+            "reason_start": rec.reason_start,
+            "reason_end": rec.reason_end,
+            "shuffle": rec.shuffle,
+            "skipped": rec.skipped,
+            "offline": rec.offline,
+            "incognito": rec.incognito,
+            "platform": rec.platform,
+            "country": rec.country,
+            "raw_key": None,
+            "import_id": self.report.import_id,
+            "loaded_at": self.clock.now(),
+        }
+
+    def _resolve(self, conn: Connection, rec: ExportRecord) -> str | None:
+        key = name_key(rec.artist_name, rec.track_name)
+        if self.local_ids is None:
+            self.local_ids = _known_ids(conn, self.report.user_id)
+        if key in self.local_ids:
+            self.report.account_resolved_locally += 1
+            return self.local_ids[key]
+        if self.resolver is None or self.report.resolver_stopped:
+            self.report.account_unresolved += 1
+            return None
+        if key not in self.search_cache:
+            try:
+                self.search_cache[key] = self.resolver(rec.track_name or "", rec.artist_name or "")
+            except PipelineError as exc:
+                # A rate limit or an outage must not fail the import: the rows keep their names,
+                # and a later run (or an enrichment job) can resolve them.
+                self.report.resolver_stopped = f"search stopped at {rec.source} #{rec.index}: {exc}"
+                self.report.account_unresolved += 1
+                return None
+        found = self.search_cache[key]
+        if found is None:
+            self.report.account_unresolved += 1
+        else:
+            self.report.account_resolved_by_search += 1
+        return found
+
+    def _write(
+        self,
+        conn: Connection,
+        rows: list[dict[str, Any]],
+        enrich: list[dict[str, Any]],
+        stale: list[datetime],
+    ) -> None:
+        from ..warehouse import schema as s
+        from ..warehouse.upsert import insert_ignore
+
+        plays = s.plays
+        user = self.report.user_id
+        if stale:
+            result = conn.execute(
+                delete(plays).where(
+                    plays.c.user_id == user, plays.c.source == "export", plays.c.played_at.in_(stale)
+                )
+            )
+            self.report.export_rows_replaced += int(result.rowcount)
+        if rows:
+            self.report.imported_new += insert_ignore(conn, plays, rows)
+        if enrich:
+            full = [e for e in enrich if "b_reason_start" in e]
+            only_ms = [e for e in enrich if "b_reason_start" not in e]
+            where = and_(
+                plays.c.user_id == user,
+                plays.c.played_at == bindparam("b_played_at"),
+                plays.c.source == "api",
+            )
+            if full:
+                stmt = update(plays).where(where).values({c: bindparam("b_" + c) for c in ENRICH_COLUMNS})
+                conn.execute(stmt, full)
+            if only_ms:
+                # Account data adds only ms_played, and never over what an extended record gave.
+                stmt = (
+                    update(plays)
+                    .where(where, plays.c.ms_played.is_(None))
+                    .values(ms_played=bindparam("b_ms_played"))
+                )
+                conn.execute(stmt, only_ms)
+            self.report.api_plays_enriched += len(enrich)
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _identity(rec: ExportRecord) -> tuple[Any, ...]:
+    """What makes two records the same stream. Extended: end second + track (no one plays two
+    streams of one track ending in the same second). Account (minute precision): + ms played."""
+    if rec.format.is_account:
+        return ("a", rec.ended_at, name_key(rec.artist_name, rec.track_name), rec.ms_played)
+    return ("e", rec.ended_at, rec.track_id or name_key(rec.artist_name, rec.track_name))
+
+
+def _same_play(rec: ExportRecord, row: Candidate) -> bool:
+    if rec.track_id is not None and row.track_id is not None and not rec.format.is_account:
+        return rec.track_id == row.track_id
+    return name_key(rec.artist_name, rec.track_name) == name_key(row.artist_name, row.track_name)
+
+
+def _own_row(rec: ExportRecord, by_time: dict[datetime, Candidate]) -> datetime | None:
+    for j in range(MAX_COLLISIONS):
+        at = rec.ended_at + timedelta(milliseconds=j)
+        row = by_time.get(at)
+        if row is not None and row.source == "export" and _same_play(rec, row):
+            return at
+    return None
+
+
+def _enrichment(rec: ExportRecord, played_at: datetime, account: bool) -> dict[str, Any]:
+    if account:
+        return {"b_played_at": played_at, "b_ms_played": rec.ms_played}
+    values = {"b_" + c: getattr(rec, c) for c in ENRICH_COLUMNS}
+    values["b_played_at"] = played_at
+    return values
+
+
+def _clusters(records: list[ExportRecord]) -> Iterable[list[ExportRecord]]:
+    start = 0
+    for i in range(1, len(records) + 1):
+        if i == len(records) or records[i].ended_at - records[i - 1].ended_at > CLUSTER_SPLIT:
+            yield records[start:i]
+            start = i
+
+
+def _plays_between(conn: Connection, user_id: str, lo: datetime, hi: datetime) -> list[Candidate]:
+    from ..warehouse import schema as s
+
+    p = s.plays
+    query = select(p.c.played_at, p.c.track_id, p.c.track_name, p.c.artist_name, p.c.source).where(
+        p.c.user_id == user_id, p.c.played_at >= lo, p.c.played_at <= hi
+    )
+    return [
+        Candidate(r.played_at, r.track_id, r.track_name, r.artist_name, r.source) for r in conn.execute(query)
+    ]
+
+
+def _known_ids(conn: Connection, user_id: str) -> dict[tuple[str, str], str]:
+    """Normalised (artist, track) -> track id, from the plays already in the warehouse: an account
+    row of a song the API (or an extended file) already gave needs no search."""
+    from ..warehouse import schema as s
+
+    p = s.plays
+    query = (
+        select(p.c.artist_name, p.c.track_name, p.c.track_id)
+        .where(p.c.user_id == user_id, p.c.track_id.is_not(None))
+        .distinct()
+    )
+    out: dict[tuple[str, str], str] = {}
+    for artist, track, track_id in conn.execute(query):
+        out.setdefault(name_key(artist, track), track_id)
+    return out
