@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     )
     user: str = Field("me", description="Name of the listener these runs are for")
     user_partition: bool = Field(
-        False, description="Put raw keys under user=<name>/ (needed when several users share a store)"
+        False, description="Put raw keys under users/<name>/ (needed when several users share a store)"
     )
 
     # --- Spotify app -----------------------------------------------------------------------
@@ -109,6 +109,16 @@ class Settings(BaseSettings):
         bucket, _, prefix = rest.partition("/")
         return bucket, prefix.strip("/")
 
+    def secret_values(self) -> list[str]:
+        """The secrets these settings hold (client secret, database password), for log redaction."""
+        out = []
+        if self.client_secret is not None and self.client_secret.get_secret_value():
+            out.append(self.client_secret.get_secret_value())
+        password = url_password(self.warehouse_url.get_secret_value())
+        if password:
+            out.append(password)
+        return out
+
     def masked(self) -> dict[str, Any]:
         """Every setting, secrets masked: what `config show` prints."""
         out: dict[str, Any] = {}
@@ -133,6 +143,18 @@ def mask_url(url: str) -> str:
     creds, _, host = rest.rpartition("@")
     user, colon, _pw = creds.partition(":")
     return f"{scheme}://{user}{':***' if colon else ''}@{host}"
+
+
+def url_password(url: str) -> str | None:
+    """The password part of a URL, unquoted, or None."""
+    from urllib.parse import unquote
+
+    _scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return None
+    creds = rest.rpartition("@")[0]
+    _user, colon, password = creds.partition(":")
+    return unquote(password) if colon and password else None
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -43,10 +43,11 @@ def settings() -> Settings:
 
 
 def setup_logging(s: Settings) -> None:
-    from ..redact import install_redaction
+    from ..redact import install, register_secrets
 
     logging.basicConfig(level=s.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    install_redaction(s)
+    register_secrets(s.secret_values())
+    install()
 
 
 def fail(message: str, code: int = 1) -> None:

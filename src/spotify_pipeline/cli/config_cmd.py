@@ -36,8 +36,9 @@ def import_legacy(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing env file")] = False,
 ) -> None:
     """Read spotify_client_info.txt, aws_access_key.txt, db_access_key.txt and tokens.json."""
-    from ..legacy import legacy_to_env, read_legacy
-    from ..spotify.tokens import FileTokenStore, TokenState
+    from ..legacy import env_file_text, legacy_to_env, read_legacy
+    from ..spotify.auth import token_from_grant
+    from ..spotify.tokens import FileTokenStore
 
     if not directory.is_dir():
         fail(f"{directory} is not a folder")
@@ -47,25 +48,25 @@ def import_legacy(
     lines = call(legacy_to_env, cfg)
     fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        for key, value in lines.items():
-            fh.write(f"{key}={value}\n")
+        fh.write(env_file_text(lines))
     os.chmod(env_file, 0o600)
     console.print(f"wrote {len(lines)} settings to {env_file} (mode 0600)")
-    tokens = getattr(cfg, "tokens", None)
-    if tokens and tokens.get("refresh_token") is not None and cfg.client_id:
+    tokens = cfg.tokens or {}
+    if tokens.get("refresh_token") is not None and tokens.get("access_token") is not None and cfg.client_id:
         from ..clock import SystemClock
 
-        s = settings()
-        state = TokenState.from_legacy(tokens, client_id=cfg.client_id, now=SystemClock().now())
-        call(FileTokenStore(s.token_file).save, state)
+        token_file = Path(lines.get("SPOTIFY_PIPELINE_TOKEN_FILE", "data/tokens.json"))
+        body = {k: v.get_secret_value() for k, v in tokens.items()}
+        state = call(token_from_grant, body, cfg.client_id, SystemClock().now())
+        call(FileTokenStore(token_file).save, state)
         console.print(
-            f"stored the legacy refresh token in {s.token_file}; its consent time is unknown, so it is "
+            f"stored the legacy refresh token in {token_file}; its consent time is unknown, so it is "
             "counted from today: run `spotify-pipeline auth status`"
         )
-    if getattr(cfg, "aws_access_key_id", None):
+    if cfg.aws_access_key_id:
         err_console.print(
             "AWS keys found: they are not copied into our settings. Put them in ~/.aws/credentials or the "
             "environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), where boto3's standard chain finds them."
         )
-    for warning in getattr(cfg, "warnings", []):
+    for warning in cfg.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)

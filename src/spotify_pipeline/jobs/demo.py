@@ -101,7 +101,8 @@ def run_demo(
 ) -> DemoResult:
     """Simulate ``days`` of listening for one user, poll every ``poll_minutes``, process daily."""
     from ..simulator import Simulator, SimulatorConfig
-    from ..spotify.tokens import MemoryTokenStore, TokenState
+    from ..spotify.auth import token_from_grant
+    from ..spotify.tokens import MemoryTokenStore
     from ..warehouse import reads
     from . import enrich, fetch_following, fetch_recent, process
 
@@ -115,7 +116,7 @@ def run_demo(
     app = sim.default_app
     settings = settings.model_copy(update={"client_id": app.client_id, "client_secret": None})
     tokens = MemoryTokenStore()
-    tokens.save(TokenState.from_token_response(body, client_id=app.client_id, now=clock.now()))
+    tokens.save(token_from_grant(body, client_id=app.client_id, now=clock.now()))
     rt = Runtime(settings, clock=clock, transport=sim.transport(), token_store_override=tokens)
     rt.sleep = lambda seconds: clock.advance(seconds)  # retries wait on simulated time
 

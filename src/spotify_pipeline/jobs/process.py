@@ -100,8 +100,8 @@ def _load(conn: Any, kind: str, envelope: dict[str, Any], user: str, key: str, n
             artists = []
             for fetch in pages:
                 artists.extend(followed_artist_rows(fetch["response"], key))
-            writes.save_artists_simplified(conn, artists)
             seen_at = _fetched_at(pages[-1]) or now
+            writes.save_artists_full(conn, artists, seen_at)  # the page holds full artist objects
             new, gone = writes.fold_followed_snapshot(conn, user, {a.id for a in artists}, seen_at)
             report.add("follows_opened", new)
             report.add("follows_closed", gone)

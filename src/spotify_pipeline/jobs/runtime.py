@@ -49,6 +49,11 @@ class Runtime:
     token_store_override: TokenStore | None = None
     sleep: Callable[[float], None] = time.sleep
 
+    def __post_init__(self) -> None:
+        from ..redact import register_secrets
+
+        register_secrets(self.settings.secret_values())
+
     @cached_property
     def engine(self) -> Engine:
         return migrated_engine(self.settings.warehouse_url.get_secret_value())
