@@ -41,11 +41,7 @@ class World:
 
     def true_keys(self, end: datetime | None = None) -> set[tuple[int, str]]:
         end = end or self.clock.now()
-        return {
-            (to_ms(p.ended_at), p.track_id)
-            for p in self.sim.truth(self.settings.user, START, end)
-            if p.api_visible and p.available_at <= self.clock.now()
-        }
+        return {(to_ms(p.ended_at), p.track_id) for p in self.sim.reachable_truth(self.settings.user, START, end)}
 
 
 def make_world(

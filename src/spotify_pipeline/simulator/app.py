@@ -27,7 +27,7 @@ from .accounts import KNOWN_SCOPES, AccountsService, json_response
 from .faults import Fault, FaultPlan
 from .ratelimit import RollingWindowLimiter
 from .state import App, CallRecord, SimState, SimulatorConfig, UserAccount, new_client_id, new_token
-from .webapi import WebApi
+from .webapi import RECENTLY_PLAYED_WINDOW, WebApi
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -194,6 +194,30 @@ class Simulator:
     def api_visible_truth(self, user_id: str, start: datetime, end: datetime) -> list[TruePlay]:
         """The plays the recently-played feed would ever show (music, not private, >= 30 s)."""
         return [p for p in self.truth(user_id, start, end) if p.api_visible]
+
+    def reachable_truth(self, user_id: str, start: datetime, end: datetime) -> list[TruePlay]:
+        """The api-visible plays that ended in [start, end) and that the feed showed at some moment
+        up to the clock's now: what a poller could have captured at all.
+
+        A late play is shown only if, when it arrives, fewer than 50 shown plays are newer than it;
+        newer plays only ever push it further out, so that one moment decides. A play that arrives
+        already beyond the latest 50 is lost by Spotify, not by the poller.
+        """
+        from bisect import bisect_right, insort
+
+        now = self.clock.now()
+        # Plays from before `start` can push a late play out too: look back far enough.
+        look_back = start - timedelta(days=2)
+        visible = [p for p in self.api_visible_truth(user_id, look_back, end) if p.available_at <= now]
+        by_arrival = sorted(visible, key=lambda p: (p.available_at, p.ended_at))
+        arrived: list[datetime] = []  # ended_at of plays already arrived, sorted
+        out = []
+        for play in by_arrival:
+            newer = len(arrived) - bisect_right(arrived, play.ended_at)
+            if newer < RECENTLY_PLAYED_WINDOW and start <= play.ended_at < end:
+                out.append(play)
+            insort(arrived, play.ended_at)
+        return sorted(out, key=lambda p: p.ended_at)
 
     def write_export(
         self, user_id: str, folder: Path, kind: str, start: datetime, end: datetime
