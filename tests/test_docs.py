@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 
 import typer.main
+from tests.conftest import ROOT
 
 from spotify_pipeline.cli.main import app
 from spotify_pipeline.settings import Settings
-
-from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -11,6 +11,11 @@ from rich.table import Table
 
 from .common import call, console, err_console, print_json
 
+EXAMPLE_QUERY = (
+    "SELECT p.played_at, t.name, p.artist_name FROM plays p JOIN tracks t ON t.id = p.track_id "
+    "ORDER BY p.played_at DESC LIMIT 10"
+)
+
 
 def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
@@ -90,8 +95,4 @@ def demo(
     console.print(f"warehouse: {result.warehouse}")
     if warehouse_url is None:
         db = data_dir / "warehouse.db"
-        console.print(
-            f"query it:  sqlite3 {db} \"SELECT played_at, t.name FROM plays p JOIN tracks t ON t.id = p.track_id "
-            "ORDER BY played_at DESC LIMIT 10\"",
-            highlight=False, soft_wrap=True,
-        )
+        console.print(f"query it:  sqlite3 {db} '{EXAMPLE_QUERY}'", highlight=False, soft_wrap=True)

@@ -36,8 +36,12 @@ def import_history(
         print_json(report.to_dict())
     else:
         console.print(render_report_table(report))
-        for problem in report.problems[:20]:
-            err_console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+        for entry in report.malformed[:20]:
+            err_console.print(f"[yellow]malformed:[/] {entry.file} record {entry.index}: {entry.reason}", highlight=False)
+        if len(report.malformed) > 20:
+            err_console.print(f"... and {len(report.malformed) - 20} more malformed records (see --json)")
+        if report.error:
+            err_console.print(f"[yellow]warning:[/] {report.error}", highlight=False)
 
 
 def coverage(
@@ -56,6 +60,6 @@ def coverage(
         to_csv(rows, csv)
         console.print(f"wrote {len(rows)} days to {csv}")
     elif as_json:
-        print_json([r.to_dict() for r in rows])
+        print_json([r.as_dict() for r in rows])
     else:
         console.print(render_coverage_table(rows))

@@ -120,7 +120,10 @@ def run_demo(
     tokens = MemoryTokenStore()
     tokens.save(token_from_grant(body, client_id=app.client_id, now=clock.now()))
     rt = Runtime(settings, clock=clock, transport=sim.transport(), token_store_override=tokens)
-    rt.sleep = lambda seconds: clock.advance(seconds)  # retries wait on simulated time
+    def simulated_sleep(seconds: float) -> None:  # retries wait on simulated time
+        clock.advance(seconds)
+
+    rt.sleep = simulated_sleep
 
     end = DEMO_START + timedelta(days=days)
     step = timedelta(minutes=poll_minutes)
@@ -180,7 +183,7 @@ def run_demo(
         raw_objects=raw_objects,
         raw_zone=rt.store.location,
         warehouse=settings.masked()["warehouse_url"],
-        top_artists=top_artists,
-        top_tracks=top_tracks,
+        top_artists=[(a.name, a.plays) for a in top_artists],
+        top_tracks=[(t.name, t.artist, t.plays) for t in top_tracks],
         problems=problems,
     )
