@@ -189,3 +189,16 @@ def test_whole_flow_on_mariadb_and_s3(tmp_path: Path, mysql_url: str, s3_bucket:
         conn.execute(sa.text("DELETE FROM landed_files"))
     process(world.settings, runtime=world.fresh_runtime())
     assert _table_count(world, "plays") == before
+
+
+def test_a_recreated_database_at_the_same_url_is_migrated_again(tmp_path: Path) -> None:
+    """Regression: the migration was remembered per URL, so a database recreated at the same URL
+    in the same process (the demo removes its folder on every run) had no tables."""
+    from spotify_pipeline.jobs.runtime import migrated_engine
+
+    url = f"sqlite:///{tmp_path / 'again.db'}"
+    migrated_engine(url).dispose()
+    (tmp_path / "again.db").unlink()
+    engine = migrated_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM plays")).scalar_one() == 0

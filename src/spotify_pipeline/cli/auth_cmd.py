@@ -18,6 +18,8 @@ def login(
     ] = False,
 ) -> None:
     """Authorize this app (PKCE, or a confidential client when a secret is set) and store the tokens."""
+    import webbrowser
+
     from ..clock import SystemClock
     from ..spotify.auth import login as do_login
     from ..spotify.tokens import FileTokenStore
@@ -34,6 +36,7 @@ def login(
         prompt=lambda text: typer.prompt(text),
         echo=lambda text: console.print(text, highlight=False, soft_wrap=True),
         clock=SystemClock(),
+        browser=lambda url: webbrowser.open(url),
     )
     console.print(f"logged in; tokens stored in {s.token_file} (mode 0600); scopes: {state.scope}")
 

@@ -25,19 +25,22 @@ if TYPE_CHECKING:
     from ..spotify.state import StateStore
     from ..spotify.tokens import TokenStore
 
-_migrated: set[str] = set()
 _migrate_lock = threading.Lock()
 
 
 def migrated_engine(url: str) -> Engine:
-    """An engine whose schema is at the newest migration (migrated once per process and URL)."""
-    from ..warehouse.engine import make_engine, upgrade
+    """An engine whose schema is at the newest migration.
+
+    The revision is checked every time (one cheap query), not remembered per URL: the same URL
+    can name a new, empty database later in a long-lived process (a relative SQLite path after a
+    chdir, a database dropped and recreated), and a remembered "migrated" would then be a lie.
+    """
+    from ..warehouse.engine import current_revision, head_revision, make_engine, upgrade
 
     engine = make_engine(url)
     with _migrate_lock:
-        if url not in _migrated:
+        if current_revision(engine) != head_revision():
             upgrade(engine)
-            _migrated.add(url)
     return engine
 
 
