@@ -61,15 +61,18 @@ def register_secrets(values: Iterable[str | SecretStr | None]) -> None:
 
 def redact(text: str) -> str:
     """``text`` with every registered secret and every credential-looking field masked."""
+    # Patterns first: a registered secret that happens to equal a pattern's anchor word (a password
+    # "Bearer", say) must not break the pattern that masks the token after it.
+    text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    text = _FIELD.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    text = _CODE_PARAM.sub(lambda m: f"{m.group(1)}{MASK}", text)
     with _lock:
         # Longest first, so a secret that contains another is masked whole.
         known = sorted(_secrets, key=len, reverse=True)
     for secret in known:
         if secret in text:
             text = text.replace(secret, MASK)
-    text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
-    text = _FIELD.sub(lambda m: f"{m.group(1)}{MASK}", text)
-    return _CODE_PARAM.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    return text
 
 
 class RedactingFilter(logging.Filter):

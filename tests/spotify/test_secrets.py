@@ -259,3 +259,15 @@ def test_a_refreshed_token_is_registered_for_masking(fake: FakeSpotify, clock: M
         clock.now() + timedelta(seconds=1),
     )
     assert redact(f"x {new.refresh_token.get_secret_value()} y") == f"x {MASK} y"
+
+
+def test_a_registered_secret_equal_to_a_pattern_word_does_not_unmask_the_token(monkeypatch) -> None:  # noqa: ANN001
+    """Regression: registered secrets were masked before the header pattern ran, so a secret
+    "Bearer" (registered by another test) turned `Bearer <token>` into `*** <token>`."""
+    from spotify_pipeline import redact as redact_module
+    from spotify_pipeline.redact import redact, register_secret
+
+    monkeypatch.setattr(redact_module, "_secrets", set(redact_module._secrets))  # keep it to this test
+    register_secret("Bearer")
+    text = redact("Authorization: Bearer eyJunregistered.value2")
+    assert "eyJunregistered.value2" not in text
