@@ -28,9 +28,7 @@ def run_all(
     runtime: Runtime | None = None,
 ) -> list[JobReport]:
     """One full cycle for cron users: both fetches, process, enrich (when enough ids are missing)."""
-    rt = runtime or Runtime(settings, transport=transport, token_store_override=token_store)
-    if clock is not None and runtime is None:
-        rt.clock = clock
+    rt = Runtime.resolve(settings, runtime, clock=clock, transport=transport, token_store=token_store)
     reports = [fetch_recent(settings, runtime=rt)]
     if reports[-1].status != "paused":
         reports.append(fetch_following(settings, runtime=rt))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ..clock import Clock, from_ms, to_ms
 from ..errors import RateLimitPaused
@@ -17,6 +18,7 @@ from .report import JobReport
 from .runtime import Runtime
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 PAGE_LIMIT = 50  # the API's maximum, always: plays arrive late and out of order, so ask for all of them
 
 
@@ -35,21 +37,41 @@ def _fetch_dict(meta: Any, response: Any, run_id: str, page: int) -> dict[str, A
     }
 
 
-def _runtime(settings: Settings, clock: Clock | None, transport: Any, token_store: Any, runtime: Runtime | None) -> Runtime:
-    if runtime is not None:
-        return runtime
-    rt = Runtime(settings, transport=transport, token_store_override=token_store)
-    if clock is not None:
-        rt.clock = clock
-    return rt
+def _call_spotify(rt: Runtime, kind: str, report: JobReport, fetch: Callable[[], T]) -> tuple[int, T | None]:
+    """Run one fetch under its ``fetch_runs`` row. Returns (run id, the fetch's result), or
+    (run id, None) when Spotify asked us to pause: the report says until when, and the run ends
+    cleanly. Any other error is recorded on the run and raised."""
+    from ..warehouse import writes
 
-
-def _paused(report: JobReport, exc: RateLimitPaused) -> JobReport:
-    report.status = "paused"
-    report.paused_until = exc.until
-    report.message = str(exc)
-    log.warning("%s", exc)
-    return report
+    with rt.engine.begin() as conn:
+        writes.ensure_user(conn, rt.settings.user)
+        run_id = writes.start_fetch_run(conn, rt.settings.user, kind, rt.clock.now())
+    before = sum(rt.client.calls.values())
+    try:
+        result = fetch()
+    except RateLimitPaused as exc:
+        report.status = "paused"
+        report.paused_until = exc.until
+        report.message = str(exc)
+        log.warning("%s", exc)
+        with rt.engine.begin() as conn:
+            writes.finish_fetch_run(conn, run_id, rt.clock.now(), "paused", 0, 0, None, report.message)
+        return run_id, None
+    except Exception as exc:
+        with rt.engine.begin() as conn:
+            writes.finish_fetch_run(
+                conn,
+                run_id,
+                rt.clock.now(),
+                "failed",
+                sum(rt.client.calls.values()) - before,
+                0,
+                None,
+                str(exc)[:1000],
+            )
+        raise
+    report.add("api_calls", sum(rt.client.calls.values()) - before)
+    return run_id, result
 
 
 def fetch_recent(
@@ -69,35 +91,20 @@ def fetch_recent(
     """
     from ..warehouse import writes
 
-    rt = _runtime(settings, clock, transport, token_store, runtime)
+    rt = Runtime.resolve(settings, runtime, clock=clock, transport=transport, token_store=token_store)
     user = settings.user
     report = JobReport("fetch_recent")
-    started = rt.clock.now()
-    key = raw_key("recently_played", hour or started, rt.partition_user)
-    with rt.engine.begin() as conn:
-        writes.ensure_user(conn, user)
-        run_id = writes.start_fetch_run(conn, user, "recently_played", started)
-    calls_before = sum(rt.client.calls.values())
-    try:
-        page, meta = rt.client.recently_played(limit=PAGE_LIMIT)
-    except RateLimitPaused as exc:
-        _paused(report, exc)
-        with rt.engine.begin() as conn:
-            writes.finish_fetch_run(conn, run_id, rt.clock.now(), "paused", 0, 0, None, report.message)
+    key = raw_key("recently_played", hour or rt.clock.now(), rt.partition_user)
+    run_id, fetched = _call_spotify(
+        rt, "recently_played", report, lambda: rt.client.recently_played(limit=PAGE_LIMIT)
+    )
+    if fetched is None:
         return report
-    except Exception as exc:
-        with rt.engine.begin() as conn:
-            writes.finish_fetch_run(
-                conn, run_id, rt.clock.now(), "failed", sum(rt.client.calls.values()) - calls_before, 0, None,
-                str(exc)[:1000],
-            )
-        raise
-
+    page, meta = fetched
     envelope = new_envelope("recently_played", user, [_fetch_dict(meta, page, uuid.uuid4().hex, 1)])
     rt.store.merge(key, envelope)
     items = page.get("items") or []
     report.add("plays_fetched", len(items))
-    report.add("api_calls", sum(rt.client.calls.values()) - calls_before)
 
     played = sorted(to_ms(parse_played_at(i["played_at"])) for i in items if i.get("played_at"))
     gap = None
@@ -142,29 +149,15 @@ def fetch_following(
     """Fetch every page of followed artists and merge them into ``following_artists/YYYYMMDDHH.json``."""
     from ..warehouse import writes
 
-    rt = _runtime(settings, clock, transport, token_store, runtime)
+    rt = Runtime.resolve(settings, runtime, clock=clock, transport=transport, token_store=token_store)
     user = settings.user
     report = JobReport("fetch_following")
-    started = rt.clock.now()
-    key = raw_key("following_artists", hour or started, rt.partition_user)
-    with rt.engine.begin() as conn:
-        writes.ensure_user(conn, user)
-        run_id = writes.start_fetch_run(conn, user, "following_artists", started)
-    calls_before = sum(rt.client.calls.values())
-    try:
-        pages = rt.client.followed_artists(limit=PAGE_LIMIT)
-    except RateLimitPaused as exc:
-        _paused(report, exc)
-        with rt.engine.begin() as conn:
-            writes.finish_fetch_run(conn, run_id, rt.clock.now(), "paused", 0, 0, None, report.message)
+    key = raw_key("following_artists", hour or rt.clock.now(), rt.partition_user)
+    run_id, pages = _call_spotify(
+        rt, "following_artists", report, lambda: rt.client.followed_artists(limit=PAGE_LIMIT)
+    )
+    if pages is None:
         return report
-    except Exception as exc:
-        with rt.engine.begin() as conn:
-            writes.finish_fetch_run(
-                conn, run_id, rt.clock.now(), "failed", sum(rt.client.calls.values()) - calls_before, 0, None,
-                str(exc)[:1000],
-            )
-        raise
     fetch_run = uuid.uuid4().hex
     fetches = [_fetch_dict(meta, page, fetch_run, n) for n, (page, meta) in enumerate(pages, start=1)]
     # The last page closes the snapshot: process folds only complete runs into the history.
@@ -174,7 +167,6 @@ def fetch_following(
     n_artists = sum(len((p.get("artists") or {}).get("items") or []) for p, _ in pages)
     report.add("artists_fetched", n_artists)
     report.add("pages", len(pages))
-    report.add("api_calls", sum(rt.client.calls.values()) - calls_before)
     with rt.engine.begin() as conn:
         writes.finish_fetch_run(
             conn, run_id, rt.clock.now(), "ok", report.counts["api_calls"], n_artists, key, None

@@ -37,11 +37,7 @@ def enrich(
     ``settings.enrich_threshold`` ids are missing (the daily run always forces)."""
     from ..warehouse import reads
 
-    if runtime is None:
-        runtime = Runtime(settings, transport=transport, token_store_override=token_store)
-        if clock is not None:
-            runtime.clock = clock
-    rt = runtime
+    rt = Runtime.resolve(settings, runtime, clock=clock, transport=transport, token_store=token_store)
     report = JobReport("enrich")
     with rt.engine.connect() as conn:
         artists = reads.missing_artist_ids(conn)

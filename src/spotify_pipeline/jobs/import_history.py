@@ -3,11 +3,13 @@
 The flow (docs/import-history.md has the decisions and their reasons):
 
 1. Find the JSON files (zip, folder, files) and recognise each by content. Extended-format files
-   are imported first, then account data, so account rows can be recognised as copies of plays an
-   extended file of the same import already gave.
+   are imported first, then podcast/audiobook account files, then account music, so account rows
+   can be recognised as copies of plays an extended file of the same import already gave, and legacy
+   rows named like an episode seen before as podcasts.
 2. Stream each file; records go into batches of ``BATCH`` ordered by time. Per batch, one range
    query per time cluster fetches the warehouse plays around it; the pure matcher pairs records
-   with plays; matched API plays are enriched with the export columns, the rest are inserted.
+   with plays; matched API plays are enriched with the export columns, account-data rows of an
+   earlier import that an extended record describes are upgraded in place, the rest are inserted.
 3. One transaction per batch: an interrupted import leaves whole batches behind, and running it
    again recomputes the same rows at the same ``played_at`` (deterministic from the record), so the
    unique key turns what is already there into "already imported", never into a second row.
@@ -37,6 +39,7 @@ from ..exports.matching import (
     Candidate,
     match_by_names,
     match_by_track_id,
+    match_minute_rows,
     name_key,
 )
 from ..exports.reader import Sniffed, discover, read_records, sniff
@@ -52,6 +55,8 @@ CLUSTER_SPLIT = timedelta(hours=6)
 # How many same-millisecond neighbours a played_at may be pushed by before we give up (two distinct
 # plays ending in the same second are already rare; ten is a broken export).
 MAX_COLLISIONS = 10
+_STEPS = tuple(timedelta(milliseconds=j) for j in range(MAX_COLLISIONS))
+_NAME_COLUMNS = ("track_name", "artist_name", "album_name")
 ENRICH_COLUMNS = (
     "ms_played", "reason_start", "reason_end", "shuffle", "skipped", "offline", "incognito", "platform", "country",
 )  # fmt: skip
@@ -88,14 +93,14 @@ def import_history(
     for s in sniffed:
         if s.format is None:
             report.unknown_files.append((s.file.name, s.problem or "not a streaming history"))
-    music, other = _plan(sniffed)
+    ordered = _plan(sniffed)
 
     from ..warehouse import writes
 
     with engine.begin() as conn:
         report.import_id = writes.start_import_run(conn, settings.user, source[:1024], clock.now())
     run = _Run(settings, report, resolver, clock)
-    total = sum(s.file.size for s in music + other)
+    total = sum(s.file.size for s in ordered)
     done = 0
 
     def on_bytes(name: str) -> Callable[[int], None]:
@@ -108,7 +113,7 @@ def import_history(
         return advance
 
     try:
-        for s in music + other:
+        for s in ordered:
             assert s.format is not None
             summary = FileSummary(s.file.name, s.format.value)
             report.files.append(summary)
@@ -147,21 +152,22 @@ def import_history(
     return report
 
 
-def _plan(sniffed: Iterable[Sniffed]) -> tuple[list[Sniffed], list[Sniffed]]:
-    """(music files in import order: extended first, then account; podcast/audiobook files)."""
+_ORDER = {
+    ExportFormat.EXTENDED: 0,
+    ExportFormat.ENDSONG: 0,
+    ExportFormat.ACCOUNT_PODCAST: 1,
+    ExportFormat.ACCOUNT_AUDIOBOOK: 1,
+    ExportFormat.ACCOUNT_MUSIC: 2,
+    ExportFormat.ACCOUNT_LEGACY: 2,
+}
+
+
+def _plan(sniffed: Iterable[Sniffed]) -> list[Sniffed]:
+    """The recognised files in import order: extended (their plays are the exact ones, and their
+    episodes name the podcasts), then podcast/audiobook account files (more episode names), then
+    account music and legacy files (copies of extended plays, legacy rows named like an episode)."""
     known = [s for s in sniffed if s.format is not None]
-    order = {
-        ExportFormat.EXTENDED: 0,
-        ExportFormat.ENDSONG: 0,
-        ExportFormat.ACCOUNT_MUSIC: 1,
-        ExportFormat.ACCOUNT_LEGACY: 1,
-    }
-    music = sorted(
-        (s for s in known if s.format in order),
-        key=lambda s: (order.get(s.format, 0), _natural(s.file.name)),  # type: ignore[arg-type]
-    )
-    other = sorted((s for s in known if s.format not in order), key=lambda s: _natural(s.file.name))
-    return music, other
+    return sorted(known, key=lambda s: (_ORDER[s.format], _natural(s.file.name)))  # type: ignore[index]
 
 
 def _natural(name: str) -> tuple[Any, ...]:
@@ -200,6 +206,12 @@ class _Run:
     # End times of the private-session plays the extended files listed, by names: the account-data
     # package has no incognito flag, so its copies of those plays are recognised here.
     private: dict[tuple[str, str], list[datetime]] = field(default_factory=dict)
+    # Normalised (show, episode) of every podcast record seen: a legacy StreamingHistoryN row with
+    # these names is that episode, not a song (legacy files mix both under artistName/trackName).
+    episodes: set[tuple[str, str]] = field(default_factory=set)
+    # Private-session records of the current batch: an account-data import of an earlier run (no
+    # incognito flag there) may have stored their plays, which are then removed.
+    private_pending: list[ExportRecord] = field(default_factory=list)
     local_ids: dict[tuple[str, str], str] | None = None
     search_cache: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
@@ -209,10 +221,21 @@ class _Run:
         """Count the records that need no warehouse look-up; True for those that go to a batch."""
         if rec.kind is not RecordKind.MUSIC:
             self.report.podcasts_audiobooks += 1
+            if rec.kind is RecordKind.PODCAST:
+                self.episodes.add(name_key(rec.artist_name, rec.track_name))
+            return False
+        if (
+            self.episodes
+            and rec.format is ExportFormat.ACCOUNT_LEGACY
+            and name_key(rec.artist_name, rec.track_name) in self.episodes
+        ):
+            self.report.podcasts_audiobooks += 1
+            self.report.legacy_podcasts += 1
             return False
         if rec.incognito:
             self.report.incognito += 1
             self.private.setdefault(name_key(rec.artist_name, rec.track_name), []).append(rec.ended_at)
+            self.private_pending.append(rec)
             return False
         if rec.format.is_account and self._private_copy(rec):
             self.report.incognito += 1
@@ -237,12 +260,37 @@ class _Run:
     # --- per batch ---------------------------------------------------------------------------------
 
     def flush(self, engine: Engine, batch: list[ExportRecord], fmt: ExportFormat) -> None:
-        if not batch:
+        private, self.private_pending = self.private_pending, []
+        if not batch and not private:
             return
         batch.sort(key=lambda r: (r.ended_at, r.source, r.index))
         with engine.begin() as conn:
             for cluster in _clusters(batch):
                 self._cluster(conn, cluster, fmt.is_account)
+            if private:
+                self._remove_private_rows(conn, sorted(private, key=lambda r: r.ended_at))
+
+    def _remove_private_rows(self, conn: Connection, private: list[ExportRecord]) -> None:
+        """Delete the account-data rows of an earlier run that are private-session plays, as the
+        extended records now show: the account package has no flag, the user's choice still holds."""
+        from ..warehouse import schema as s
+
+        reach = MINUTE + NAME_SLACK + timedelta(seconds=1)
+        gone: list[datetime] = []
+        for cluster in _clusters(private):
+            rows = _plays_between(
+                conn, self.report.user_id, cluster[0].ended_at - reach, cluster[-1].ended_at + reach
+            )
+            minute_rows = [p for p in rows if p.minute_precision and p.played_at not in self.assigned_acc]
+            gone.extend(m.play.played_at for m in match_minute_rows(cluster, minute_rows))
+        if gone:
+            p = s.plays
+            result = conn.execute(
+                delete(p).where(
+                    p.c.user_id == self.report.user_id, p.c.source == "export", p.c.played_at.in_(gone)
+                )
+            )
+            self.report.private_rows_removed += int(result.rowcount)
 
     def _cluster(self, conn: Connection, records: list[ExportRecord], account: bool) -> None:
         tol = timedelta(seconds=self.settings.export_match_tolerance_seconds)
@@ -261,6 +309,10 @@ class _Run:
         matched = {m.record for m in matches}
         enrich: list[dict[str, Any]] = []
         stale: list[datetime] = []
+        # Extended records matched to an API play whose account-data row an earlier import may have
+        # stored (before the API play was loaded): that row is then a second copy of the play.
+        bridged: list[ExportRecord] = []
+        assigned = self.assigned_acc if account else self.assigned_ext
         for m in matches:
             rec = records[m.record]
             if account:
@@ -273,10 +325,13 @@ class _Run:
             self.report.duplicates_of_api += 1
             if not account:
                 self.report.add_offset(m.offset_s)
-            enrich.append(_enrichment(rec, m.play.played_at, account))
-            own = None if account else _own_row(rec, by_time)
+            enrich.append(_enrichment(rec, m.play.played_at, account, self.report.import_id))
+            own = _own_row(rec, by_time, self.assigned_acc, self.assigned_ext)
             if own is not None:  # inserted by an earlier import, before the API play was loaded
                 stale.append(own)
+                assigned.add(own)  # no other record of this run may take it as its own row
+            elif not account:
+                bridged.append(rec)
         # Unmatched records: too short, else the row they are (or already were) in the warehouse.
         slotted: list[tuple[ExportRecord, datetime, bool]] = []
         for i, rec in enumerate(records):
@@ -294,19 +349,67 @@ class _Run:
         if account:
             # A copy of a play an extended file gave (both packages imported): same names, same minute.
             # Account rows already in the warehouse are these records, imported before: not copies.
-            exports = [p for p in plays if p.source == "export" and p.played_at not in self.assigned_acc]
+            exports = [
+                p
+                for p in plays
+                if p.source == "export" and not p.minute_precision and p.played_at not in self.assigned_acc
+            ]
             new = [(rec, at) for rec, at, exists in slotted if not exists]
             copies = match_by_names([r for r, _ in new], exports, self.claimed_acc)
             self.claimed_acc.update(m.play.played_at for m in copies)
             self.report.duplicates_in_export += len(copies)
             copied = {id(new[m.record][0]) for m in copies}
             slotted = [item for item in slotted if id(item[0]) not in copied]
+        upgrades: list[dict[str, Any]] = []
+        if not account:
+            slotted = self._upgrade_minute_rows(plays, bridged, slotted, stale, upgrades)
         rows: list[dict[str, Any]] = []
         for rec, at, exists in slotted:
             self.report.imported += 1
             if not exists:
                 rows.append(self._row(conn, rec, at))
-        self._write(conn, rows, enrich, stale)
+            if rec.format is ExportFormat.ACCOUNT_LEGACY:
+                track_id = rows[-1]["track_id"] if not exists else by_time[at].track_id
+                self.report.legacy_unclassified += track_id is None
+        self._write(conn, rows, enrich, stale, upgrades)
+
+    def _upgrade_minute_rows(
+        self,
+        plays: list[Candidate],
+        bridged: list[ExportRecord],
+        slotted: list[tuple[ExportRecord, datetime, bool]],
+        stale: list[datetime],
+        upgrades: list[dict[str, Any]],
+    ) -> list[tuple[ExportRecord, datetime, bool]]:
+        """Account data imported in an earlier run, the extended package now: the same plays must
+        not be stored twice. Each account-data row (minute precision) is paired one-to-one with an
+        extended record of the same track in its minute. If the record's play is an API play, the
+        row is a second copy: deleted. Otherwise the row *is* the record's play: moved to the slot
+        the record was given and filled with its id, exact time and columns (counted imported, not
+        new). Returns ``slotted`` with the upgraded records marked as already there."""
+        rows = [p for p in plays if p.minute_precision and p.played_at not in self.assigned_acc]
+        if not rows:
+            return slotted
+        new = [(rec, at) for rec, at, exists in slotted if not exists]
+        found = match_minute_rows(bridged + [rec for rec, _ in new], rows)
+        upgraded: set[int] = set()
+        for m in found:
+            if m.record < len(bridged):
+                stale.append(m.play.played_at)
+                continue
+            rec, at = new[m.record - len(bridged)]
+            upgrades.append(self._upgrade(rec, m.play, at))
+            upgraded.add(id(rec))
+        self.report.export_rows_upgraded += len(upgrades)
+        return [(rec, at, exists or id(rec) in upgraded) for rec, at, exists in slotted]
+
+    def _upgrade(self, rec: ExportRecord, row: Candidate, at: datetime) -> dict[str, Any]:
+        values = {
+            "b_" + c: getattr(rec, c) for c in (*ENRICH_COLUMNS, *_NAME_COLUMNS, "track_id", "started_at")
+        }
+        values.update(b_old=row.played_at, b_played_at=at, b_import_id=self.report.import_id,
+                      b_loaded_at=self.clock.now())  # fmt: skip
+        return values
 
     def _played_at(
         self, rec: ExportRecord, by_time: dict[datetime, Candidate], account: bool
@@ -315,15 +418,18 @@ class _Run:
         plays that end in the same second (minute). Deterministic for the same export, so a re-run
         finds its own rows. Returns (played_at, already in the warehouse)."""
         assigned = self.assigned_acc if account else self.assigned_ext
-        for j in range(MAX_COLLISIONS):
-            at = rec.ended_at + timedelta(milliseconds=j)
-            if at in self.assigned_acc or at in self.assigned_ext:
-                continue
-            row = by_time.get(at)
-            if row is not None and not (row.source == "export" and _same_play(rec, row)):
+        # Its own row first, wherever in the 10 ms it landed: the neighbours that pushed it there may
+        # have been replaced or upgraded since, so the first free slot is not always where it is.
+        own = _own_row(rec, by_time, self.assigned_acc, self.assigned_ext)
+        if own is not None:
+            assigned.add(own)
+            return own, True
+        for step in _STEPS:
+            at = rec.ended_at + step
+            if at in by_time or at in self.assigned_acc or at in self.assigned_ext:
                 continue
             assigned.add(at)
-            return at, row is not None
+            return at, False
         raise MalformedRecord(
             rec.source, rec.index, f"{MAX_COLLISIONS} other plays end at {rec.ended_at.isoformat()}"
         )
@@ -354,6 +460,8 @@ class _Run:
             "raw_key": None,
             "import_id": self.report.import_id,
             "loaded_at": self.clock.now(),
+            "matched_import_id": None,
+            "started_at": rec.started_at,
         }
 
     def _resolve(self, conn: Connection, rec: ExportRecord) -> str | None:
@@ -388,7 +496,10 @@ class _Run:
         rows: list[dict[str, Any]],
         enrich: list[dict[str, Any]],
         stale: list[datetime],
+        upgrades: list[dict[str, Any]],
     ) -> None:
+        from sqlalchemy import func
+
         from ..warehouse import schema as s
         from ..warehouse.upsert import insert_ignore
 
@@ -401,6 +512,27 @@ class _Run:
                 )
             )
             self.report.export_rows_replaced += int(result.rowcount)
+        if upgrades:
+            # Each row moves to the slot _played_at gave its record: free of every existing and new
+            # row, so these updates and the inserts below cannot collide whatever their order.
+            kept: dict[str, Any] = {
+                c: bindparam("b_" + c)
+                for c in (*ENRICH_COLUMNS, "started_at", "played_at", "import_id", "loaded_at")
+            }
+            # Names and id from the extended record, except where it has none (local files).
+            kept.update(
+                {c: func.coalesce(bindparam("b_" + c), plays.c[c]) for c in (*_NAME_COLUMNS, "track_id")}
+            )
+            conn.execute(
+                update(plays)
+                .where(
+                    plays.c.user_id == user,
+                    plays.c.played_at == bindparam("b_old"),
+                    plays.c.source == "export",
+                )
+                .values(kept),
+                upgrades,
+            )
         if rows:
             self.report.imported_new += insert_ignore(conn, plays, rows)
         if enrich:
@@ -412,14 +544,21 @@ class _Run:
                 plays.c.source == "api",
             )
             if full:
-                stmt = update(plays).where(where).values({c: bindparam("b_" + c) for c in ENRICH_COLUMNS})
+                columns = (*ENRICH_COLUMNS, "started_at", "matched_import_id")
+                stmt = update(plays).where(where).values({c: bindparam("b_" + c) for c in columns})
                 conn.execute(stmt, full)
             if only_ms:
-                # Account data adds only ms_played, and never over what an extended record gave.
+                # Account data adds only ms_played, and never over what an extended record gave;
+                # the first import that matched the play stays its matched_import_id.
                 stmt = (
                     update(plays)
-                    .where(where, plays.c.ms_played.is_(None))
-                    .values(ms_played=bindparam("b_ms_played"))
+                    .where(where)
+                    .values(
+                        ms_played=func.coalesce(plays.c.ms_played, bindparam("b_ms_played")),
+                        matched_import_id=func.coalesce(
+                            plays.c.matched_import_id, bindparam("b_matched_import_id")
+                        ),
+                    )
                 )
                 conn.execute(stmt, only_ms)
             self.report.api_plays_enriched += len(enrich)
@@ -436,26 +575,37 @@ def _identity(rec: ExportRecord) -> tuple[Any, ...]:
     return ("e", rec.ended_at, rec.track_id or name_key(rec.artist_name, rec.track_name))
 
 
+def _is_own(rec: ExportRecord, row: Candidate) -> bool:
+    """Whether ``row`` is the row an earlier import stored for this very record: an export row of
+    the same precision (account rows have the minute, extended rows the second) and the same play."""
+    return row.source == "export" and row.minute_precision == rec.format.is_account and _same_play(rec, row)
+
+
 def _same_play(rec: ExportRecord, row: Candidate) -> bool:
     if rec.track_id is not None and row.track_id is not None and not rec.format.is_account:
         return rec.track_id == row.track_id
     return name_key(rec.artist_name, rec.track_name) == name_key(row.artist_name, row.track_name)
 
 
-def _own_row(rec: ExportRecord, by_time: dict[datetime, Candidate]) -> datetime | None:
-    for j in range(MAX_COLLISIONS):
-        at = rec.ended_at + timedelta(milliseconds=j)
+def _own_row(
+    rec: ExportRecord, by_time: dict[datetime, Candidate], taken: set[datetime], taken_too: set[datetime]
+) -> datetime | None:
+    """The played_at of this record's own row from an earlier run, if any (not one this run gave)."""
+    for step in _STEPS:
+        at = rec.ended_at + step
         row = by_time.get(at)
-        if row is not None and row.source == "export" and _same_play(rec, row):
+        if row is not None and at not in taken and at not in taken_too and _is_own(rec, row):
             return at
     return None
 
 
-def _enrichment(rec: ExportRecord, played_at: datetime, account: bool) -> dict[str, Any]:
+def _enrichment(
+    rec: ExportRecord, played_at: datetime, account: bool, import_id: int | None
+) -> dict[str, Any]:
     if account:
-        return {"b_played_at": played_at, "b_ms_played": rec.ms_played}
+        return {"b_played_at": played_at, "b_ms_played": rec.ms_played, "b_matched_import_id": import_id}
     values = {"b_" + c: getattr(rec, c) for c in ENRICH_COLUMNS}
-    values["b_played_at"] = played_at
+    values.update(b_played_at=played_at, b_started_at=rec.started_at, b_matched_import_id=import_id)
     return values
 
 
@@ -471,11 +621,12 @@ def _plays_between(conn: Connection, user_id: str, lo: datetime, hi: datetime) -
     from ..warehouse import schema as s
 
     p = s.plays
-    query = select(p.c.played_at, p.c.track_id, p.c.track_name, p.c.artist_name, p.c.source).where(
-        p.c.user_id == user_id, p.c.played_at >= lo, p.c.played_at <= hi
-    )
+    query = select(
+        p.c.played_at, p.c.track_id, p.c.track_name, p.c.artist_name, p.c.source, p.c.started_at
+    ).where(p.c.user_id == user_id, p.c.played_at >= lo, p.c.played_at <= hi)
     return [
-        Candidate(r.played_at, r.track_id, r.track_name, r.artist_name, r.source) for r in conn.execute(query)
+        Candidate(r.played_at, r.track_id, r.track_name, r.artist_name, r.source, r.started_at)
+        for r in conn.execute(query)
     ]
 
 

@@ -14,8 +14,10 @@ import re
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from ..clock import Clock
-from ..errors import MalformedRawObject, MalformedRecord
+from ..errors import MalformedRawObject, MalformedRecord, PipelineError
 from ..landing.envelope import parse_object
 from ..landing.keys import parse_key
 from ..settings import Settings
@@ -30,9 +32,7 @@ KINDS = ("recently_played", "following_artists", "metadata")
 
 
 def process(settings: Settings, *, clock: Clock | None = None, runtime: Runtime | None = None) -> JobReport:
-    rt = runtime or Runtime(settings)
-    if clock is not None and runtime is None:
-        rt.clock = clock
+    rt = Runtime.resolve(settings, runtime, clock=clock)
     report = JobReport("process")
     from ..warehouse import writes
 
@@ -53,10 +53,18 @@ def process(settings: Settings, *, clock: Clock | None = None, runtime: Runtime 
             continue
         try:
             envelope = parse_object(data, info.key)
-            with rt.engine.begin() as conn:
-                writes.ensure_user(conn, user)
-                inserted = _load(conn, kind, envelope, user, info.key, rt.clock.now(), report)
-                writes.mark_loaded(conn, info.key, kind, user, info.etag, info.size, inserted)
+            try:
+                with rt.engine.begin() as conn:
+                    writes.ensure_user(conn, user)
+                    inserted = _load(conn, kind, envelope, user, info.key, rt.clock.now(), report)
+                    writes.mark_loaded(conn, info.key, kind, user, info.etag, info.size, inserted)
+            except DBAPIError as exc:
+                # The driver's own words only: str(exc) would add the SQL and its parameters.
+                raise PipelineError(
+                    f"the warehouse failed while loading {info.key} ({type(exc.orig).__name__}: {exc.orig}); "
+                    f"that object's transaction was rolled back and {_n_done(report)} objects before it are "
+                    "saved: run `spotify-pipeline process` again to load the rest"
+                ) from None
             report.add("objects_loaded")
         except (MalformedRawObject, MalformedRecord) as exc:
             reason = exc.reason if isinstance(exc, MalformedRawObject) else str(exc)
@@ -71,6 +79,10 @@ def process(settings: Settings, *, clock: Clock | None = None, runtime: Runtime 
     n = report.counts.get("objects_loaded", 0)
     report.message = f"loaded {n} objects, {report.counts.get('plays_inserted', 0)} new plays"
     return report
+
+
+def _n_done(report: JobReport) -> int:
+    return report.counts.get("objects_loaded", 0)
 
 
 def _load(conn: Any, kind: str, envelope: dict[str, Any], user: str, key: str, now: datetime, report: JobReport) -> int:

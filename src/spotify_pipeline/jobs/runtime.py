@@ -94,6 +94,24 @@ class Runtime:
             sleep=self.sleep,
         )
 
+    @classmethod
+    def resolve(
+        cls,
+        settings: Settings,
+        runtime: Runtime | None = None,
+        *,
+        clock: Clock | None = None,
+        transport: httpx.BaseTransport | None = None,
+        token_store: TokenStore | None = None,
+    ) -> Runtime:
+        """The runtime a job uses: the caller's, or a new one from the job's keyword arguments."""
+        if runtime is not None:
+            return runtime
+        rt = cls(settings, transport=transport, token_store_override=token_store)
+        if clock is not None:
+            rt.clock = clock
+        return rt
+
     @property
     def partition_user(self) -> str | None:
         """The user part of raw keys: None keeps the original single-user layout."""

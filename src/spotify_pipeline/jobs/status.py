@@ -53,9 +53,7 @@ def token_status(rt: Runtime) -> dict[str, Any]:
 def status(settings: Settings, *, clock: Clock | None = None, runtime: Runtime | None = None) -> dict[str, Any]:
     from ..warehouse import reads, writes
 
-    rt = runtime or Runtime(settings)
-    if clock is not None and runtime is None:
-        rt.clock = clock
+    rt = Runtime.resolve(settings, runtime, clock=clock)
     user = settings.user
     with rt.engine.connect() as conn:
         counts = reads.counts(conn, user)
