@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from spotify_pipeline.insights.coverage import coverage, render_coverage_table, to_csv
 from spotify_pipeline.jobs.import_history import import_history
@@ -16,6 +17,7 @@ from spotify_pipeline.warehouse import writes
 from spotify_pipeline.warehouse.engine import make_engine, upgrade
 
 FIXTURE = Path(__file__).resolve().parents[1] / "exports" / "fixtures" / "Streaming_History_Audio_2024_0.json"
+ACCOUNT = FIXTURE.parent / "StreamingHistory_music_0.json"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
@@ -64,3 +66,28 @@ def test_coverage_counts_and_rate(url: str, tmp_path: Path) -> None:
         and lines[1]["capture_rate"] == ""
     )
     assert render_coverage_table(rows).row_count == 3  # two days + total
+
+
+def test_matched_is_what_an_import_matched_not_any_ms_played(url: str) -> None:
+    """An API row whose ms_played was set by something else than an import is API-only; a row an
+    account-data import matched counts as matched and names that import."""
+    engine = make_engine(url)
+    upgrade(engine)
+    at = datetime(2024, 3, 1, 8, 20, 40, 100_000, tzinfo=UTC)
+    with engine.begin() as conn:
+        writes.ensure_user(conn, "alice")
+        conn.execute(s.plays.insert(), [
+            {"user_id": "alice", "played_at": at, "track_id": "2uqoaH8yHnL6Vc6FDm2bYn", "track_name": "Go Outside",
+             "artist_name": "Cults", "source": "api", "loaded_at": at},
+            {"user_id": "alice", "played_at": at + timedelta(hours=1), "track_id": "1" * 22, "track_name": "Other",
+             "artist_name": "Someone", "source": "api", "loaded_at": at},
+        ])  # fmt: skip
+    with engine.begin() as conn:  # e.g. a future job filling durations from the track length
+        conn.execute(s.plays.update().where(s.plays.c.track_id == "1" * 22).values(ms_played=1000))
+    report = import_history(Settings(warehouse_url=url, user="alice"), ACCOUNT, engine=engine)
+    assert report.duplicates_of_api == 1
+    with engine.connect() as conn:
+        matched = conn.execute(select(s.plays.c.matched_import_id).where(s.plays.c.played_at == at)).scalar()
+    assert matched == report.import_id
+    day = coverage(engine, "alice")[0]
+    assert (day.api_plays, day.matched, day.api_only) == (2, 1, 1)

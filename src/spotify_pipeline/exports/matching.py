@@ -5,6 +5,8 @@ Two rules (docs/import-history.md, "Matching"):
 * **By track id** (extended formats): the same track id and ``|ts - played_at| <= tolerance``.
 * **By names** (account data: no id, minute precision): the same normalised artist and track name,
   and ``played_at`` within ``NAME_SLACK`` of the record's minute ``[endTime, endTime + 60 s)``.
+* **Minute rows** (an extended record vs an account-data row an earlier import stored): the same
+  track id or names, and the record's ``ts`` within ``NAME_SLACK`` of the row's minute.
 
 Both are one-to-one: a play is claimed by at most one record and a record by at most one play, pairs
 being taken closest first. So two real back-to-back plays of a short track, only one of which the API
@@ -65,6 +67,12 @@ class Candidate:
     track_name: str | None
     artist_name: str | None
     source: str  # "api" | "export"
+    started_at: datetime | None = None  # set on rows an extended record described
+
+    @property
+    def minute_precision(self) -> bool:
+        """An export row from account data: its played_at is only the minute of ``endTime``."""
+        return self.source == "export" and self.started_at is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +133,42 @@ def match_by_names(
             pairs.append((offset, i, group[j]))
     # Closest to the middle of the minute: an offset of -30 s is a perfect account-data match.
     return _assign(pairs, centre=-MINUTE.total_seconds() / 2)
+
+
+def match_minute_rows(
+    records: Sequence[ExportRecord],
+    rows: Sequence[Candidate],
+    slack: timedelta = NAME_SLACK,
+) -> list[Match]:
+    """One-to-one pairs of second-precision records (extended) and minute-precision rows (account
+    data imported earlier): same track id or same normalised artist + track, and the record's end
+    within the row's minute widened by ``slack``. The reverse of ``match_by_names``: here the
+    warehouse side has the minute and the record the exact time. Offsets are ``ts - row minute``,
+    closest to the middle of the minute first."""
+    by_key: dict[tuple[str, ...], list[Candidate]] = defaultdict(list)
+    for row in rows:
+        if row.track_id is not None:
+            by_key[("id", row.track_id)].append(row)
+        artist, track = name_key(row.artist_name, row.track_name)
+        if track:
+            by_key[("name", artist, track)].append(row)
+    times = _index(by_key)
+    pairs: dict[tuple[int, datetime], tuple[float, int, Candidate]] = {}
+    for i, rec in enumerate(records):
+        artist, track = name_key(rec.artist_name, rec.track_name)
+        keys: list[tuple[str, ...]] = [("name", artist, track)] if track else []
+        if rec.track_id is not None:
+            keys.append(("id", rec.track_id))
+        for key in keys:
+            if key not in by_key:
+                continue
+            # row.played_at in (ended_at - 60 s - slack, ended_at + slack]
+            lo, hi = rec.ended_at - MINUTE - slack, rec.ended_at + slack
+            stamps, group = times[key], by_key[key]
+            for j in range(bisect_right(stamps, lo), bisect_right(stamps, hi)):
+                offset = (rec.ended_at - group[j].played_at).total_seconds()
+                pairs[(i, group[j].played_at)] = (offset, i, group[j])
+    return _assign(list(pairs.values()), centre=MINUTE.total_seconds() / 2)
 
 
 def _index(groups: dict[K, list[Candidate]]) -> dict[K, list[datetime]]:

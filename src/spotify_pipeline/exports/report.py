@@ -77,6 +77,15 @@ class ImportReport:
     account_unresolved: int = 0  # kept with names only
     resolver_stopped: str | None = None
     export_rows_replaced: int = 0  # export rows of an earlier run that now match an API play
+    # Account-data rows of an earlier run that an extended record of this run described: moved to
+    # the exact ts, given the track id and the extended columns (counted in `imported`).
+    export_rows_upgraded: int = 0
+    # Account-data rows of an earlier run that extended records show were private-session plays.
+    private_rows_removed: int = 0
+    legacy_podcasts: int = 0  # legacy StreamingHistoryN rows named like an episode seen (in podcasts)
+    # Legacy StreamingHistoryN rows kept as plays with nothing to show they are music (no track id
+    # from the warehouse or search, no API or extended match): some may be podcast episodes.
+    legacy_unclassified: int = 0
     offsets: dict[int, int] = field(default_factory=dict)  # whole seconds (ts - played_at) -> count
     first_play: datetime | None = None
     last_play: datetime | None = None
@@ -147,6 +156,10 @@ class ImportReport:
             "imported_new": self.imported_new,
             "api_plays_enriched": self.api_plays_enriched,
             "export_rows_replaced": self.export_rows_replaced,
+            "export_rows_upgraded": self.export_rows_upgraded,
+            "private_rows_removed": self.private_rows_removed,
+            "legacy_podcasts": self.legacy_podcasts,
+            "legacy_unclassified": self.legacy_unclassified,
             "account_resolved_locally": self.account_resolved_locally,
             "account_resolved_by_search": self.account_resolved_by_search,
             "account_unresolved": self.account_unresolved,
@@ -188,6 +201,19 @@ def render_report_table(report: ImportReport, max_listed: int = 20) -> Table:
             "account data ids", "",
             f"{report.account_resolved_locally} from the warehouse, {report.account_resolved_by_search} by search, "
             f"{report.account_unresolved} kept with names",
+        )  # fmt: skip
+    if report.export_rows_upgraded or report.export_rows_replaced or report.private_rows_removed:
+        table.add_row(
+            "earlier rows", "",
+            f"{report.export_rows_upgraded} account-data rows given exact times and ids, "
+            f"{report.export_rows_replaced} replaced by their API play, "
+            f"{report.private_rows_removed} removed as private-session plays",
+        )  # fmt: skip
+    if report.legacy_podcasts or report.legacy_unclassified:
+        table.add_row(
+            "legacy files", "",
+            f"{report.legacy_podcasts} podcast rows recognised by episode name, "
+            f"{report.legacy_unclassified} kept as plays without a track id (music or podcast: unknown)",
         )  # fmt: skip
     if report.resolver_stopped:
         table.add_row("search stopped", "", report.resolver_stopped)

@@ -3,8 +3,8 @@
 Definitions (docs/import-history.md, "Coverage"), per UTC day of ``played_at``:
 
 * ``api_plays``    rows loaded from the recently-played API (``source = 'api'``).
-* ``matched``      API rows an export record was matched to (the import enriched them, so their
-                   ``ms_played`` is set: the API never gives one).
+* ``matched``      API rows an export record was matched to (``matched_import_id`` names the import
+                   run that matched them; migration 0002).
 * ``api_only``     ``api_plays - matched``: the export did not list them (or no export covers the day).
 * ``export_only``  rows only the export gave (``source = 'export'``): plays the polling missed.
 * ``export_plays`` ``matched + export_only``: every music play of 30 s or more, not in a private
@@ -57,7 +57,7 @@ def coverage(
     from ..warehouse import schema as s
 
     p = s.plays
-    query = select(p.c.played_at, p.c.source, p.c.ms_played.is_not(None)).where(p.c.user_id == user_id)
+    query = select(p.c.played_at, p.c.source, p.c.matched_import_id.is_not(None)).where(p.c.user_id == user_id)
     if start is not None:
         query = query.where(p.c.played_at >= start)
     if end is not None:
@@ -65,12 +65,12 @@ def coverage(
     days: dict[date, CoverageDay] = {}
     with engine.connect() as conn:
         # Streamed: a lifetime of plays is aggregated without holding it.
-        for played_at, source, has_ms in conn.execution_options(yield_per=10_000).execute(query):
+        for played_at, source, matched in conn.execution_options(yield_per=10_000).execute(query):
             day = played_at.date()
             row = days.get(day) or days.setdefault(day, CoverageDay(day))
             if source == "api":
                 row.api_plays += 1
-                if has_ms:
+                if matched:
                     row.matched += 1
                 else:
                     row.api_only += 1

@@ -48,6 +48,10 @@ class PlayRow(_Row):
     country: str | None = None
     raw_key: str | None = None
     import_id: int | None = None
+    # Set by the import only: the run whose export record matched this API play, and the stream's
+    # start from an extended record (None for API-only plays and account-data rows).
+    matched_import_id: int | None = None
+    started_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,11 @@ plays = Table(
     Column("raw_key", String(KEY)),
     Column("import_id", Integer),
     Column("loaded_at", UtcDateTime(), nullable=False),
+    # On an API play: the import run whose export record was matched to it (0002).
+    Column("matched_import_id", Integer),
+    # Start of the stream, from an extended record; NULL for API-only plays and for account-data
+    # rows (their played_at is only endTime's minute) (0002).
+    Column("started_at", UtcDateTime()),
     PrimaryKeyConstraint("user_id", "played_at"),
     Index(None, "track_id"),
     **MYSQL_OPTIONS,
