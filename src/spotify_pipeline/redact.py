@@ -30,6 +30,9 @@ _secrets: set[str] = set()
 
 # `Authorization: Bearer abc`, `'Authorization': 'Basic abc'`, `Bearer abc` alone.
 _AUTH_HEADER = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9\-._~+/=]{6,}")
+# botocore's DEBUG log of a signed S3 request: `AWS4-HMAC-SHA256 Credential=AKIA…/date/region/s3/…,
+# SignedHeaders=…, Signature=…`. The key id names the AWS identity; the signature is replayable.
+_AWS_SIGV4 = re.compile(r"\b(Credential=|Signature=)([A-Za-z0-9/_\-+=]+)")
 # access_token=..., "refresh_token": "...", client_secret=..., code_verifier: ...
 _FIELD = re.compile(
     r"""(?ix)
@@ -66,6 +69,7 @@ def redact(text: str) -> str:
     text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     text = _FIELD.sub(lambda m: f"{m.group(1)}{MASK}", text)
     text = _CODE_PARAM.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    text = _AWS_SIGV4.sub(lambda m: f"{m.group(1)}{MASK}", text)
     with _lock:
         # Longest first, so a secret that contains another is masked whole.
         known = sorted(_secrets, key=len, reverse=True)

@@ -39,8 +39,8 @@ from ..errors import MalformedRawObject, PipelineError
 from ..landing.envelope import parse_object
 from ..landing.keys import parse_key
 from ..settings import Settings
+from ..transform.gaps import advance, detect_gap
 from ..transform.timestamps import parse_played_at
-from .download import PAGE_LIMIT
 from .report import JobReport
 from .runtime import Runtime
 
@@ -194,10 +194,12 @@ def _replayed_gaps(rt: Runtime) -> list[tuple[str, datetime, datetime, datetime,
             fetches.append((parse_played_at(at), user, info.key, played, len(items)))
     gaps = []
     newest: dict[str, int] = {}
-    for fetched_at, user, key, played, n_items in sorted(fetches, key=lambda f: (f[0], f[2])):
+    for fetched_at, user, key, played, _n_items in sorted(fetches, key=lambda f: (f[0], f[2])):
         known = newest.get(user)
-        if played and known is not None and n_items >= PAGE_LIMIT and played[0] > known:
-            gaps.append((user, from_ms(known), from_ms(played[0]), fetched_at, key))
-        if played and (known is None or played[-1] > known):
-            newest[user] = played[-1]
+        found = detect_gap(played, known)
+        if found:
+            gaps.append((user, from_ms(found[0]), from_ms(found[1]), fetched_at, key))
+        after = advance(played, known)
+        if after is not None:
+            newest[user] = after
     return gaps
