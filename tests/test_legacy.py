@@ -229,3 +229,19 @@ def test_logging_a_config_shows_no_secret(tmp_path: Path, caplog: pytest.LogCapt
     with caplog.at_level(logging.INFO):
         logging.getLogger("test").info("imported %s", cfg)
     assert CLIENT_SECRET not in caplog.text and DB_PASSWORD not in caplog.text
+
+
+def test_only_tokens_are_registered_as_secrets_not_token_type(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """Regression: every tokens.json field was registered as a secret, so "Bearer" was masked in
+    every later log line (and broke the header pattern of the redactor)."""
+    import json as _json
+
+    from spotify_pipeline import redact as redact_module
+    from spotify_pipeline.legacy import read_legacy
+
+    monkeypatch.setattr(redact_module, "_secrets", set())
+    (tmp_path / "tokens.json").write_text(_json.dumps(
+        {"access_token": "legacy-access-0123456789", "refresh_token": "legacy-refresh-0123456789",
+         "token_type": "Bearer", "scope": "user-read-recently-played", "expires_in": 3600}))
+    read_legacy(tmp_path)
+    assert redact_module._secrets == {"legacy-access-0123456789", "legacy-refresh-0123456789"}

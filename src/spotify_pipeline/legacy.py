@@ -168,8 +168,12 @@ def read_legacy(folder: Path) -> LegacyConfig:
         raise ConfigError(
             f"no legacy files in {folder}: expected one or more of {CLIENT_FILE}, {AWS_FILE}, {DB_FILE}, {TOKENS_FILE}"
         )
+    tokens = cfg.tokens or {}
+    # Only the tokens are secrets: token_type ("Bearer"), scope and expires_in are not, and
+    # registering "Bearer" would mask that word in every later log line.
     register_secrets(
-        [cfg.client_secret, cfg.aws_secret_access_key, cfg.db_password, *(cfg.tokens or {}).values()]
+        [cfg.client_secret, cfg.aws_secret_access_key, cfg.db_password, tokens.get("access_token"),
+         tokens.get("refresh_token")]
     )
     return cfg
 

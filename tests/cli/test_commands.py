@@ -258,3 +258,31 @@ def test_simulator_serve_prints_its_urls_first(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_demo_leaves_the_package_log_level_as_it_found_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: the demo quietened the package's loggers for good, hiding later warnings
+    (gaps, retries) from anything else running in the same process."""
+    import logging
+
+    monkeypatch.chdir(tmp_path)
+    before = logging.getLogger("spotify_pipeline").level
+    assert runner.invoke(app, ["demo", "--json", "--days", "1"]).exit_code == 0
+    assert logging.getLogger("spotify_pipeline").level == before
+
+
+def test_rebuild_into_another_database_and_in_place(served: Simulator, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    _login(monkeypatch)
+    assert runner.invoke(app, ["run"]).exit_code == 0
+    before = json.loads(runner.invoke(app, ["status", "--json"]).stdout)["counts"]
+    target = f"sqlite:///{tmp_path / 'rebuilt.db'}"
+    result = runner.invoke(app, ["rebuild", "--target-url", target, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["status"] == "ok"
+    result = runner.invoke(app, ["rebuild"], input="n\n")
+    assert result.exit_code != 0  # the question was answered no: nothing dropped
+    result = runner.invoke(app, ["rebuild", "--yes"])
+    assert result.exit_code == 0, result.output
+    after = json.loads(runner.invoke(app, ["status", "--json"]).stdout)["counts"]
+    assert after["plays"] == before["plays"] > 0

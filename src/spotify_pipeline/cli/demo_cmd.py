@@ -33,10 +33,21 @@ def demo(
     """Simulate a week of listening, poll it every 2 hours, process daily, compare with the truth."""
     import logging
 
-    from ..jobs.demo import demo_settings, run_demo
-
     # The jobs log every gap and retry; the demo sums them up in its tables instead.
-    logging.getLogger("spotify_pipeline").setLevel(logging.ERROR)
+    package_log = logging.getLogger("spotify_pipeline")
+    previous_level = package_log.level
+    package_log.setLevel(logging.ERROR)
+    try:
+        _demo(as_json, profile, poll_minutes, days, seed, warehouse_url, raw_zone, s3_endpoint_url, data_dir)
+    finally:
+        package_log.setLevel(previous_level)
+
+
+def _demo(
+    as_json: bool, profile: str, poll_minutes: int, days: int, seed: int, warehouse_url: str | None,
+    raw_zone: str | None, s3_endpoint_url: str | None, data_dir: Path,
+) -> None:
+    from ..jobs.demo import demo_settings, run_demo
 
     if profile not in ("light", "typical", "heavy", "binge"):
         raise typer.BadParameter("use light, typical, heavy or binge", param_hint="--profile")

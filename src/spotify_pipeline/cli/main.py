@@ -141,6 +141,26 @@ def run(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
+def rebuild(
+    target_url: Annotated[
+        str | None,
+        typer.Option("--target-url", help="Build into this empty database instead of replacing the warehouse"),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Replace the configured warehouse without asking")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recreate the warehouse from the raw zone and the recorded export imports."""
+    from ..jobs.rebuild import rebuild as job
+
+    s = settings()
+    if target_url is None and not yes:
+        typer.confirm(
+            f"Drop and rebuild {s.masked()['warehouse_url']} from {s.raw_zone}?", abort=True, err=True
+        )
+    _report(call(job, s, target_url=target_url), as_json)
+
+
+@app.command()
 def status(as_json: JsonOpt = False) -> None:
     """Counts, last fetches, open gaps, token expiry and any rate-limit pause."""
     from ..jobs.status import status as job

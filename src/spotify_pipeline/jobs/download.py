@@ -13,13 +13,13 @@ from ..errors import RateLimitPaused
 from ..landing.envelope import new_envelope
 from ..landing.keys import raw_key
 from ..settings import Settings
+from ..transform.gaps import PAGE_LIMIT, advance, detect_gap
 from ..transform.timestamps import parse_played_at
 from .report import JobReport
 from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-PAGE_LIMIT = 50  # the API's maximum, always: plays arrive late and out of order, so ask for all of them
 
 
 def _cursor_key(user: str) -> str:
@@ -107,19 +107,19 @@ def fetch_recent(
     report.add("plays_fetched", len(items))
 
     played = sorted(to_ms(parse_played_at(i["played_at"])) for i in items if i.get("played_at"))
-    gap = None
     cursor = rt.state.get(_cursor_key(user)) or {}
     newest_known_ms = cursor.get("newest_ms")
     if newest_known_ms is None:
         with rt.engine.connect() as conn:
             from ..warehouse import reads
 
-            newest = reads.newest_play_at(conn, user)
-        newest_known_ms = to_ms(newest) if newest else None
-    if played and newest_known_ms is not None and len(items) >= PAGE_LIMIT and played[0] > newest_known_ms:
-        gap = (from_ms(newest_known_ms), from_ms(played[0]))
-    if played and (newest_known_ms is None or played[-1] > newest_known_ms):
-        rt.state.set(_cursor_key(user), {"newest_ms": played[-1]})
+            newest_stored = reads.newest_play_at(conn, user)
+        newest_known_ms = to_ms(newest_stored) if newest_stored else None
+    found = detect_gap(played, newest_known_ms)
+    gap = (from_ms(found[0]), from_ms(found[1])) if found else None
+    newest_ms = advance(played, newest_known_ms)
+    if newest_ms is not None and newest_ms != newest_known_ms:
+        rt.state.set(_cursor_key(user), {"newest_ms": newest_ms})
 
     with rt.engine.begin() as conn:
         if gap is not None:
