@@ -23,6 +23,7 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..errors import MalformedRawObject, StoreError
+from ..fsutil import fsync_dir
 from .envelope import dump, merge_envelopes, parse_object
 from .keys import QUARANTINE_PREFIX
 from .store import RawObjectInfo, check_key, quarantine_key, reason_note, reason_sidecar_key
@@ -174,21 +175,7 @@ class LocalRawStore:
             except OSError:
                 pass  # the original error is the one to report; a stray temp file is skipped by list()
             raise self._write_error(exc, key, path.parent) from None
-        self._fsync_dir(path.parent)
-
-    @staticmethod
-    def _fsync_dir(folder: Path) -> None:
-        # Makes the rename durable across a power cut. The data is already in place if this fails.
-        try:
-            fd = os.open(folder, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        fsync_dir(path.parent)
 
     def _write_error(self, exc: OSError, key: str, folder: Path) -> StoreError:
         code = exc.errno

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from pydantic import SecretStr
 
 from ..errors import ConfigError
+from ..fsutil import fsync_dir
 from ..redact import register_secrets
 
 log = logging.getLogger(__name__)
@@ -185,7 +186,7 @@ class FileTokenStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        _fsync_dir(folder)
+        fsync_dir(folder)
 
     def delete(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -193,16 +194,3 @@ class FileTokenStore:
     def __repr__(self) -> str:
         return f"FileTokenStore({str(self.path)!r})"
 
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename durable. Not every platform lets a folder be opened; that is fine."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
