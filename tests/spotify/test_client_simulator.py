@@ -233,6 +233,7 @@ def test_login_without_a_browser_against_the_simulator(env: Env) -> None:
 def test_login_with_the_browser_flow_against_the_simulator(env: Env) -> None:
     app = env.sim.register_app(["http://127.0.0.1/callback"])  # port-less: any loopback port is accepted
     done: list[int] = []
+    visits: list[threading.Thread] = []
 
     def browser(url: str) -> bool:
         def visit() -> None:
@@ -241,7 +242,8 @@ def test_login_with_the_browser_flow_against_the_simulator(env: Env) -> None:
             with httpx.Client() as real:
                 done.append(real.get(location).status_code)
 
-        threading.Thread(target=visit, daemon=True).start()
+        visits.append(threading.Thread(target=visit, daemon=True))
+        visits[-1].start()
         return True
 
     store = MemoryTokenStore()
@@ -256,6 +258,8 @@ def test_login_with_the_browser_flow_against_the_simulator(env: Env) -> None:
         browser=browser,
         callback_timeout=10,
     )
+    # login returns once the callback arrived; the browser gets its page a moment later
+    visits[0].join(timeout=10)
     assert done == [200] and store.load() is not None
 
 
