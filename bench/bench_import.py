@@ -1,145 +1,184 @@
-"""Import a generated 500k-record extended export into SQLite: records/s and peak RSS.
+"""(2) Import of an extended-history export into SQLite and MariaDB: records/s and peak RSS.
 
-    .venv/bin/python bench/bench_import.py [--records 500000] [--keep DIR]
+The export comes from the simulator's writer (``simulator.export.write_extended_export``) fed by a
+synthetic stream of plays (one per ~3.5 min of listening, so 500k records span years as a real
+lifetime does; 1 in 97 is private, about 4 % are under 30 s).
 
-The export comes from the simulator's writer (``simulator.export.write_extended_export``), fed by a
-synthetic stream of plays (one per ~3.5 min of listening, so a lifetime spans years as real ones do).
-Baseline: the same records parsed by the same reader and written with a plain executemany
-``INSERT OR IGNORE`` (no matching, no accounting), in the same process. Peak RSS is the process's
-``ru_maxrss``: generation runs in a child process so its memory does not count.
+Baseline, per engine, in the same run: the same files read by the same streaming reader and every
+parsed record written with a bare executemany ``INSERT OR IGNORE`` (sqlite3) / ``INSERT IGNORE``
+(PyMySQL) into a ``plays`` table of the same shape (created by the same migrations), 5,000 rows per
+commit: no matching, no accounting, no checks. The reader is in both, so the ratio is what the
+import's own work costs. Every import and baseline runs in its own spawned process and reports that
+process's ``ru_maxrss``.
 """
 
 from __future__ import annotations
 
-import argparse
-import multiprocessing
-import resource
 import sqlite3
-import sys
-import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from .common import MariaDbDatabase, remove, run_measured, scratch
+
+TARGET_RATIO = 0.5
+TARGET_RSS_MB = 300.0
+COMMIT_EVERY = 5_000
+PLAY_COLUMNS = (
+    "user_id", "played_at", "track_id", "track_name", "artist_name", "album_name", "source",
+    "ms_played", "reason_start", "reason_end", "shuffle", "skipped", "offline", "incognito",
+    "platform", "country", "loaded_at",
+)  # fmt: skip
 
 
-def _generate(folder: Path, n: int) -> None:
+def generate(folder: Path, n: int) -> int:
+    """Write an n-record extended export into ``folder``; returns its size in bytes."""
     from spotify_pipeline.simulator.app import shared_catalog
     from spotify_pipeline.simulator.export import write_extended_export
     from spotify_pipeline.simulator.model import TruePlay
 
     catalog = shared_catalog(7)
     track_ids = sorted(catalog.tracks)
-    t = datetime(2012, 1, 1, tzinfo=UTC)
 
-    def plays():
-        nonlocal t
+    def plays() -> Iterator[TruePlay]:
+        t = datetime(2012, 1, 1, tzinfo=UTC)
         for i in range(n):
             ms = 20_000 + (i * 7919) % 240_000
             start = t
             t = t + timedelta(milliseconds=ms + 1_000 + (i % 13) * 997)
             yield TruePlay(
-                "bench",
-                "music",
-                track_ids[(i * 31) % len(track_ids)],
-                None,
-                start,
-                t,
-                ms,
-                None,
-                "trackdone",
-                "trackdone",
-                bool(i % 2),
-                ms < 30_000,
-                i % 97 == 0,
-                False,
-                "android",
-                "DE",
-                t,
-            )
+                "bench", "music", track_ids[(i * 31) % len(track_ids)], None, start, t, ms, None,
+                "trackdone", "trackdone", bool(i % 2), ms < 30_000, i % 97 == 0, False, "android", "DE", t,
+            )  # fmt: skip
 
-    write_extended_export(plays(), catalog, folder)
+    files = write_extended_export(plays(), catalog, folder)
+    return sum(p.stat().st_size for p in files)
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=500_000)
-    parser.add_argument("--keep", type=Path, help="use/keep the export and databases in this folder")
-    args = parser.parse_args()
-    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-import-"))
-    export = work / "export"
-    if not export.exists():
-        t0 = time.perf_counter()
-        child = multiprocessing.get_context("spawn").Process(target=_generate, args=(export, args.records))
-        child.start()
-        child.join()
-        if child.exitcode != 0:
-            raise SystemExit(f"generating the export failed (exit code {child.exitcode})")
-        print(f"generated {args.records} records in {time.perf_counter() - t0:.1f} s -> {export}")
-    size_mb = sum(p.stat().st_size for p in export.glob("*.json")) / 2**20
-    rss_before = _peak_rss_mb()
-
+def import_child(export: Path, url: str) -> dict[str, Any]:
+    """In a child process: migrate, then time ``import_history`` alone."""
     from spotify_pipeline.jobs.import_history import import_history
-    from spotify_pipeline.settings import Settings
+    from spotify_pipeline.settings import load_settings
     from spotify_pipeline.warehouse.engine import make_engine, upgrade
 
-    db = work / "import.db"
-    db.unlink(missing_ok=True)
-    engine = make_engine(f"sqlite:///{db}")
+    engine = make_engine(url)
     upgrade(engine)
-    settings = Settings(warehouse_url=f"sqlite:///{db}", user="bench")
+    settings = load_settings(warehouse_url=url, user="bench")
     t0 = time.perf_counter()
     report = import_history(settings, export, engine=engine)
-    t_import = time.perf_counter() - t0
-    rss_import = _peak_rss_mb()
+    seconds = time.perf_counter() - t0
+    engine.dispose()
+    counts = {k: v for k, v in report.to_dict().items() if isinstance(v, int)}
+    return {"seconds": seconds, "records": report.records_read, "status": report.status, "counts": counts}
 
+
+def _baseline_rows(export: Path) -> Iterator[tuple[Any, ...]]:
+    from spotify_pipeline.exports.formats import ExportRecord
     from spotify_pipeline.exports.reader import discover, read_records, sniff
 
-    base = work / "baseline.db"
-    base.unlink(missing_ok=True)
-    conn = sqlite3.connect(base)
-    conn.execute("CREATE TABLE plays (user_id TEXT, played_at TEXT, track_id TEXT, ms_played INT, "
-                 "reason_start TEXT, reason_end TEXT, PRIMARY KEY (user_id, played_at))")  # fmt: skip
-    t0 = time.perf_counter()
-    batch, n = [], 0
+    now = datetime.now(UTC).replace(tzinfo=None)
     for file in discover(export).files:
         fmt = sniff(file).format
-        assert fmt is not None
+        if fmt is None:
+            continue
         for rec in read_records(file, fmt):
-            if hasattr(rec, "ended_at"):
-                batch.append(
-                    (
-                        "bench",
-                        rec.ended_at.isoformat(),
-                        rec.track_id,
-                        rec.ms_played,
-                        rec.reason_start,
-                        rec.reason_end,
-                    )
-                )
-                n += 1
-            if len(batch) >= 5000:
-                conn.executemany("INSERT OR IGNORE INTO plays VALUES (?, ?, ?, ?, ?, ?)", batch)
-                conn.commit()
-                batch = []
-    conn.executemany("INSERT OR IGNORE INTO plays VALUES (?, ?, ?, ?, ?, ?)", batch)
-    conn.commit()
-    t_base = time.perf_counter() - t0
-
-    rate, base_rate = report.records_read / t_import, n / t_base
-    print(f"\nexport: {report.records_read} records, {size_mb:.0f} MB in {len(report.files)} files")
-    print(f"{'':<28}{'seconds':>10}{'records/s':>12}{'peak RSS MB':>14}")
-    print(f"{'import_history':<28}{t_import:>10.1f}{rate:>12.0f}{rss_import:>14.0f}")
-    print(f"{'executemany INSERT OR IGNORE':<28}{t_base:>10.1f}{base_rate:>12.0f}{'(same proc)':>14}")
-    print(f"ratio import/baseline time: {t_import / t_base:.2f}x; RSS before import {rss_before:.0f} MB")
-    print({k: v for k, v in report.to_dict().items() if isinstance(v, int)})
-    ok = rss_import < 300
-    print("peak RSS < 300 MB:", "yes" if ok else "NO")
-    return 0 if ok else 1
+            if isinstance(rec, ExportRecord):
+                yield (
+                    "bench", rec.ended_at.replace(tzinfo=None), rec.track_id, rec.track_name,
+                    rec.artist_name, rec.album_name, "export", rec.ms_played, rec.reason_start,
+                    rec.reason_end, rec.shuffle, rec.skipped, rec.offline, rec.incognito, rec.platform,
+                    rec.country, now,
+                )  # fmt: skip
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def baseline_child(export: Path, url: str) -> dict[str, Any]:
+    """In a child process: the same parsed records, bare executemany INSERT (OR) IGNORE, timed."""
+    from spotify_pipeline.warehouse.engine import make_engine, upgrade
+
+    engine = make_engine(url)
+    upgrade(engine)  # the same table shape: columns, primary key, index
+    engine.dispose()
+    cols = ", ".join(PLAY_COLUMNS)
+    if url.startswith("sqlite"):
+        conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"))
+        sql = f"INSERT OR IGNORE INTO plays ({cols}) VALUES ({', '.join('?' * len(PLAY_COLUMNS))})"  # noqa: S608 - constant column names
+        sqlite3.register_adapter(datetime, lambda d: d.isoformat(" "))
+    else:
+        import pymysql
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        conn = pymysql.connect(host=parsed.host, port=parsed.port or 3306, user=parsed.username,
+                               password=parsed.password or "", database=parsed.database, charset="utf8mb4")
+        sql = f"INSERT IGNORE INTO plays ({cols}) VALUES ({', '.join(['%s'] * len(PLAY_COLUMNS))})"  # noqa: S608 - constant column names
+    t0 = time.perf_counter()
+    n = 0
+    batch: list[tuple[Any, ...]] = []
+    cur = conn.cursor()
+    for row in _baseline_rows(export):
+        batch.append(row)
+        if len(batch) >= COMMIT_EVERY:
+            cur.executemany(sql, batch)
+            conn.commit()
+            n += len(batch)
+            batch = []
+    if batch:
+        cur.executemany(sql, batch)
+        conn.commit()
+        n += len(batch)
+    seconds = time.perf_counter() - t0
+    conn.close()
+    return {"seconds": seconds, "records": n}
+
+
+def run(records: int, mariadb_version: str | None) -> dict[str, Any]:
+    """Generate, then per engine: import and baseline, each in its own process."""
+    work = scratch("import")
+    try:
+        export = work / "export"
+        gen = run_measured(generate, export, records)
+        result: dict[str, Any] = {
+            "records": records,
+            "export_mb": round(gen.value / 2**20, 1),
+            "files": len(list(export.glob("*.json"))),
+            "generate_seconds": round(gen.seconds, 1),
+            "targets": {"rate_ratio_min": TARGET_RATIO, "peak_rss_mb_max": TARGET_RSS_MB},
+            "engines": {},
+        }
+        engines: list[tuple[str, Any]] = [("sqlite", None)]
+        if mariadb_version is not None:
+            engines.append(("mariadb", MariaDbDatabase))
+        for name, maker in engines:
+            if maker is None:
+                urls = (f"sqlite:///{work / 'import.db'}", f"sqlite:///{work / 'baseline.db'}")
+                imp = run_measured(import_child, export, urls[0])
+                base = run_measured(baseline_child, export, urls[1])
+            else:
+                with maker() as db_import:
+                    imp = run_measured(import_child, export, db_import.url)
+                with maker() as db_base:
+                    base = run_measured(baseline_child, export, db_base.url)
+            rate = imp.value["records"] / imp.value["seconds"]
+            base_rate = base.value["records"] / base.value["seconds"]
+            result["engines"][name] = {
+                "import": {
+                    "seconds": round(imp.value["seconds"], 2),
+                    "records_per_s": round(rate),
+                    "peak_rss_mb": round(imp.peak_rss_mb, 1),
+                    "status": imp.value["status"],
+                    "counts": imp.value["counts"],
+                },
+                "baseline": {
+                    "seconds": round(base.value["seconds"], 2),
+                    "records_per_s": round(base_rate),
+                    "peak_rss_mb": round(base.peak_rss_mb, 1),
+                },
+                "rate_ratio": round(rate / base_rate, 3),
+                "rate_ok": rate / base_rate >= TARGET_RATIO,
+                "rss_ok": imp.peak_rss_mb <= TARGET_RSS_MB,
+            }
+        return result
+    finally:
+        remove(work)

@@ -1,0 +1,71 @@
+"""``python -m bench`` (``make bench``): run every benchmark, print tables, write bench/results/latest.json.
+
+    python -m bench            # full sizes, about 6 minutes on 2 cores
+    python -m bench --quick    # tiny sizes: checks that every benchmark runs, numbers mean nothing
+    python -m bench --only import,api    # a subset (import, processing, api, completeness)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import bench_api_calls, bench_completeness, bench_import, bench_processing
+from .common import mariadb_available
+from .machine import describe
+from .tables import print_tables
+
+FULL = {"records": 500_000, "process_days": 365, "api_days": 30, "complete_days": 30}
+QUICK = {"records": 2_000, "process_days": 3, "api_days": 2, "complete_days": 2}
+ALL = ("import", "processing", "api", "completeness")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
+    parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {', '.join(ALL)}")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "latest.json")
+    parser.add_argument("--no-mariadb", action="store_true", help="SQLite only")
+    args = parser.parse_args(argv)
+    only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in only if name not in ALL]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {unknown}; choose from {', '.join(ALL)}")
+    size = QUICK if args.quick else FULL
+    maria = None if args.no_mariadb else mariadb_available()
+    if maria is None and not args.no_mariadb:
+        print("MariaDB is not answering on 127.0.0.1:3306 (run `make services`): SQLite only", file=sys.stderr)
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "sizes": size,
+        "machine": describe(maria),
+    }
+    t0 = time.perf_counter()
+    steps = {
+        "import": lambda: bench_import.run(size["records"], maria),
+        "processing": lambda: bench_processing.run(size["process_days"]),
+        "api": lambda: bench_api_calls.run(size["api_days"]),
+        "completeness": lambda: bench_completeness.run(size["complete_days"]),
+    }
+    for name in ALL:
+        if name in only:
+            started = time.perf_counter()
+            print(f"running {name} ...", file=sys.stderr, flush=True)
+            results[name] = steps[name]()
+            results[name]["wall_seconds"] = round(time.perf_counter() - started, 1)
+    results["total_seconds"] = round(time.perf_counter() - t0, 1)
+    print_tables(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"\nresults written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

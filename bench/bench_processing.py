@@ -1,0 +1,113 @@
+"""(3) Processing: a year of landed recently-played objects of a heavy listener, loaded and enriched.
+
+The objects are written directly, not polled through ``fetch_recent`` (a year of polls would take
+minutes): for every hour in which the listener finished a play, the simulator's Web API is asked for
+the latest 50 at the end of that hour (over its in-process transport, so the bodies are exactly what
+a poll would land) and the answer is written as that hour's raw object, one fetch per object.
+Then, in one measured process: ``process`` (timed), ``enrich`` in development mode (timed, one
+lookup per id), and a second ``process`` after clearing the manifest, so every object is really
+re-read and every play is a duplicate (timed).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .common import START, remove, run_measured, scratch, simulated_runtime
+
+USER = "heavy"
+
+
+def _simulator(days: int) -> Any:
+    from spotify_pipeline.clock import ManualClock
+    from spotify_pipeline.simulator import Simulator, SimulatorConfig
+
+    sim = Simulator(SimulatorConfig(seed=7, mode="development", late_share=0.0),
+                    clock=ManualClock(START + timedelta(days=days)))
+    sim.add_user(USER, profile="heavy", since=START)
+    return sim
+
+
+def land(raw: Path, days: int) -> int:
+    """Write the hourly raw objects of ``days`` of the heavy listener; returns how many."""
+    from spotify_pipeline.landing.envelope import dump, make_fetch, new_envelope
+    from spotify_pipeline.landing.keys import raw_key
+
+    sim = _simulator(days)
+    hours = sorted({p.ended_at.replace(minute=0, second=0, microsecond=0)
+                    for p in sim.api_visible_truth(USER, START, START + timedelta(days=days))})
+    client = httpx.Client(transport=sim.transport(), base_url="https://api.spotify.com")
+    for hour in hours:
+        end = hour + timedelta(hours=1)
+        sim.clock.set(end)
+        token = sim.grant(USER)["access_token"]
+        response = client.get("/v1/me/player/recently-played", params={"limit": 50},
+                              headers={"Authorization": f"Bearer {token}"})
+        response.raise_for_status()
+        fetch = make_fetch(end, "GET /v1/me/player/recently-played?limit=50", 200, response.json())
+        path = raw / raw_key("recently_played", hour)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(dump(new_envelope("recently_played", USER, [fetch])))
+    return len(hours)
+
+
+def load_and_enrich(work: Path, days: int) -> dict[str, Any]:
+    """In a child process: process, enrich, clear the manifest, process again."""
+    from sqlalchemy import delete, func, select
+
+    from spotify_pipeline.jobs import enrich, process
+    from spotify_pipeline.warehouse import schema
+
+    sim = _simulator(days)
+    rt = simulated_runtime(sim, USER, work, raw_zone=work / "raw")
+    rt.engine  # migrate before timing  # noqa: B018
+    t0 = time.perf_counter()
+    first = process(rt.settings, runtime=rt)
+    t_load = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    enriched = enrich(rt.settings, runtime=rt, force=True)
+    t_enrich = time.perf_counter() - t0
+    with rt.engine.begin() as conn:
+        plays = conn.execute(select(func.count()).select_from(schema.plays)).scalar_one()
+        conn.execute(delete(schema.landed_files).where(schema.landed_files.c.kind == "recently_played"))
+    t0 = time.perf_counter()
+    second = process(rt.settings, runtime=rt)
+    t_reload = time.perf_counter() - t0
+    return {
+        "objects": first.counts.get("objects_loaded", 0),
+        "plays_inserted": first.counts.get("plays_inserted", 0),
+        "plays_in_warehouse": plays,
+        "load_seconds": t_load,
+        "enrich_seconds": t_enrich,
+        "enrich_calls": enriched.counts.get("api_calls", 0),
+        "artists_fetched": enriched.counts.get("artists_fetched", 0),
+        "albums_fetched": enriched.counts.get("albums_fetched", 0),
+        "reload_objects": second.counts.get("objects_loaded", 0),
+        "reload_plays_inserted": second.counts.get("plays_inserted", 0),
+        "reload_seconds": t_reload,
+    }
+
+
+def run(days: int) -> dict[str, Any]:
+    work = scratch("process")
+    try:
+        landed = run_measured(land, work / "raw", days)
+        m = run_measured(load_and_enrich, work, days)
+        v = m.value
+        return {
+            "days": days,
+            "objects_landed": landed.value,
+            "land_seconds": round(landed.seconds, 1),
+            **{k: (round(x, 2) if isinstance(x, float) else x) for k, x in v.items()},
+            "objects_per_s": round(v["objects"] / v["load_seconds"], 1),
+            "plays_per_s": round(v["plays_inserted"] / v["load_seconds"], 1),
+            "reload_objects_per_s": round(v["reload_objects"] / v["reload_seconds"], 1),
+            "peak_rss_mb": round(m.peak_rss_mb, 1),
+        }
+    finally:
+        remove(work)

@@ -1,0 +1,46 @@
+"""The benchmarks run (tiny sizes, SQLite only): their code cannot rot unnoticed. No timing is asserted;
+the numbers live in docs/benchmarks.md, measured by `make bench`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import bench_api_calls, bench_completeness  # noqa: E402
+from bench.__main__ import main  # noqa: E402
+
+
+def test_quick_import_and_processing_write_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "latest.json"
+    assert main(["--quick", "--no-mariadb", "--only", "import,processing", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["machine"]["cores"] >= 1 and r["machine"]["sqlite"]
+    sqlite = r["import"]["engines"]["sqlite"]
+    counts = sqlite["import"]["counts"]
+    assert sqlite["import"]["status"] == "ok" and counts["records_read"] == r["import"]["records"]
+    assert counts["imported_new"] == counts["imported"] > 0
+    assert sqlite["baseline"]["records_per_s"] > 0 and sqlite["import"]["peak_rss_mb"] > 0
+    p = r["processing"]
+    assert p["objects"] == p["objects_landed"] == p["reload_objects"] > 0
+    assert p["plays_inserted"] == p["plays_in_warehouse"] > 0
+    assert p["reload_plays_inserted"] == 0  # the second load is all duplicates
+    assert "(2) import" in capsys.readouterr().out
+
+
+def test_api_calls_match_the_minimum_in_development_mode() -> None:
+    row = bench_api_calls.simulate("development", days=1, poll_minutes=240)
+    assert row["made"] == row["minimum"] and row["ratio"] == 1.0
+    assert row["repeated_lookups"] == 0
+
+
+def test_completeness_accounts_for_every_play() -> None:
+    row = bench_completeness.simulate("binge", poll_minutes=120, days=2, late_share=0.0)
+    assert row["captured"] + row["lost_plays"] + row["late_losses"] == row["true_plays"]
+    assert row["false_gaps"] == 0 and row["gaps_detected"] == row["true_gaps"]
+    assert row["exactly_once"] == row["visible_plays"] and row["rows_not_a_true_play"] == 0
