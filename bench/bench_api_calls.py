@@ -33,7 +33,7 @@ BATCH = {"artists": 50, "albums": 20}
 
 def simulate(mode: str, days: int, poll_minutes: int = 120, seed: int = 7) -> dict[str, Any]:
     from spotify_pipeline.clock import ManualClock
-    from spotify_pipeline.jobs import enrich, fetch_following, fetch_recent, process
+    from spotify_pipeline.jobs import download_followed_artists, download_recently_played, enrich, process
     from spotify_pipeline.simulator import Simulator, SimulatorConfig
 
     t_start = time.perf_counter()
@@ -54,13 +54,13 @@ def simulate(mode: str, days: int, poll_minutes: int = 120, seed: int = 7) -> di
         for i in range(polls):
             clock.set(max(START + step * (i + 1), clock.now()))
             for rt in runtimes:
-                fetch_recent(rt.settings, runtime=rt)
+                download_recently_played(rt.settings, runtime=rt)
                 minimum["GET /v1/me/player/recently-played"] += 1
             if (i + 1) % per_day:
                 continue
             for rt in runtimes:
                 followed = len(sim.model.followed_artists(rt.settings.user, clock.now()))
-                fetch_following(rt.settings, runtime=rt)
+                download_followed_artists(rt.settings, runtime=rt)
                 minimum["GET /v1/me/following"] += max(1, math.ceil(followed / 50))
                 process(rt.settings, runtime=rt)
                 report = enrich(rt.settings, runtime=rt, force=True)

@@ -32,7 +32,7 @@ POLL_MINUTES = (20, 60, 120)
 
 def simulate(profile: str, poll_minutes: int, days: int, late_share: float, seed: int = 7) -> dict[str, Any]:
     from spotify_pipeline.clock import ManualClock, to_ms
-    from spotify_pipeline.jobs import fetch_recent, process
+    from spotify_pipeline.jobs import download_recently_played, process
     from spotify_pipeline.jobs.import_history import import_history
     from spotify_pipeline.simulator import Simulator, SimulatorConfig
     from spotify_pipeline.warehouse import reads
@@ -50,7 +50,7 @@ def simulate(profile: str, poll_minutes: int, days: int, late_share: float, seed
         polls = [START + step * (i + 1) for i in range(int((end - START) / step))]
         for i, t in enumerate(polls):
             clock.set(max(t, clock.now()))
-            fetch_recent(rt.settings, runtime=rt)
+            download_recently_played(rt.settings, runtime=rt)
             if (i + 1) % (24 * 60 // poll_minutes) == 0:
                 process(rt.settings, runtime=rt)  # daily, as the DAG and cron setups do
         process(rt.settings, runtime=rt)

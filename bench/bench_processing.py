@@ -1,6 +1,6 @@
 """(3) Processing: a year of landed recently-played objects of a heavy listener, loaded and enriched.
 
-The objects are written directly, not polled through ``fetch_recent`` (a year of polls would take
+The objects are written directly, not polled through ``download_recently_played`` (a year of polls would take
 minutes): for every hour in which the listener finished a play, the simulator's Web API is asked for
 the latest 50 at the end of that hour (over its in-process transport, so the bodies are exactly what
 a poll would land) and the answer is written as that hour's raw object, one fetch per object.

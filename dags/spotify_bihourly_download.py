@@ -1,6 +1,6 @@
 """spotify_bihourly_download: refresh the token, fetch recently played, land it in the raw zone.
 
-Wiring only: the work happens in ``spotify_pipeline.jobs.fetch_recent``, imported inside the task.
+Wiring only: the work happens in ``spotify_pipeline.jobs.download_recently_played``, imported inside the task.
 """
 
 from __future__ import annotations
@@ -45,12 +45,12 @@ Connections: `spotify_default`, `spotify_warehouse`, `aws_default` (see docs/air
 )
 def spotify_bihourly_download() -> None:
     @task(outlets=[raw_zone_asset()])
-    def fetch_recently_played() -> dict[str, object]:
+    def download_recently_playedly_played() -> dict[str, object]:
         from spotify_pipeline.orchestration.airflow import run_job
 
-        return run_job("fetch_recent")
+        return run_job("download_recently_played")
 
-    fetch_recently_played()
+    download_recently_playedly_played()
 
 
 spotify_bihourly_download()

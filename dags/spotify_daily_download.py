@@ -1,6 +1,6 @@
 """spotify_daily_download: refresh the token, fetch every followed artist, land them in the raw zone.
 
-Wiring only: the work happens in ``spotify_pipeline.jobs.fetch_following``, imported inside the task.
+Wiring only: the work happens in ``spotify_pipeline.jobs.download_followed_artists``, imported inside the task.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def spotify_daily_download() -> None:
     def fetch_followed_artists() -> dict[str, object]:
         from spotify_pipeline.orchestration.airflow import run_job
 
-        return run_job("fetch_following")
+        return run_job("download_followed_artists")
 
     fetch_followed_artists()
 

@@ -214,15 +214,15 @@ def test_report_outcomes() -> None:
     assert glue.report_outcome(below)["status"] == "skipped"
     until = datetime(2026, 11, 30, 12, tzinfo=UTC)
     paused = JobReport(
-        "fetch_recent", status="paused", message="Spotify asked to wait 86400 s", paused_until=until
+        "download_recently_played", status="paused", message="Spotify asked to wait 86400 s", paused_until=until
     )
     with pytest.raises(
         AirflowSkipException,
-        match=r"fetch_recent skipped: Spotify asked to wait 86400 s; paused until 2026-11-30T12:00",
+        match=r"download_recently_played skipped: Spotify asked to wait 86400 s; paused until 2026-11-30T12:00",
     ):
         glue.report_outcome(paused)
-    with pytest.raises(glue.JobFailed, match="fetch_recent failed: boom"):
-        glue.report_outcome(JobReport("fetch_recent", status="failed", message="boom"))
+    with pytest.raises(glue.JobFailed, match="download_recently_played failed: boom"):
+        glue.report_outcome(JobReport("download_recently_played", status="failed", message="boom"))
 
 
 @pytest.fixture()
@@ -250,10 +250,10 @@ def test_run_job_passes_the_interval_hour(task_env: dict[str, Any], monkeypatch:
     def fake_fetch(settings: Any, *, hour: datetime | None = None, **_: Any) -> JobReport:
         task_env["hour"] = hour
         task_env["user"] = settings.user
-        return JobReport("fetch_recent", counts={"plays_fetched": 50})
+        return JobReport("download_recently_played", counts={"plays_fetched": 50})
 
-    monkeypatch.setattr(jobs, "fetch_recent", fake_fetch)
-    out = glue.run_job("fetch_recent")
+    monkeypatch.setattr(jobs, "download_recently_played", fake_fetch)
+    out = glue.run_job("download_recently_played")
     assert out["counts"] == {"plays_fetched": 50}
     assert task_env == {"hour": datetime(2026, 11, 29, 12, tzinfo=UTC), "user": "alice"}
 
@@ -285,9 +285,9 @@ def test_invalid_grant_fails_without_retry_and_says_log_in_again(
     def revoked(settings: Any, **_: Any) -> JobReport:
         raise LoginRequired("Spotify refused the refresh token (Refresh token revoked)")
 
-    monkeypatch.setattr(jobs, "fetch_recent", revoked)
+    monkeypatch.setattr(jobs, "download_recently_played", revoked)
     with pytest.raises(AirflowFailException) as info:
-        glue.run_job("fetch_recent")
+        glue.run_job("download_recently_played")
     message = str(info.value)
     assert "log in again" in message and "spotify-pipeline auth login" in message
     assert str(tmp_path / "tokens.json") in message and "Not retried" in message
@@ -303,18 +303,18 @@ def test_no_stored_login_and_rejected_app_credentials_fail_without_retry(
     def never_logged_in(settings: Any, **_: Any) -> JobReport:
         raise LoginRequired("no Spotify login is stored")
 
-    monkeypatch.setattr(jobs, "fetch_following", never_logged_in)
+    monkeypatch.setattr(jobs, "download_followed_artists", never_logged_in)
     with pytest.raises(
         AirflowFailException, match="no Spotify login is stored for user 'alice': log in again"
     ):
-        glue.run_job("fetch_following")
+        glue.run_job("download_followed_artists")
 
     def bad_secret(settings: Any, **_: Any) -> JobReport:
         raise AuthError("Spotify rejected the app credentials (invalid_client)")
 
-    monkeypatch.setattr(jobs, "fetch_following", bad_secret)
+    monkeypatch.setattr(jobs, "download_followed_artists", bad_secret)
     with pytest.raises(AirflowFailException, match="invalid_client.*not retried"):
-        glue.run_job("fetch_following")
+        glue.run_job("download_followed_artists")
 
 
 def test_other_failures_propagate_for_airflow_to_retry(
@@ -342,9 +342,9 @@ def test_a_pause_raised_by_a_job_skips(task_env: dict[str, Any], monkeypatch: py
     def paused(settings: Any, **_: Any) -> JobReport:
         raise RateLimitPaused(until, "Spotify answered 429 with Retry-After 72000 s")
 
-    monkeypatch.setattr(jobs, "fetch_following", paused)
+    monkeypatch.setattr(jobs, "download_followed_artists", paused)
     with pytest.raises(AirflowSkipException, match="Retry-After 72000 s; paused until"):
-        glue.run_job("fetch_following")
+        glue.run_job("download_followed_artists")
 
 
 def test_missing_connection_fails_without_retry(monkeypatch: pytest.MonkeyPatch) -> None:

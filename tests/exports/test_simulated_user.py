@@ -13,7 +13,7 @@ from tests.jobs.harness import START as JOBS_START
 from tests.jobs.harness import World, make_world
 
 from spotify_pipeline.clock import ManualClock, to_ms
-from spotify_pipeline.jobs import fetch_recent, process
+from spotify_pipeline.jobs import download_recently_played, process
 from spotify_pipeline.jobs.import_history import import_history
 from spotify_pipeline.jobs.status import status
 from spotify_pipeline.settings import Settings
@@ -40,7 +40,7 @@ def _poll_with_forced_gaps(world: World) -> None:
                 path_prefix="/v1/me/player/recently-played", kind="penalty", retry_after=8 * 3600, count=1
             )
         runtime = world.fresh_runtime()
-        fetch_recent(world.settings, runtime=runtime)
+        download_recently_played(world.settings, runtime=runtime)
         if n % 6 == 0:
             process(world.settings, runtime=runtime)
     process(world.settings, runtime=world.fresh_runtime())

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from tests.jobs.harness import World, make_world
 
 from spotify_pipeline.clock import Clock
-from spotify_pipeline.jobs import enrich, fetch_recent, process
+from spotify_pipeline.jobs import download_recently_played, enrich, process
 from spotify_pipeline.jobs.runtime import Runtime
 
 from .checks import assert_three_checks, cron, shown
@@ -72,7 +72,7 @@ def test_a_clock_skewed_by_minutes_loses_and_doubles_nothing(tmp_path: Path, min
 
     told = _poll(world, 10, every_minutes=30, runtime=skewed)
     # The host's hour names the objects; every play keeps Spotify's own played_at.
-    assert_three_checks(world, told, "fetch_recent: ok", "new plays")
+    assert_three_checks(world, told, "download_recently_played: ok", "new plays")
 
 
 def _morning(tmp_path: Path, **kw: object) -> World:
@@ -156,7 +156,7 @@ def test_a_change_of_app_mode_from_extended_to_development(tmp_path: Path) -> No
     for _ in range(8):
         world.clock.advance(timedelta(minutes=60))
         rt = world.fresh_runtime()
-        told.append(shown(fetch_recent(world.settings, runtime=rt)))
+        told.append(shown(download_recently_played(world.settings, runtime=rt)))
         told.append(shown(process(world.settings, runtime=rt)))
         report = enrich(world.settings, runtime=rt, force=True)
         told.append(shown(report))

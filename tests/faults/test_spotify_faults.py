@@ -15,7 +15,7 @@ import pytest
 from tests.jobs.harness import World, make_world
 
 from spotify_pipeline.errors import LoginRequired
-from spotify_pipeline.jobs import fetch_following, fetch_recent, process
+from spotify_pipeline.jobs import download_followed_artists, download_recently_played, process
 from spotify_pipeline.jobs.status import status
 from spotify_pipeline.spotify.auth import token_from_grant
 from spotify_pipeline.spotify.tokens import FileTokenStore
@@ -54,7 +54,7 @@ def test_retry_after_of_a_day_pauses_runs_and_resumes_after_it(tmp_path: Path) -
     assert shown_status["paused_until"] is not None
     world.clock.advance(timedelta(hours=21, minutes=5))  # the day is over
     told += paused + skipped + _poll(world, 1) + [json.dumps(shown_status, default=str)]
-    assert_three_checks(world, told, "fetch_recent: paused", "paused until", "later runs skip", "paused_until")
+    assert_three_checks(world, told, "download_recently_played: paused", "paused until", "later runs skip", "paused_until")
 
 
 def test_429_without_retry_after_pauses_an_hour_and_says_so(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_429_without_retry_after_pauses_an_hour_and_says_so(tmp_path: Path) -> N
     told += cron(world)
     world.sim.faults.clear()
     told += _poll(world, 3)
-    assert_three_checks(world, told, "fetch_recent: paused", "429")
+    assert_three_checks(world, told, "download_recently_played: paused", "429")
 
 
 def test_quota_exceeded_pauses_and_names_the_quota(tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ def test_a_burst_of_server_errors_is_retried(tmp_path: Path, code: int, caplog: 
     world.sim.faults.add(path_prefix=RECENT, kind="status", status=code, count=3)
     told = cron(world) + _poll(world, 2)
     told += [r.getMessage() for r in caplog.records]
-    assert_three_checks(world, told, "recently-played failed", "retry 3 of 5", "fetch_recent: ok")
+    assert_three_checks(world, told, "recently-played failed", "retry 3 of 5", "download_recently_played: ok")
 
 
 def test_server_errors_beyond_the_retries_fail_the_run_and_the_next_one_catches_up(tmp_path: Path) -> None:
@@ -116,7 +116,7 @@ def test_a_connection_dropped_mid_page_is_retried(tmp_path: Path, kind: str, cap
     told = cron(world) + _poll(world, 2)
     told += [r.getMessage() for r in caplog.records]
     phrase = "disconnected" if kind == "drop" else "not valid JSON"
-    assert_three_checks(world, told, phrase, "fetch_recent: ok")
+    assert_three_checks(world, told, phrase, "download_recently_played: ok")
 
 
 def test_the_access_token_expiring_mid_run_is_refreshed(tmp_path: Path) -> None:
@@ -125,14 +125,14 @@ def test_the_access_token_expiring_mid_run_is_refreshed(tmp_path: Path) -> None:
     for _ in range(4):
         world.clock.advance(timedelta(minutes=30))
         rt = world.fresh_runtime()
-        told.append(shown(fetch_recent(world.settings, runtime=rt)))
+        told.append(shown(download_recently_played(world.settings, runtime=rt)))
         world.sim.expire_access_tokens()  # the hour is over between two calls of one run
-        told.append(shown(fetch_following(world.settings, runtime=rt)))
+        told.append(shown(download_followed_artists(world.settings, runtime=rt)))
         told.append(shown(process(world.settings, runtime=rt)))
     refreshes = [c for c in world.sim.calls if c.path == "/api/token"]
     assert len(refreshes) >= 4
     assert not [c for c in world.sim.calls if c.status == 401 and c.path.startswith("/v1/me/following")][4:]
-    assert_three_checks(world, told, "fetch_following: ok", "landed")
+    assert_three_checks(world, told, "download_followed_artists: ok", "landed")
 
 
 def test_pkce_refresh_token_rotation_across_runs(tmp_path: Path) -> None:
@@ -146,7 +146,7 @@ def test_pkce_refresh_token_rotation_across_runs(tmp_path: Path) -> None:
         seen.add(json.loads(world.settings.token_file.read_text())["refresh_token"])
     assert len(seen) == 5
     assert (world.settings.token_file.stat().st_mode & 0o777) == 0o600
-    assert_three_checks(world, told, "fetch_recent: ok")
+    assert_three_checks(world, told, "download_recently_played: ok")
 
 
 def test_a_revoked_refresh_token_asks_to_log_in_again_and_the_next_login_catches_up(tmp_path: Path) -> None:
@@ -172,7 +172,7 @@ def test_an_expired_refresh_token_asks_to_log_in_again(tmp_path: Path) -> None:
                                                      "refresh_token_lifetime": timedelta(hours=9)})
     world.clock.advance(timedelta(hours=1))
     with pytest.raises(LoginRequired) as info:
-        fetch_recent(world.settings, runtime=world.fresh_runtime())
+        download_recently_played(world.settings, runtime=world.fresh_runtime())
     told.append(str(info.value))
     world.sim.config = world.sim.config.__class__(**{**world.sim.config.__dict__, "refresh_token_lifetime": old})
     _log_in_again(world)

@@ -27,7 +27,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 from tests.jobs.harness import World, make_world
 
-from spotify_pipeline.jobs import fetch_recent, process
+from spotify_pipeline.jobs import download_recently_played, process
 from spotify_pipeline.jobs.runtime import Runtime
 
 from .checks import assert_three_checks, cron, shown
@@ -144,11 +144,11 @@ def test_s3_failing_mid_upload_is_retried(
         return _s3_500(request)
 
     _s3_client(world, rt).meta.events.register("before-send.s3.PutObject", upload_fails)
-    report = fetch_recent(world.settings, runtime=rt)
+    report = download_recently_played(world.settings, runtime=rt)
     told.append(shown(report))
     assert failures["left"] == 0 and report.status == "ok"
     told += _poll(world, 1)
-    assert_three_checks(world, told, "fetch_recent: ok", "s3://")
+    assert_three_checks(world, told, "download_recently_played: ok", "s3://")
 
 
 @pytest.mark.mysql
@@ -188,7 +188,7 @@ def _land(world: World, runs: int) -> list[str]:
     told: list[str] = []
     for _ in range(runs):
         world.clock.advance(timedelta(minutes=60))
-        told.append(shown(fetch_recent(world.settings, runtime=world.fresh_runtime())))
+        told.append(shown(download_recently_played(world.settings, runtime=world.fresh_runtime())))
     return told
 
 
@@ -308,7 +308,7 @@ def test_two_runs_of_the_same_job_at_the_same_time(tmp_path: Path, stores: str, 
     before = (world.fresh_runtime().store.get(key) or b"").count(b'"run_id"')
     for minutes in (10, 20):
         world.clock.set(hour + timedelta(minutes=minutes))
-        fetched = _together(2, lambda: fetch_recent(world.settings, runtime=world.fresh_runtime(), hour=hour))
+        fetched = _together(2, lambda: download_recently_played(world.settings, runtime=world.fresh_runtime(), hour=hour))
         assert all(getattr(r, "status", None) == "ok" for r in fetched), fetched
         told += [shown(r) for r in fetched]
     rt = world.fresh_runtime()

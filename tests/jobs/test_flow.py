@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from spotify_pipeline.clock import to_ms
-from spotify_pipeline.jobs import enrich, fetch_following, fetch_recent, process
+from spotify_pipeline.jobs import download_followed_artists, download_recently_played, enrich, process
 from spotify_pipeline.warehouse import reads
 
 from .harness import START, World, make_world
@@ -23,9 +23,9 @@ def _cycle(world: World, days: float, every_minutes: int = 120) -> None:
     next_daily = START.replace(hour=6)
     for t in world.poll_times(days, every_minutes):
         rt = world.fresh_runtime()
-        fetch_recent(world.settings, runtime=rt)
+        download_recently_played(world.settings, runtime=rt)
         if t >= next_daily:
-            fetch_following(world.settings, runtime=rt)
+            download_followed_artists(world.settings, runtime=rt)
             process(world.settings, runtime=rt)
             enrich(world.settings, runtime=rt, force=True)
             next_daily += timedelta(days=1)
@@ -91,9 +91,9 @@ def test_a_second_fetch_in_the_same_hour_merges_and_loses_nothing(tmp_path: Path
     world = make_world(tmp_path)
     world.clock.advance(timedelta(hours=10))
     hour = world.clock.now()
-    fetch_recent(world.settings, runtime=world.fresh_runtime(), hour=hour)
+    download_recently_played(world.settings, runtime=world.fresh_runtime(), hour=hour)
     world.clock.advance(timedelta(minutes=50))
-    fetch_recent(world.settings, runtime=world.fresh_runtime(), hour=hour)
+    download_recently_played(world.settings, runtime=world.fresh_runtime(), hour=hour)
     path = tmp_path / "raw" / "recently_played" / hour.strftime("%Y%m%d%H.json")
     envelope = json.loads(path.read_text())
     assert len(envelope["fetches"]) == 2
@@ -143,7 +143,7 @@ def test_followed_artists_are_kept_as_history(tmp_path: Path) -> None:
     world = make_world(tmp_path)
     for day in range(1, 15):
         world.clock.set(START + timedelta(days=day, hours=6))
-        fetch_following(world.settings, runtime=world.fresh_runtime())
+        download_followed_artists(world.settings, runtime=world.fresh_runtime())
     process(world.settings, runtime=world.fresh_runtime())
     user = world.settings.user
     now_following = set(world.sim.model.followed_artists(user, world.clock.now()))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from spotify_pipeline.errors import LoginRequired
-from spotify_pipeline.jobs import fetch_recent, process
+from spotify_pipeline.jobs import download_recently_played, process
 from spotify_pipeline.jobs.status import status
 
 from .harness import make_world
@@ -20,7 +20,7 @@ def test_pkce_refresh_token_rotation_is_saved_across_runs(tmp_path: Path) -> Non
     first = json.loads(world.settings.token_file.read_text())
     for _ in range(3):  # each run after an hour needs a refresh, which rotates the refresh token
         world.clock.advance(timedelta(hours=2))
-        report = fetch_recent(world.settings, runtime=world.fresh_runtime())
+        report = download_recently_played(world.settings, runtime=world.fresh_runtime())
         assert report.status == "ok"
     last = json.loads(world.settings.token_file.read_text())
     assert last["refresh_token"] != first["refresh_token"]
@@ -32,18 +32,18 @@ def test_a_long_retry_after_pauses_and_later_runs_skip_without_calling(tmp_path:
     world = make_world(tmp_path)
     world.clock.advance(timedelta(hours=2))
     world.sim.faults.add(path_prefix="/v1/me/player/recently-played", kind="penalty", count=1)
-    report = fetch_recent(world.settings, runtime=world.fresh_runtime())
+    report = download_recently_played(world.settings, runtime=world.fresh_runtime())
     assert report.status == "paused"
     assert report.paused_until is not None and report.paused_until > world.clock.now() + timedelta(hours=1)
     shown = status(world.settings, runtime=world.fresh_runtime())
     assert shown["paused_until"] is not None
     calls = len(world.sim.calls)
     world.clock.advance(timedelta(hours=2))
-    skipped = fetch_recent(world.settings, runtime=world.fresh_runtime())
+    skipped = download_recently_played(world.settings, runtime=world.fresh_runtime())
     assert skipped.status == "paused"
     assert len(world.sim.calls) == calls  # Spotify was not called while paused
     world.clock.set(report.paused_until + timedelta(minutes=1))
-    resumed = fetch_recent(world.settings, runtime=world.fresh_runtime())
+    resumed = download_recently_played(world.settings, runtime=world.fresh_runtime())
     assert resumed.status == "ok"
 
 
@@ -51,7 +51,7 @@ def test_invalid_grant_stops_with_log_in_again(tmp_path: Path) -> None:
     world = make_world(tmp_path)
     world.clock.advance(timedelta(days=183))  # the refresh token's 6 months are over
     with pytest.raises(LoginRequired, match="spotify-pipeline auth login"):
-        fetch_recent(world.settings, runtime=world.fresh_runtime())
+        download_recently_played(world.settings, runtime=world.fresh_runtime())
     token_calls = [c for c in world.sim.calls if c.path == "/api/token"]
     assert len(token_calls) == 1  # no retry of a terminal error
 
@@ -60,7 +60,7 @@ def test_a_burst_of_server_errors_is_retried(tmp_path: Path) -> None:
     world = make_world(tmp_path)
     world.clock.advance(timedelta(hours=22))
     world.sim.faults.add(path_prefix="/v1/me/player/recently-played", kind="status", status=503, count=3)
-    report = fetch_recent(world.settings, runtime=world.fresh_runtime())
+    report = download_recently_played(world.settings, runtime=world.fresh_runtime())
     assert report.status == "ok"
     assert report.counts["plays_fetched"] > 0
     process(world.settings, runtime=world.fresh_runtime())

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from spotify_pipeline.errors import PipelineError
-from spotify_pipeline.jobs import enrich, fetch_following, fetch_recent, process
+from spotify_pipeline.jobs import download_followed_artists, download_recently_played, enrich, process
 from spotify_pipeline.jobs.import_history import import_history
 from spotify_pipeline.jobs.rebuild import rebuild
 from spotify_pipeline.warehouse import schema
@@ -36,9 +36,9 @@ def _history(world: World, tmp_path: Path) -> Path:
     next_daily = START.replace(hour=6)
     for t in world.poll_times(1.5, 240):
         rt = world.fresh_runtime()
-        fetch_recent(world.settings, runtime=rt)
+        download_recently_played(world.settings, runtime=rt)
         if t >= next_daily:
-            fetch_following(world.settings, runtime=rt)
+            download_followed_artists(world.settings, runtime=rt)
             process(world.settings, runtime=rt)
             enrich(world.settings, runtime=rt, force=True)
             next_daily += timedelta(days=1)
@@ -87,7 +87,7 @@ def test_rebuilding_in_place_and_into_a_non_empty_target(tmp_path: Path) -> None
     for _ in range(3):
         world.clock.advance(timedelta(hours=1))
         rt = world.fresh_runtime()
-        fetch_recent(world.settings, runtime=rt)
+        download_recently_played(world.settings, runtime=rt)
         process(world.settings, runtime=rt)
     before = _rows(world.runtime.engine)
     with pytest.raises(PipelineError, match="already holds data"):
@@ -116,7 +116,7 @@ def test_an_import_whose_files_are_gone_is_named(tmp_path: Path) -> None:
 def _history_small(world: World, tmp_path: Path) -> Path:
     world.clock.advance(timedelta(hours=10))
     rt = world.fresh_runtime()
-    fetch_recent(world.settings, runtime=rt)
+    download_recently_played(world.settings, runtime=rt)
     process(world.settings, runtime=rt)
     export = tmp_path / "export"
     world.sim.write_export("alice", export, kind="extended", start=START, end=world.clock.now())

@@ -91,17 +91,17 @@ def db_upgrade() -> None:
 
 
 @fetch_app.command("recent")
-def fetch_recent(hour: HourOpt = None, as_json: JsonOpt = False) -> None:
+def download_recently_played(hour: HourOpt = None, as_json: JsonOpt = False) -> None:
     """Fetch the latest 50 plays and merge them into recently_played/YYYYMMDDHH.json."""
-    from ..jobs import fetch_recent as job
+    from ..jobs import download_recently_played as job
 
     _report(call(job, settings(), hour=hour.replace(tzinfo=_utc()) if hour else None), as_json)
 
 
 @fetch_app.command("following")
-def fetch_following(hour: HourOpt = None, as_json: JsonOpt = False) -> None:
+def download_followed_artists(hour: HourOpt = None, as_json: JsonOpt = False) -> None:
     """Fetch every followed artist and merge them into following_artists/YYYYMMDDHH.json."""
-    from ..jobs import fetch_following as job
+    from ..jobs import download_followed_artists as job
 
     _report(call(job, settings(), hour=hour.replace(tzinfo=_utc()) if hour else None), as_json)
 

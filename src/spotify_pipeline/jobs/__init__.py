@@ -9,13 +9,21 @@ from typing import Any
 
 from ..clock import Clock
 from ..settings import Settings
-from .download import fetch_following, fetch_recent
+from .download import download_followed_artists, download_recently_played
 from .enrich import enrich
 from .process import process
 from .report import JobReport
 from .runtime import Runtime
 
-__all__ = ["JobReport", "Runtime", "enrich", "fetch_following", "fetch_recent", "process", "run_all"]
+__all__ = [
+    "JobReport",
+    "Runtime",
+    "enrich",
+    "download_followed_artists",
+    "download_recently_played",
+    "process",
+    "run_all",
+]
 
 
 def run_all(
@@ -29,9 +37,9 @@ def run_all(
 ) -> list[JobReport]:
     """One full cycle for cron users: both fetches, process, enrich (when enough ids are missing)."""
     rt = Runtime.resolve(settings, runtime, clock=clock, transport=transport, token_store=token_store)
-    reports = [fetch_recent(settings, runtime=rt)]
+    reports = [download_recently_played(settings, runtime=rt)]
     if reports[-1].status != "paused":
-        reports.append(fetch_following(settings, runtime=rt))
+        reports.append(download_followed_artists(settings, runtime=rt))
     reports.append(process(settings, runtime=rt))
     if all(r.status != "paused" for r in reports):
         reports.append(enrich(settings, runtime=rt, force=force_enrich))

@@ -106,7 +106,7 @@ def run_demo(
     from ..spotify.auth import token_from_grant
     from ..spotify.tokens import MemoryTokenStore
     from ..warehouse import reads
-    from . import enrich, fetch_following, fetch_recent, process
+    from . import download_followed_artists, download_recently_played, enrich, process
 
     if fresh_dir is not None and fresh_dir.exists():
         shutil.rmtree(fresh_dir)
@@ -134,9 +134,9 @@ def run_demo(
     for i in range(steps):
         t = DEMO_START + step * (i + 1)
         clock.set(max(t, clock.now()))
-        reports.append(fetch_recent(settings, runtime=rt))
+        reports.append(download_recently_played(settings, runtime=rt))
         if t >= next_daily:
-            reports.append(fetch_following(settings, runtime=rt))
+            reports.append(download_followed_artists(settings, runtime=rt))
             reports.append(process(settings, runtime=rt))
             reports.append(enrich(settings, runtime=rt, force=True))
             next_daily += timedelta(days=1)

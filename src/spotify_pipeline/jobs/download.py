@@ -74,7 +74,7 @@ def _call_spotify(rt: Runtime, kind: str, report: JobReport, fetch: Callable[[],
     return run_id, result
 
 
-def fetch_recent(
+def download_recently_played(
     settings: Settings,
     *,
     clock: Clock | None = None,
@@ -93,7 +93,7 @@ def fetch_recent(
 
     rt = Runtime.resolve(settings, runtime, clock=clock, transport=transport, token_store=token_store)
     user = settings.user
-    report = JobReport("fetch_recent")
+    report = JobReport("download_recently_played")
     key = raw_key("recently_played", hour or rt.clock.now(), rt.partition_user)
     run_id, fetched = _call_spotify(
         rt, "recently_played", report, lambda: rt.client.recently_played(limit=PAGE_LIMIT)
@@ -137,7 +137,7 @@ def fetch_recent(
     return report
 
 
-def fetch_following(
+def download_followed_artists(
     settings: Settings,
     *,
     clock: Clock | None = None,
@@ -151,7 +151,7 @@ def fetch_following(
 
     rt = Runtime.resolve(settings, runtime, clock=clock, transport=transport, token_store=token_store)
     user = settings.user
-    report = JobReport("fetch_following")
+    report = JobReport("download_followed_artists")
     key = raw_key("following_artists", hour or rt.clock.now(), rt.partition_user)
     run_id, pages = _call_spotify(
         rt, "following_artists", report, lambda: rt.client.followed_artists(limit=PAGE_LIMIT)

@@ -6,7 +6,7 @@ What is rebuilt and from where:
 - plays, tracks, albums, artists, credits, audio features, metadata misses, followed-artist
   history and the manifest: by loading every raw object, exactly as ``process`` does;
 - gaps: by replaying every landed recently-played fetch in ``fetched_at`` order with the rule
-  ``fetch_recent`` applies when it fetches (a full page whose oldest play is newer than the newest
+  ``download_recently_played`` applies when it fetches (a full page whose oldest play is newer than the newest
   play seen before it);
 - export imports: by running each successful import recorded in ``import_runs`` again, in the
   original order, from the paths it names. The import table is read from the warehouse being
@@ -170,7 +170,7 @@ def _reset(engine: Engine, metadata: Any, *, in_place: bool) -> None:
 
 
 def _replayed_gaps(rt: Runtime) -> list[tuple[str, datetime, datetime, datetime, str]]:
-    """Replay every landed recently-played fetch in time order with ``fetch_recent``'s gap rule."""
+    """Replay every landed recently-played fetch in time order with ``download_recently_played``'s gap rule."""
     fetches: list[tuple[datetime, str, str, list[int], int]] = []
     for info in rt.store.list(""):
         try:

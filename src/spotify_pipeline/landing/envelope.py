@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from itertools import groupby
 from typing import Any
 
 from ..errors import MalformedRawObject
@@ -43,15 +44,7 @@ def make_fetch(fetched_at: datetime, request: str, status: int, response: Any) -
 
 def new_envelope(kind: str, user: str | None, fetches: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """A fresh envelope; fetches are checked, deduplicated and ordered like :func:`merge_envelopes` does."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown raw object kind {kind!r}: expected one of {', '.join(KINDS)}")
-    checked = []
-    for i, fetch in enumerate(fetches):
-        problem = _fetch_problem(fetch)
-        if problem:
-            raise ValueError(f"fetch {i}: {problem}")
-        checked.append(fetch)
-    return {"format": FORMAT, "kind": kind, "user": user, "fetches": _union([], checked)}
+    return _envelope(kind, user, _checked(kind, fetches))
 
 
 def merge_envelopes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
@@ -60,22 +53,44 @@ def merge_envelopes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> di
     Raises ValueError when the two describe different things (kind or user), since merging those
     would mix two listeners' or two endpoints' data in one object.
     """
-    new = new_envelope(new["kind"], new.get("user"), new["fetches"])  # validates the incoming fetches
+    incoming = _checked(new["kind"], new["fetches"])  # validates the incoming fetches
     if old is None:
-        return new
+        return _envelope(new["kind"], new.get("user"), incoming)
     if old["kind"] != new["kind"]:
         raise ValueError(f"cannot merge a {new['kind']} envelope into a {old['kind']} object")
     old_user, new_user = old.get("user"), new.get("user")
     if old_user is not None and new_user is not None and old_user != new_user:
         raise ValueError(f"cannot merge user {new_user!r}'s fetches into user {old_user!r}'s object")
-    fetches = _union(list(old["fetches"]), list(new["fetches"]))
-    merged = {"format": FORMAT, "kind": old["kind"], "user": old_user if old_user is not None else new_user,
-              "fetches": fetches}
-    # The promise this module exists for; checked explicitly so that `python -O` keeps it.
-    held = {_identity(f) for f in fetches}
-    if not all(_identity(f) in held for f in old["fetches"]):
-        raise AssertionError("merge_envelopes would drop a fetch the old object held")
-    return merged
+    held = [_Fetch(f) for f in old["fetches"]]
+    kept = _distinct([*held, *(_Fetch(f) for f in incoming)])
+    # The promise this module exists for; checked explicitly so that `python -O` keeps it. Every old
+    # fetch must be in the union itself or have an identical twin there (identities computed once).
+    by_bucket: dict[tuple[Any, ...], list[_Fetch]] = {}
+    for k in kept:
+        by_bucket.setdefault(k.bucket, []).append(k)
+    for h in held:
+        twins = by_bucket.get(h.bucket, [])
+        if not any(t is h for t in twins) and not any(t.identity == h.identity for t in twins):
+            raise AssertionError("merge_envelopes would drop a fetch the old object held")
+    return {"format": FORMAT, "kind": old["kind"], "user": old_user if old_user is not None else new_user,
+            "fetches": _ordered(kept)}
+
+
+def _checked(kind: str, fetches: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    if kind not in KINDS:
+        raise ValueError(f"unknown raw object kind {kind!r}: expected one of {', '.join(KINDS)}")
+    checked = []
+    for i, fetch in enumerate(fetches):
+        problem = _fetch_problem(fetch)
+        if problem:
+            raise ValueError(f"fetch {i}: {problem}")
+        checked.append(fetch)
+    return checked
+
+
+def _envelope(kind: str, user: str | None, checked: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """An envelope of fetches already checked (``_checked`` or ``_fetch_problem``)."""
+    return {"format": FORMAT, "kind": kind, "user": user, "fetches": _union([], checked)}
 
 
 def fetch_identity(fetch: Mapping[str, Any]) -> str:
@@ -87,24 +102,74 @@ def _identity(fetch: Mapping[str, Any]) -> str:
     return json.dumps(fetch, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def _sort_key(fetch: Mapping[str, Any]) -> tuple[int, str, str]:
-    # Unknown times (legacy pages) first, then by time; the canonical JSON breaks ties so the order,
-    # and with it the bytes written, do not depend on which writer came first.
+class _Fetch:
+    """A fetch with what deduplication and ordering need, each computed at most once.
+
+    Identity is the canonical JSON of the whole fetch, the one slow part (a page of 50 full track
+    objects takes about a millisecond to encode), so it is computed lazily: two fetches can only be
+    identical when their ``bucket`` (fetched_at, request, status as written) is equal, and only then,
+    or when two distinct fetches share a fetched_at and their order needs a tie-break, is it encoded.
+    """
+
+    __slots__ = ("fetch", "bucket", "time_key", "_identity")
+
+    def __init__(self, fetch: Mapping[str, Any]) -> None:
+        self.fetch = fetch
+        self.bucket = tuple(_hashable(fetch.get(name)) for name in ("fetched_at", "request", "status"))
+        self.time_key = _time_key(fetch)
+        self._identity: str | None = None
+
+    @property
+    def identity(self) -> str:
+        if self._identity is None:
+            self._identity = _identity(self.fetch)
+        return self._identity
+
+
+def _hashable(value: Any) -> Any:
+    # Equal canonical JSON implies equal Python values for these types, so equal identities always
+    # share a bucket; anything else (a malformed value) falls into one catch-all bucket.
+    return value if value is None or isinstance(value, str | int) else "\x00other"
+
+
+def _time_key(fetch: Mapping[str, Any]) -> tuple[int, str]:
+    # Unknown times (legacy pages) first, then by time; the canonical JSON breaks ties (``_ordered``)
+    # so the order, and with it the bytes written, do not depend on which writer came first.
     at = fetch.get("fetched_at")
     if not isinstance(at, str):
-        return (0, "", _identity(fetch))
+        return (0, "")
     try:
-        normalized = format_fetched_at(datetime.fromisoformat(at.replace("Z", "+00:00")))
+        return (1, format_fetched_at(datetime.fromisoformat(at.replace("Z", "+00:00"))))
     except ValueError:
-        normalized = at
-    return (1, normalized, _identity(fetch))
+        return (1, at)
+
+
+def _distinct(fetches: Iterable[_Fetch]) -> list[_Fetch]:
+    """The first of each set of identical fetches, in input order."""
+    kept: list[_Fetch] = []
+    by_bucket: dict[tuple[Any, ...], list[_Fetch]] = {}
+    for k in fetches:
+        same = by_bucket.setdefault(k.bucket, [])
+        if any(other.identity == k.identity for other in same):
+            continue
+        same.append(k)
+        kept.append(k)
+    return kept
+
+
+def _ordered(kept: list[_Fetch]) -> list[dict[str, Any]]:
+    """Normalized fetches sorted by (time, canonical JSON); the JSON is only encoded for ties."""
+    out: list[dict[str, Any]] = []
+    for _, group in groupby(sorted(kept, key=lambda k: k.time_key), key=lambda k: k.time_key):
+        tied = list(group)
+        if len(tied) > 1:
+            tied.sort(key=lambda k: k.identity)
+        out.extend(_normalized(k.fetch) for k in tied)
+    return out
 
 
 def _union(a: list[Mapping[str, Any]], b: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    seen: dict[str, dict[str, Any]] = {}
-    for fetch in [*a, *b]:
-        seen.setdefault(_identity(fetch), _normalized(fetch))
-    return sorted(seen.values(), key=_sort_key)
+    return _ordered(_distinct(_Fetch(f) for f in [*a, *b]))
 
 
 def _normalized(fetch: Mapping[str, Any]) -> dict[str, Any]:
@@ -248,7 +313,7 @@ def _check_envelope(value: dict[str, Any], key: str, key_kind: str | None) -> di
         problem = _fetch_problem(fetch)
         if problem:
             raise MalformedRawObject(key, f"fetch {i}: {problem}")
-    return new_envelope(kind, user, fetches)
+    return _envelope(kind, user, fetches)
 
 
 def _page_kind(page: Any) -> str | None:

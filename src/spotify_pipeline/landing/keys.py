@@ -9,6 +9,10 @@ The original DAGs' code actually wrote ``recently_played/recently_played_YYYYMMD
 Those names are recognised too, so a copied-over bucket loads as it is; their hour is only a label
 (every play carries its own ``played_at``), and we never write under those names.
 
+Export files an import archived live under ``imports/<user>/<sha256 of the file>/<file name>``
+(content-addressed: the same file imported twice is stored once). They are the input of ``rebuild``,
+not raw objects: ``parse_key`` refuses them, so ``process`` passes them by.
+
 Anything else (``_quarantine/``, sidecars, temp files, foreign files) is not a raw object.
 """
 
@@ -21,6 +25,8 @@ from typing import NamedTuple
 KINDS = ("recently_played", "following_artists", "metadata")
 QUARANTINE_PREFIX = "_quarantine/"
 USERS_PREFIX = "users/"
+IMPORTS_PREFIX = "imports/"
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 # A user name becomes one path segment: no slash, no leading dot (so no '..' or hidden names),
 # nothing a shell or S3 console would mangle.
@@ -66,6 +72,18 @@ def raw_key(kind: str, hour: datetime, user: str | None = None) -> str:
     if user is None:
         return base
     return f"{USERS_PREFIX}{check_user(user)}/{base}"
+
+
+def import_key(user: str, sha256: str, file_name: str) -> str:
+    """The key of an archived export file: ``imports/<user>/<sha256>/<base name of file_name>``.
+
+    ``file_name`` may be a path or a zip member path; only its last segment is kept (a leading dot
+    is dropped, so the copy is never a hidden file the local store would not list)."""
+    if not _SHA256_RE.fullmatch(sha256):
+        raise ValueError(f"{sha256!r} is not a lowercase sha256 hex digest")
+    base = re.split(r"[/\\]", file_name)[-1].lstrip(".")
+    base = "".join(c if c.isprintable() else "_" for c in base) or "export.json"
+    return f"{IMPORTS_PREFIX}{check_user(user)}/{sha256}/{base}"
 
 
 def parse_key(key: str) -> RawKey:

@@ -26,7 +26,14 @@ from ..errors import MalformedRawObject, StoreError
 from ..fsutil import fsync_dir
 from .envelope import dump, merge_envelopes, parse_object
 from .keys import QUARANTINE_PREFIX
-from .store import RawObjectInfo, check_key, quarantine_key, reason_note, reason_sidecar_key
+from .store import (
+    RawObjectInfo,
+    already_there,
+    check_key,
+    quarantine_key,
+    reason_note,
+    reason_sidecar_key,
+)
 
 _TEMP_PREFIX = ".tmp-"
 _LOCK_NAME = ".lock"
@@ -129,6 +136,21 @@ class LocalRawStore:
             self._write_atomic(target, payload, target_key)
         return qkey
 
+    def put_bytes(self, key: str, data: bytes) -> RawObjectInfo:
+        path = self._path(key)
+        info = RawObjectInfo(key, len(data), hashlib.sha256(data).hexdigest())
+        if not path.exists():  # the usual case; a re-import finds its copy and writes nothing
+            self._ensure_dir(path.parent, key)
+            if self._write_atomic(path, data, key, overwrite=False):
+                return info
+        try:
+            held = _file_digest(path)
+        except OSError as exc:
+            raise StoreError(f"could not read {path}: {exc.strerror}; check the folder's permissions") from None
+        if held != (info.size, info.etag):
+            raise already_there(self.location, key)
+        return info
+
     # --- helpers ---------------------------------------------------------------------------
     def _path(self, key: str) -> Path:
         try:
@@ -156,7 +178,10 @@ class LocalRawStore:
         finally:
             os.close(fd)  # closing releases the flock
 
-    def _write_atomic(self, path: Path, data: bytes, key: str) -> None:
+    def _write_atomic(self, path: Path, data: bytes, key: str, *, overwrite: bool = True) -> bool:
+        """Write a temp file, fsync it, then publish it at ``path`` in one step. With ``overwrite`` off
+        the publish is a hard link, which fails if ``path`` exists, so a racing writer can never
+        replace it: returns False then (nothing written)."""
         tmp = path.with_name(f"{_TEMP_PREFIX}{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -168,7 +193,10 @@ class LocalRawStore:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(tmp, path)
+            if overwrite:
+                os.replace(tmp, path)
+            elif not _publish_once(tmp, path):
+                return False
         except OSError as exc:
             try:
                 tmp.unlink(missing_ok=True)
@@ -176,6 +204,7 @@ class LocalRawStore:
                 pass  # the original error is the one to report; a stray temp file is skipped by list()
             raise self._write_error(exc, key, path.parent) from None
         fsync_dir(path.parent)
+        return True
 
     def _write_error(self, exc: OSError, key: str, folder: Path) -> StoreError:
         code = exc.errno
@@ -193,3 +222,39 @@ class LocalRawStore:
             f"could not write {key} in {self.location} ({name}: {exc.strerror}); "
             f"the previous object is intact. {advice[0].upper()}{advice[1:]}"
         )
+
+
+# Filesystems without hard links (FAT, some FUSE and SMB mounts) answer one of these to link().
+_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK}
+
+
+def _publish_once(tmp: Path, path: Path) -> bool:
+    """Move the finished temp file to ``path`` unless ``path`` exists; True if it was published."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        tmp.unlink(missing_ok=True)
+        return False
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+        # No hard links here: a rename after an existence check. Only a racing writer of the same
+        # key slips through, and write-once keys are content-addressed, so it writes the same bytes.
+        if path.exists():
+            tmp.unlink(missing_ok=True)
+            return False
+        os.replace(tmp, path)
+        return True
+    tmp.unlink()
+    return True
+
+
+def _file_digest(path: Path) -> tuple[int, str]:
+    """(size, sha256 hex) of a file, read in 1 MiB chunks: an archived export is never loaded whole."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()

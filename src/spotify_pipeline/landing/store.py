@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreError
 from .keys import QUARANTINE_PREFIX
 
 if TYPE_CHECKING:
@@ -39,6 +39,12 @@ class RawStore(Protocol):
 
     def quarantine(self, key: str, reason: str) -> str:
         """Copy the object to ``_quarantine/<key>`` with a reason sidecar; the original stays."""
+        ...
+
+    def put_bytes(self, key: str, data: bytes) -> RawObjectInfo:
+        """Write ``data`` at ``key`` once, atomically, and never overwrite it (archived export files).
+
+        The same key with the same bytes is a no-op; with other bytes, a StoreError naming the key."""
         ...
 
 
@@ -72,6 +78,14 @@ def check_key(key: str) -> str:
     if not key or key.startswith("/") or "\\" in key or any(p in ("", ".", "..") for p in parts):
         raise ValueError(f"{key!r} is not a valid raw-zone key: use a relative path like recently_played/2026112910.json")
     return key
+
+
+def already_there(location: str, key: str) -> StoreError:
+    """The error for a write-once key that holds other bytes (``put_bytes``)."""
+    return StoreError(
+        f"{key} already exists in {location} with other content; an archived file is never overwritten: "
+        "check what wrote it, or move it aside if it is damaged, and run again"
+    )
 
 
 def quarantine_key(key: str) -> str:

@@ -52,7 +52,7 @@ DEFAULT_SCHEDULES: dict[str, str] = {
     "data_pipeline_schedule": "0 6 * * *",
 }
 
-JobName = Literal["fetch_recent", "fetch_following", "process", "enrich"]
+JobName = Literal["download_recently_played", "download_followed_artists", "process", "enrich"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -399,10 +399,10 @@ class JobFailed(RuntimeError):
 def _call(job: JobName, settings: Settings, context: Mapping[str, Any]) -> JobReport:
     from spotify_pipeline import jobs
 
-    if job == "fetch_recent":
-        return jobs.fetch_recent(settings, hour=run_hour(context))
-    if job == "fetch_following":
-        return jobs.fetch_following(settings, hour=run_hour(context))
+    if job == "download_recently_played":
+        return jobs.download_recently_played(settings, hour=run_hour(context))
+    if job == "download_followed_artists":
+        return jobs.download_followed_artists(settings, hour=run_hour(context))
     if job == "process":
         return jobs.process(settings)
     if job == "enrich":
