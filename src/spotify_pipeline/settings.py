@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     backoff_base_seconds: float = Field(0.5, ge=0, description="First backoff step; doubles, with jitter")
     request_timeout_seconds: float = Field(20.0, gt=0)
     enrich_threshold: int = Field(50, ge=1, description="Missing ids that trigger an enrichment")
+    following_every_hours: float = Field(
+        24.0, ge=0, description="`run` fetches followed artists only when the last good fetch is older"
+    )
     export_match_tolerance_seconds: float = Field(90.0, ge=0, description="Export vs API play matching window")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

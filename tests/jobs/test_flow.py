@@ -202,3 +202,21 @@ def test_a_recreated_database_at_the_same_url_is_migrated_again(tmp_path: Path) 
     engine = migrated_engine(url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM plays")).scalar_one() == 0
+
+
+def test_run_all_fetches_followed_artists_once_a_day(tmp_path: Path) -> None:
+    from spotify_pipeline.jobs import run_all
+
+    world = make_world(tmp_path)
+    following_calls = lambda: sum(1 for c in world.sim.calls if c.path == "/v1/me/following")  # noqa: E731
+    for _ in range(3):  # a cron `run` every 20 minutes
+        world.clock.advance(timedelta(minutes=20))
+        reports = run_all(world.settings, runtime=world.fresh_runtime())
+    assert [r.job for r in reports][:2] == ["download_recently_played", "download_followed_artists"]
+    assert reports[1].status == "skipped" and "following_every_hours" in reports[1].message
+    pages = following_calls()
+    assert pages >= 1
+    world.clock.advance(timedelta(hours=24))
+    reports = run_all(world.settings, runtime=world.fresh_runtime())
+    assert reports[1].status == "ok"
+    assert following_calls() == 2 * pages

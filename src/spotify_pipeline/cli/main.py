@@ -127,7 +127,7 @@ def enrich(
 
 @app.command()
 def run(as_json: JsonOpt = False) -> None:
-    """One full cycle for cron: fetch recent, fetch following, process, enrich past the threshold."""
+    """One full cycle for cron: fetch recent, followed artists once a day, process, enrich past the threshold."""
     from ..jobs import run_all
 
     reports = call(run_all, settings())

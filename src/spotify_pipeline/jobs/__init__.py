@@ -26,6 +26,24 @@ __all__ = [
 ]
 
 
+def _followed_artists_when_due(settings: Settings, rt: Runtime) -> JobReport:
+    """Followed artists change slowly: a cron `run` every 20 minutes fetches them once a day."""
+    from datetime import timedelta
+
+    from ..warehouse import reads
+
+    with rt.engine.connect() as conn:
+        last = reads.last_successful_fetch(conn, settings.user, "following_artists")
+    if last is None or rt.clock.now() - last >= timedelta(hours=settings.following_every_hours):
+        return download_followed_artists(settings, runtime=rt)
+    report = JobReport("download_followed_artists", status="skipped")
+    report.message = (
+        f"last fetched {last.isoformat()}; next after {settings.following_every_hours:g} h "
+        "(setting following_every_hours)"
+    )
+    return report
+
+
 def run_all(
     settings: Settings,
     *,
@@ -39,7 +57,7 @@ def run_all(
     rt = Runtime.resolve(settings, runtime, clock=clock, transport=transport, token_store=token_store)
     reports = [download_recently_played(settings, runtime=rt)]
     if reports[-1].status != "paused":
-        reports.append(download_followed_artists(settings, runtime=rt))
+        reports.append(_followed_artists_when_due(settings, rt))
     reports.append(process(settings, runtime=rt))
     if all(r.status != "paused" for r in reports):
         reports.append(enrich(settings, runtime=rt, force=force_enrich))

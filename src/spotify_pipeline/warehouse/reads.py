@@ -176,6 +176,18 @@ def last_fetch(conn: Connection, user_id: str, kind: str) -> dict[str, Any] | No
     return dict(row._mapping) if row else None
 
 
+def last_successful_fetch(conn: Connection, user_id: str, kind: str) -> datetime | None:
+    """When the newest successful fetch run of ``kind`` for the user started, None if none did."""
+    f = s.fetch_runs
+    value = conn.execute(
+        select(f.c.started_at)
+        .where(f.c.user_id == user_id, f.c.kind == kind, f.c.status == "ok")
+        .order_by(f.c.started_at.desc())
+        .limit(1)
+    ).scalar()
+    return _aware(value)
+
+
 def _aware(value: Any) -> datetime | None:
     from datetime import UTC
 
