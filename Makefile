@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c $(CONSTRAI
 
 .PHONY: help
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; set PYTHON=python3.x (3.11+)" >&2; exit 1; }
@@ -43,7 +43,7 @@ test: $(VENV)/.dev services ## Install, start services, run every test
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 .PHONY: lint
-lint: $(VENV)/.dev ## ruff (lint + format check) and mypy
+lint: $(VENV)/.dev ## ruff (lint, and the AIR3 rules on the DAGs) and mypy
 	$(BIN)/ruff check src tests dags bench
 	$(BIN)/ruff check dags --select AIR3
 	$(BIN)/mypy
