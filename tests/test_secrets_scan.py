@@ -3,8 +3,10 @@
 The secrets: the app's client secret and every access and refresh token (the simulator's token
 generator is patched to mint recognisable ones), AWS keys (environment, for the S3 store), and a
 database password (a MariaDB user created for the test). The scans: every log record at DEBUG
-(message, arguments and traceback), every exception text, stdout/stderr of every CLI command, every
-raw object, every warehouse table, and the demo's result.
+(message, arguments and traceback), every exception text, stdout/stderr of every CLI command (run end
+to end against a simulator served on loopback), every raw object, every warehouse table, and the
+demo's result. The DAGs get the same scan, plus XCom and Airflow's metadata database, in
+tests/airflow/test_dag_secrets.py, which reuses the helpers and fixtures below.
 
 Covered elsewhere, referenced here rather than repeated:
 - token files 0600 and written atomically: tests/spotify/test_tokens.py
@@ -21,6 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -74,11 +77,34 @@ def _scan_logs(caplog: pytest.LogCaptureFixture) -> None:
         _assert_clean(f"log record {record.name}", formatter.format(record) + repr(record.args))
 
 
-def _scan_warehouse(engine: sa.engine.Engine) -> None:
+def _scan_warehouse(engine: sa.engine.Engine) -> int:
+    """Every row of every table the database holds (reflected, so a table added later is scanned too);
+    returns the number of rows read."""
+    tables = sa.MetaData()
+    tables.reflect(engine)
+    assert set(schema.metadata.tables) <= set(tables.tables), "the scan must see the project's tables"
+    n = 0
     with engine.connect() as conn:
-        for name, table in schema.metadata.tables.items():
+        for name, table in tables.tables.items():
             for row in conn.execute(sa.select(table)):
                 _assert_clean(f"warehouse table {name}", repr(tuple(row)))
+                n += 1
+    return n
+
+
+def _scan_bucket(endpoint: str, bucket: str) -> int:
+    """Every object in the bucket, read with the moto server's own keys; returns how many."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    n = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            _assert_clean(f"s3://{bucket}/{obj['Key']}", obj["Key"] + body.decode("utf-8", "replace"))
+            n += 1
+    return n
 
 
 def _scan_store(world: World) -> int:
@@ -165,36 +191,96 @@ def test_the_job_flows_and_their_failures_show_no_secret(
     _scan_warehouse(world.runtime.engine)
 
 
-def test_cli_commands_show_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                     caplog: pytest.LogCaptureFixture) -> None:
-    from typer.testing import CliRunner
+@pytest.fixture()
+def secret_target_db_url(secret_db_url: str) -> Any:
+    """A second, empty database for `rebuild --target-url`, reached as the same secret-password user."""
+    import pymysql
+
+    url = sa.engine.make_url(secret_db_url)
+    name = f"{url.database}_rebuilt"
+    admin = pymysql.connect(host=url.host, port=url.port or 3306, user="root", password="", autocommit=True)
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        cur.execute(f"GRANT ALL PRIVILEGES ON `{name}`.* TO 'sp_secret_test'@'127.0.0.1'")
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+
+@pytest.mark.mysql
+@pytest.mark.s3
+def test_cli_commands_against_a_served_simulator_show_no_secret(
+    tmp_path: Path, marked_tokens: None, secret_db_url: str, secret_target_db_url: str,
+    s3_bucket: tuple[str, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every command end to end, as a person runs them: a browser login to a confidential app, then
+    S3 and MariaDB reached with marked credentials, logging at DEBUG."""
+    from datetime import UTC, datetime
+
+    from tests.cli.test_commands import _login, runner
 
     from spotify_pipeline.cli.main import app
+    from spotify_pipeline.simulator import Simulator, SimulatorConfig, serve
 
+    endpoint, bucket = s3_bucket
+    client_secret = f"{MARK}clientsecret0123456789"
+    sim = Simulator(SimulatorConfig(seed=5))
+    now = datetime.now(UTC)
+    sim.add_user("scan-user", profile="heavy", since=now - timedelta(days=2))
+    confidential = sim.register_app(["http://127.0.0.1/callback"], client_secret=client_secret)
+    export = tmp_path / "export"
+    sim.write_export("scan-user", export, kind="extended", start=now - timedelta(days=2), end=now)
+    token_file = tmp_path / "secrets" / "tokens.json"
     caplog.set_level(logging.DEBUG)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SPOTIFY_PIPELINE_CLIENT_ID", "0123456789abcdef0123456789abcdef")
-    monkeypatch.setenv("SPOTIFY_PIPELINE_CLIENT_SECRET", f"{MARK}clientsecret")
-    monkeypatch.setenv("SPOTIFY_PIPELINE_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'w.db'}")
-    monkeypatch.setenv("SPOTIFY_PIPELINE_RAW_ZONE", str(tmp_path / "raw"))
-    monkeypatch.setenv("SPOTIFY_PIPELINE_TOKEN_FILE", str(tmp_path / "tokens.json"))
-    monkeypatch.setenv("SPOTIFY_PIPELINE_API_URL", "http://127.0.0.1:9/v1")  # nothing listens there
-    monkeypatch.setenv("SPOTIFY_PIPELINE_ACCOUNTS_URL", "http://127.0.0.1:9")
-    monkeypatch.setenv("SPOTIFY_PIPELINE_MAX_RETRIES", "0")
+    for key in [k for k in os.environ if k.startswith("SPOTIFY_PIPELINE_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AWS_KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
-    (tmp_path / "tokens.json").write_text(json.dumps({
-        "access_token": f"{MARK}access", "refresh_token": f"{MARK}refresh", "token_type": "Bearer",
-        "expires_at": "2020-01-01T00:00:00+00:00", "consented_at": "2020-01-01T00:00:00+00:00",
-        "scope": "user-read-recently-played user-follow-read", "client_id": "0123456789abcdef0123456789abcdef"}))
-    (tmp_path / "tokens.json").chmod(0o600)
-    runner = CliRunner()
-    commands = [["init"], ["db", "upgrade"], ["config", "show"], ["status"], ["status", "--json"],
-                ["auth", "status"], ["auth", "status", "--json"], ["fetch", "recent"], ["fetch", "following"],
-                ["process"], ["enrich"], ["run"], ["coverage"]]
-    for args in commands:
-        result = runner.invoke(app, args)
-        _assert_clean(f"`spotify-pipeline {' '.join(args)}` output", result.output + repr(result.exception))
+    outputs: list[tuple[str, Any]] = []
+    with serve(sim) as info:
+        env = {
+            "ACCOUNTS_URL": info.accounts_url, "API_URL": info.api_url,
+            "CLIENT_ID": confidential.client_id, "CLIENT_SECRET": client_secret,
+            "REDIRECT_URI": "http://127.0.0.1/callback", "USER": "scan-user",
+            "RAW_ZONE": f"s3://{bucket}/spotify", "S3_ENDPOINT_URL": endpoint, "S3_REGION": "us-east-1",
+            "WAREHOUSE_URL": secret_db_url, "TOKEN_FILE": str(token_file), "LOG_LEVEL": "DEBUG",
+        }
+        for key, value in env.items():
+            monkeypatch.setenv("SPOTIFY_PIPELINE_" + key, value)
+        _login(monkeypatch)
+        commands = [
+            ["init"], ["db", "upgrade"], ["auth", "status"], ["auth", "status", "--json"], ["fetch", "recent"], ["fetch", "following"], ["process"],
+            ["enrich"], ["run"], ["status", "--json"], ["status"], ["config", "show"],
+            ["config", "show", "--json"], ["import-history", str(export)], ["coverage"],
+            ["rebuild", "--target-url", secret_target_db_url],
+        ]
+        for args in commands:
+            result = runner.invoke(app, args)
+            assert result.exit_code == 0, f"spotify-pipeline {' '.join(args)}: {result.output}"
+            outputs.append((" ".join(args), result))
+
+    tokens = json.loads(token_file.read_text())
+    assert MARK in tokens["access_token"] and MARK in tokens["refresh_token"]  # the scan has teeth
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert json.loads(dict(outputs)["status --json"].stdout)["counts"]["plays"] > 0
+    for command, result in outputs:
+        # CliRunner's output interleaves stdout and stderr (click >= 8.2).
+        _assert_clean(f"`spotify-pipeline {command}` output", result.output + repr(result.exception))
     _scan_logs(caplog)
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path != token_file:
+            _assert_clean(str(path), path.read_text(errors="replace"))
+    assert _scan_bucket(endpoint, bucket) > 0
+    for url in (secret_db_url, secret_target_db_url):
+        engine = sa.create_engine(url)
+        try:
+            assert _scan_warehouse(engine) > 0
+        finally:
+            engine.dispose()
 
 
 def test_aws_signature_headers_are_masked() -> None:

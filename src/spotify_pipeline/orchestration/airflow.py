@@ -325,6 +325,24 @@ def build_run_config(get_connection: ConnectionGetter | None = None) -> RunConfi
     return RunConfig(load_settings(**overrides), credentials)
 
 
+def mask_run_secrets(config: RunConfig, logger: logging.Logger | None = None) -> None:
+    """Mask this run's secrets in every log record the task's handlers receive.
+
+    Airflow masks the connection passwords it hands out in its own log events, but not what the job
+    logs through the standard library: botocore's DEBUG line of a signed S3 request names the AWS key
+    id (``Credential=AKIA…``) and carries the signature, and the access and refresh tokens the job
+    reads or mints are unknown to Airflow. The CLI installs the project's filter in ``setup_logging``;
+    a task has to do it itself, on the handlers Airflow configured (``logger``: default the root).
+    """
+    from spotify_pipeline.redact import install, register_secrets
+
+    register_secrets(config.settings.secret_values())
+    credentials = config.aws_credentials
+    if credentials is not None:
+        register_secrets([credentials.access_key_id, credentials.secret_access_key, credentials.session_token])
+    install(logger)
+
+
 @contextmanager
 def aws_environment(credentials: AwsCredentials | None) -> Iterator[None]:
     """Expose the S3 connection's keys to boto3 for the duration of one job, then restore.
@@ -457,6 +475,7 @@ def run_job(job: JobName) -> dict[str, Any]:
         raise AirflowFailException(
             f"{exc} (not retried: fix the configuration, then clear the task)"
         ) from exc
+    mask_run_secrets(config)
     settings = config.settings
     log.info(
         "%s for user %r: raw zone %s, warehouse %s",
