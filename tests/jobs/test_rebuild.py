@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -65,7 +66,8 @@ def _rows(engine: sa.engine.Engine) -> dict[str, list[tuple[Any, ...]]]:
 
 def test_a_rebuilt_warehouse_equals_the_original_row_for_row(tmp_path: Path) -> None:
     world = make_world(tmp_path, profile="binge")
-    _history(world, tmp_path)
+    export = _history(world, tmp_path)
+    shutil.rmtree(export)  # the raw zone alone: the user deleted the download, or this is another host
     original = _rows(world.runtime.engine)
     assert original["gaps"] and any(g[-1] for g in original["gaps"]), "the history needs open and closed gaps"
     assert original["import_runs"] and original["audio_features"] == [] and original["followed_artists"]
@@ -74,10 +76,10 @@ def test_a_rebuilt_warehouse_equals_the_original_row_for_row(tmp_path: Path) -> 
     target = f"sqlite:///{tmp_path / 'rebuilt.db'}"
     report = rebuild(world.settings, runtime=world.fresh_runtime(), target_url=target)
     assert report.status == "ok", report.problems
-    assert report.counts["imports_replayed"] == 1
+    assert report.counts["imports_replayed"] == 1 and "imports_replayed_from_paths" not in report.counts
     rebuilt = _rows(sa.create_engine(target))
     for name in original:
-        assert rebuilt[name] == original[name], name
+        assert rebuilt[name] == original[name], name  # import_runs.report included: same archive keys
     assert "rebuilt sqlite:///" in report.message
 
 
@@ -104,13 +106,88 @@ def _copy_of(world: World, tmp_path: Path) -> str:
     return other
 
 
-def test_an_import_whose_files_are_gone_is_named(tmp_path: Path) -> None:
+@pytest.mark.mysql
+@pytest.mark.s3
+def test_rebuilding_mariadb_from_s3_needs_no_export_file(
+    tmp_path: Path, mysql_url: str, s3_bucket: tuple[str, str]
+) -> None:
+    endpoint, bucket = s3_bucket
+    world = make_world(
+        tmp_path, profile="binge", warehouse_url=mysql_url, raw_zone=f"s3://{bucket}/spotify", s3_endpoint_url=endpoint
+    )
+    shutil.rmtree(_history(world, tmp_path))
+    assert any(k.key.startswith("imports/alice/") for k in world.runtime.store.list("imports/"))
+    before = _rows(world.runtime.engine)
+    assert any(p[8] == "export" for p in before["plays"])
+
+    report = rebuild(world.settings, runtime=world.fresh_runtime())  # in place
+
+    assert report.status == "ok", report.problems
+    assert report.counts["imports_replayed"] == 1
+    assert _rows(sa.create_engine(mysql_url)) == before
+
+
+def _forget_archive(world: World) -> None:
+    """Make the recorded imports look as they did before exports were archived."""
+    runs = schema.import_runs
+    with world.runtime.engine.begin() as conn:
+        for run_id, report in conn.execute(sa.select(runs.c.id, runs.c.report)).all():
+            old = json.loads(report)
+            del old["archived"]
+            conn.execute(sa.update(runs).where(runs.c.id == run_id).values(report=json.dumps(old, sort_keys=True)))
+
+
+def test_an_import_made_before_archiving_is_replayed_from_its_paths_and_archived(tmp_path: Path) -> None:
     world = make_world(tmp_path)
     export = _history_small(world, tmp_path)
+    _forget_archive(world)
+    for info in list(world.runtime.store.list("imports/")):
+        (tmp_path / "raw" / info.key).unlink()
+    before = _rows(world.runtime.engine)
+
+    target = f"sqlite:///{tmp_path / 'r.db'}"
+    report = rebuild(world.settings, runtime=world.fresh_runtime(), target_url=target)
+
+    assert report.status == "ok", report.problems
+    assert report.counts["imports_replayed_from_paths"] == 1
+    assert "import 1 predated export archiving and was replayed from its original files" in report.message
+    after = _rows(sa.create_engine(target))
+    assert after["plays"] == before["plays"]
+    # Its files are archived now, and the rebuilt run records them: the next rebuild needs no paths.
+    (archived,) = [json.loads(r[-1])["archived"] for r in after["import_runs"]]
+    assert {a["name"] for a in archived} == {str(p) for p in export.iterdir()}
+    assert {a["key"] for a in archived} == {i.key for i in world.runtime.store.list("imports/")}
+
+
+def test_an_import_made_before_archiving_whose_files_are_gone_is_named(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    export = _history_small(world, tmp_path)
+    _forget_archive(world)
     shutil.rmtree(export)
     report = rebuild(world.settings, runtime=world.fresh_runtime(), target_url=f"sqlite:///{tmp_path / 'r.db'}")
     assert report.status == "partial"
-    assert any(str(export) in p and "import-history" in p for p in report.problems)
+    assert any(
+        "made before export files were archived" in p and str(export) in p and "import-history" in p
+        for p in report.problems
+    ), report.problems
+
+
+@pytest.mark.parametrize("damage", ["deleted", "edited"])
+def test_a_lost_or_altered_archived_copy_is_named(tmp_path: Path, damage: str) -> None:
+    world = make_world(tmp_path)
+    shutil.rmtree(_history_small(world, tmp_path))
+    (info,) = list(world.runtime.store.list("imports/"))
+    copy = tmp_path / "raw" / info.key
+    if damage == "deleted":
+        copy.unlink()
+    else:
+        copy.write_bytes(copy.read_bytes().replace(b"spotify:track:", b"spotify:track:x", 1))
+
+    report = rebuild(world.settings, runtime=world.fresh_runtime(), target_url=f"sqlite:///{tmp_path / 'r.db'}")
+
+    assert report.status == "partial" and "imports_replayed" not in report.counts
+    expected = "is not in" if damage == "deleted" else "does not match its sha256"
+    assert any("import 1 (" in p and info.key in p and expected in p for p in report.problems), report.problems
 
 
 def _history_small(world: World, tmp_path: Path) -> Path:

@@ -260,3 +260,78 @@ def test_concurrent_merges_from_several_processes_lose_nothing(tmp_path: Path) -
         assert p.exitcode == 0
     held = {(r["items"][0]["writer"], r["items"][0]["n"]) for r in responses(LocalRawStore(tmp_path))}
     assert held == {(w, n) for w in range(WRITERS) for n in range(MERGES)}
+
+
+# --- write-once bytes (archived export files) ---------------------------------------------------
+
+ARCHIVED = "imports/alice/" + "ab" * 32 + "/Streaming_History_Audio_2026.json"
+
+
+def test_put_bytes_writes_once_and_a_same_content_repeat_is_a_no_op(tmp_path: Path) -> None:
+    store = LocalRawStore(tmp_path)
+    data = b'[{"ts": "2026-11-29T10:00:00Z"}]'
+    info = store.put_bytes(ARCHIVED, data)
+    assert info == (ARCHIVED, len(data), hashlib.sha256(data).hexdigest())
+    assert store.get(ARCHIVED) == data
+    inode = (tmp_path / ARCHIVED).stat().st_ino
+    assert store.put_bytes(ARCHIVED, data) == info
+    assert (tmp_path / ARCHIVED).stat().st_ino == inode  # not rewritten
+    with pytest.raises(StoreError, match=f"{ARCHIVED} already exists in {tmp_path} with other content"):
+        store.put_bytes(ARCHIVED, b"[]")
+    assert store.get(ARCHIVED) == data
+    assert sorted(p.name for p in (tmp_path / ARCHIVED).parent.iterdir()) == ["Streaming_History_Audio_2026.json"]
+
+
+def test_put_bytes_racing_writers_never_overwrite(tmp_path: Path) -> None:
+    # Eight writers of one key with different bytes: the hard-link publish lets exactly one win.
+    import threading
+
+    store = LocalRawStore(tmp_path)
+    start = threading.Barrier(8)
+    won: list[bytes] = []
+    refused: list[StoreError] = []
+
+    def write(n: int) -> None:
+        data = f"writer {n}".encode()
+        start.wait()
+        try:
+            store.put_bytes(ARCHIVED, data)
+            won.append(data)
+        except StoreError as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1 and len(refused) == 7
+    assert store.get(ARCHIVED) == won[0]
+    assert [p.name for p in (tmp_path / ARCHIVED).parent.iterdir()] == ["Streaming_History_Audio_2026.json"]
+
+
+def test_put_bytes_without_hard_links_still_writes_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_links(src: object, dst: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)  # FAT, some FUSE and SMB mounts
+    store = LocalRawStore(tmp_path)
+    store.put_bytes(ARCHIVED, b"one")
+    assert store.put_bytes(ARCHIVED, b"one").size == 3
+    with pytest.raises(StoreError, match="other content"):
+        store.put_bytes(ARCHIVED, b"two")
+    assert store.get(ARCHIVED) == b"one"
+    assert [p.name for p in (tmp_path / ARCHIVED).parent.iterdir()] == ["Streaming_History_Audio_2026.json"]
+
+
+def test_put_bytes_on_a_full_disk_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(fd: int, data: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    store = LocalRawStore(tmp_path)
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(StoreError, match=f"could not write {ARCHIVED} .*ENOSPC.*is full"):
+        store.put_bytes(ARCHIVED, b"data")
+    monkeypatch.undo()
+    assert store.get(ARCHIVED) is None
+    assert list((tmp_path / ARCHIVED).parent.iterdir()) == []

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from spotify_pipeline.landing.keys import is_legacy_key, is_raw_key, parse_key, raw_key
+from spotify_pipeline.landing.keys import import_key, is_legacy_key, is_raw_key, parse_key, raw_key
 
 
 def test_original_layout_exactly() -> None:
@@ -88,3 +88,38 @@ def test_foreign_keys_are_not_raw_objects(key: str) -> None:
     assert not is_raw_key(key)
     with pytest.raises(ValueError, match="raw object key"):
         parse_key(key)
+
+
+SHA = "0123456789abcdef" * 4
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("/home/a/my_spotify_data.zip/Spotify Extended Streaming History/Streaming_History_Audio_2026.json",
+         "Streaming_History_Audio_2026.json"),
+        ("C:\\Users\\a\\StreamingHistory_music_0.json", "StreamingHistory_music_0.json"),
+        ("export/.hidden.json", "hidden.json"),  # the local store does not list hidden files
+        ("export/..", "export.json"),
+    ],
+)  # fmt: skip
+def test_archived_export_keys_are_content_addressed_per_user(name: str, expected: str) -> None:
+    assert import_key("alice", SHA, name) == f"imports/alice/{SHA}/{expected}"
+
+
+@pytest.mark.parametrize(
+    "name", ["Streaming_History_Audio_2026.json", "recently_played/2026112910.json", "2026112910.json"]
+)
+def test_archived_export_files_are_not_raw_objects(name: str) -> None:
+    # `process` lists the whole raw zone and loads only what parse_key accepts.
+    key = import_key("alice", SHA, name)
+    assert not is_raw_key(key)
+    with pytest.raises(ValueError, match="raw object key"):
+        parse_key(key)
+
+
+def test_archived_export_keys_refuse_bad_users_and_digests() -> None:
+    with pytest.raises(ValueError, match="'../x' cannot be a raw-zone partition"):
+        import_key("../x", SHA, "a.json")
+    with pytest.raises(ValueError, match="sha256"):
+        import_key("alice", SHA.upper(), "a.json")

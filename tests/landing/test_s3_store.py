@@ -283,3 +283,64 @@ def test_missing_bucket_says_what_to_do(s3_bucket: tuple[str, str]) -> None:
     store = S3RawStore("no-such-bucket-here", "", endpoint_url=s3_bucket[0], region="us-east-1")
     with pytest.raises(StoreError, match="404 NoSuchBucket\\). Create the bucket 'no-such-bucket-here'"):
         store.merge(KEY, envelope(1))
+
+
+# --- write-once bytes (archived export files) ---------------------------------------------------
+
+ARCHIVED = "imports/alice/" + "ab" * 32 + "/Streaming_History_Audio_2026.json"
+
+
+def test_put_bytes_writes_once_and_a_same_content_repeat_is_a_no_op(store: S3RawStore, s3_bucket: tuple[str, str]) -> None:
+    data = b'[{"ts": "2026-11-29T10:00:00Z"}]'
+    info = store.put_bytes(ARCHIVED, data)
+    assert info.key == ARCHIVED and info.size == len(data)
+    assert store.get(ARCHIVED) == data
+    client = raw_client(s3_bucket)
+    modified = client.head_object(Bucket=store.bucket, Key="raw/zone/" + ARCHIVED)["LastModified"]
+    assert store.put_bytes(ARCHIVED, data) == info
+    assert client.head_object(Bucket=store.bucket, Key="raw/zone/" + ARCHIVED)["LastModified"] == modified
+    with pytest.raises(StoreError, match=f"{ARCHIVED} already exists in {store.location} with other content"):
+        store.put_bytes(ARCHIVED, b"[]")
+    assert store.get(ARCHIVED) == data
+
+
+def test_put_bytes_compares_bytes_when_the_etag_is_not_an_md5(store: S3RawStore, s3_bucket: tuple[str, str]) -> None:
+    # A multipart upload's ETag is "<md5 of md5s>-<parts>": only the bytes can say it is the same file.
+    client = raw_client(s3_bucket)
+    full = "raw/zone/" + ARCHIVED
+    upload = client.create_multipart_upload(Bucket=store.bucket, Key=full)
+    part = client.upload_part(Bucket=store.bucket, Key=full, UploadId=upload["UploadId"], PartNumber=1, Body=b"abc")
+    client.complete_multipart_upload(
+        Bucket=store.bucket, Key=full, UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
+    )  # fmt: skip
+    assert client.head_object(Bucket=store.bucket, Key=full)["ETag"].endswith('-1"')
+    assert store.put_bytes(ARCHIVED, b"abc").size == 3
+    with pytest.raises(StoreError, match="other content"):
+        store.put_bytes(ARCHIVED, b"abd")  # same size, other bytes
+
+
+@pytest.mark.parametrize("theirs", [b"same", b"other"])
+def test_put_bytes_racing_a_writer_after_the_head_uses_if_none_match(
+    store: S3RawStore, s3_bucket: tuple[str, str], monkeypatch: pytest.MonkeyPatch, theirs: bytes
+) -> None:
+    # Another writer lands the key between our HEAD and our PUT: the server refuses our PUT (412),
+    # and the store compares with what the other writer put instead of overwriting it.
+    real_head = store._head
+    calls: list[str] = []
+
+    def head_then_race(full: str) -> tuple[int, str] | None:
+        calls.append(full)
+        if len(calls) == 1:
+            raw_client(s3_bucket).put_object(Bucket=store.bucket, Key=full, Body=theirs)
+            return None
+        return real_head(full)
+
+    monkeypatch.setattr(store, "_head", head_then_race)
+    if theirs == b"same":
+        assert store.put_bytes(ARCHIVED, b"same").size == 4
+    else:
+        with pytest.raises(StoreError, match="other content"):
+            store.put_bytes(ARCHIVED, b"same")
+    assert len(calls) == 2
+    assert store.get(ARCHIVED) == theirs

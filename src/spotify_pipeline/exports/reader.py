@@ -38,11 +38,22 @@ class NotAJsonArray(Exception):
 
 @dataclass(frozen=True)
 class ExportFile:
-    """One JSON file of an export, wherever it lives. ``name`` is what reports and errors show."""
+    """One JSON file of an export, wherever it lives: a file, a zip member, or the copy an import
+    archived in the raw zone (``rebuild``). ``name`` is what reports and errors show; ``_open``
+    returns a fresh binary stream of the file's bytes on every call."""
 
     name: str
     size: int
     _open: Callable[[], IO[bytes]]
+
+    @contextmanager
+    def binary(self) -> Iterator[IO[bytes]]:
+        """The file's bytes as stored, as a stream (the import archives each file before reading it)."""
+        raw = self._open()
+        try:
+            yield raw
+        finally:
+            raw.close()
 
     @contextmanager
     def text(self, on_bytes: Callable[[int], None] | None = None) -> Iterator[IO[str]]:

@@ -45,6 +45,23 @@ class FileSummary:
     records: int = 0
 
 
+@dataclass(frozen=True)
+class ArchivedFile:
+    """An export file copied into the raw zone before it was imported: ``rebuild`` reads it back."""
+
+    name: str  # the file as the import named it (its path, or the zip's path + the member)
+    key: str  # imports/<user>/<sha256>/<file name>
+    size: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "key": self.key, "size": self.size, "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ArchivedFile:
+        return cls(str(d["name"]), str(d["key"]), int(d["size"]), str(d["sha256"]))
+
+
 @dataclass
 class MalformedEntry:
     file: str
@@ -61,6 +78,8 @@ class ImportReport:
     files: list[FileSummary] = field(default_factory=list)
     unknown_files: list[tuple[str, str]] = field(default_factory=list)
     ignored_files: list[str] = field(default_factory=list)
+    # None: the import was made before export files were archived (or the copy failed the run).
+    archived: list[ArchivedFile] | None = None
     records_read: int = 0
     imported: int = 0
     duplicates_of_api: int = 0
@@ -170,6 +189,7 @@ class ImportReport:
             "files": [{"name": f.name, "format": f.format, "records": f.records} for f in self.files],
             "unknown_files": [{"name": n, "reason": r} for n, r in self.unknown_files],
             "ignored_files": list(self.ignored_files),
+            "archived": None if self.archived is None else [a.to_dict() for a in self.archived],
             "match_offsets_seconds": self.offset_summary(),
             "first_play": self.first_play.isoformat() if self.first_play else None,
             "last_play": self.last_play.isoformat() if self.last_play else None,

@@ -9,9 +9,12 @@ What is rebuilt and from where:
   ``download_recently_played`` applies when it fetches (a full page whose oldest play is newer than the newest
   play seen before it);
 - export imports: by running each successful import recorded in ``import_runs`` again, in the
-  original order, from the paths it names. The import table is read from the warehouse being
-  replaced (or the one the settings name, when building elsewhere) before anything is written; an
-  import whose files are gone is reported by name, never skipped silently.
+  original order, from the copies of its files it archived in the raw zone (``imports/``, keys in
+  the run's report), under the names it gave them, so the replayed report reads the same. The
+  import table is read from the warehouse being replaced (or the one the settings name, when
+  building elsewhere) before anything is written. An import made before exports were archived is
+  replayed from the paths it names, which archives its files now, and the report says so; one whose
+  archived copy or files are gone is reported by name, never skipped silently.
 
 Not rebuilt, because the raw zone never held them: ``fetch_runs`` (the log of API calls and failed
 runs) and ``app_state`` (pauses, remembered capabilities, the poll cursor). Load-time stamps
@@ -41,6 +44,7 @@ from ..landing.keys import parse_key
 from ..settings import Settings
 from ..transform.gaps import advance, detect_gap
 from ..transform.timestamps import parse_played_at
+from .import_archive import ArchivedExport
 from .report import JobReport
 from .runtime import Runtime
 
@@ -53,7 +57,12 @@ IMPORT_STATUSES = ("ok", "partial")  # a failed import left nothing a re-run mus
 class RecordedImport:
     id: int
     user_id: str
-    paths: list[Path]
+    source: str
+    archive: ArchivedExport | None  # None: made before exports were archived; only ``paths`` remain
+
+    @property
+    def paths(self) -> list[Path]:
+        return [Path(p) for p in self.source.split(", ")]
 
 
 def rebuild(
@@ -96,22 +105,32 @@ def rebuild(
             if writes.record_gap(conn, user, gap_from, gap_to, detected_at, key):
                 report.add("gaps_detected")
 
+    from_paths: list[str] = []
     for recorded in imports:
-        missing = [p for p in recorded.paths if not p.exists()]
-        if missing:
-            report.problems.append(
-                f"import {recorded.id} was not replayed: {', '.join(map(str, missing))} no longer exists; "
-                f"run `spotify-pipeline import-history PATH` with the export again"
-            )
-            continue
+        what: ArchivedExport | list[Path]
+        if recorded.archive is not None:
+            what = recorded.archive
+        else:
+            missing = [p for p in recorded.paths if not p.exists()]
+            if missing:
+                report.problems.append(
+                    f"import {recorded.id} was not replayed: it was made before export files were archived "
+                    f"in the raw zone, and {', '.join(map(str, missing))} no longer exists; run "
+                    "`spotify-pipeline import-history PATH` with the export again"
+                )
+                continue
+            what = recorded.paths
         user_settings = target_settings.model_copy(update={"user": recorded.user_id})
         try:
-            done = import_history(user_settings, recorded.paths, clock=rt.clock, engine=engine)
+            done = import_history(user_settings, what, clock=rt.clock, engine=engine, store=rt.store)
         except PipelineError as exc:
-            report.problems.append(f"import {recorded.id} ({recorded.paths[0]}) could not be replayed: {exc}")
+            report.problems.append(f"import {recorded.id} ({recorded.source}) could not be replayed: {exc}")
             continue
         report.add("imports_replayed")
         report.add("plays_imported", done.imported_new)
+        if recorded.archive is None:
+            report.add("imports_replayed_from_paths")
+            from_paths.append(str(recorded.id))
 
     if report.problems:
         report.status = "partial"
@@ -119,6 +138,11 @@ def rebuild(
         f"rebuilt {_masked(target)} from {rt.store.location}: {report.counts.get('objects_loaded', 0)} objects, "
         f"{report.counts.get('plays_inserted', 0)} plays, {report.counts.get('imports_replayed', 0)} imports"
     )
+    if from_paths:
+        report.message += (
+            f"; import {', '.join(from_paths)} predated export archiving and was replayed from its original "
+            "files, which are now archived in the raw zone"
+        )
     log.info("%s", report.message)
     return report
 
@@ -143,9 +167,10 @@ def _recorded_imports(engine: Engine) -> list[RecordedImport]:
         rows = conn.execute(query).all()
     out = []
     for run_id, user_id, source, report_json in rows:
+        recorded = json.loads(report_json) if report_json else {}
         # The report keeps the source as given; import_runs.source is cut at 1024 characters.
-        full = json.loads(report_json).get("source", source) if report_json else source
-        out.append(RecordedImport(run_id, user_id, [Path(p) for p in full.split(", ")]))
+        full = recorded.get("source", source)
+        out.append(RecordedImport(run_id, user_id, full, ArchivedExport.from_report(recorded)))
     return out
 
 

@@ -27,7 +27,14 @@ from ..clock import Clock, SystemClock
 from ..errors import MalformedRawObject, StoreError
 from .envelope import dump, merge_envelopes, parse_object
 from .keys import QUARANTINE_PREFIX
-from .store import RawObjectInfo, check_key, quarantine_key, reason_note, reason_sidecar_key
+from .store import (
+    RawObjectInfo,
+    already_there,
+    check_key,
+    quarantine_key,
+    reason_note,
+    reason_sidecar_key,
+)
 
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}  # not NoSuchBucket: that one must surface
@@ -166,6 +173,66 @@ class S3RawStore:
             except (ClientError, BotoCoreError) as exc:
                 raise self._error("write", full, exc) from None
         return qkey
+
+    def put_bytes(self, key: str, data: bytes) -> RawObjectInfo:
+        full = self._full(key)
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        content_type = _CONTENT_TYPE if key.endswith(".json") else "application/octet-stream"
+        for attempt in range(self._max_merge_attempts):
+            held = self._head(full)
+            if held is not None:
+                size, etag = held
+                # A single-part upload's ETag is its MD5; other ETags (multipart, SSE-KMS) say nothing
+                # about the bytes, so those are compared with what the object holds.
+                if size == len(data) and (etag == md5 or self._holds(full, data)):
+                    return RawObjectInfo(key, size, etag)
+                raise already_there(self.location, key)
+            try:
+                # If-None-Match: * makes the write-once promise hold against racing writers too.
+                response = self._client.put_object(
+                    Bucket=self.bucket, Key=full, Body=data, ContentType=content_type, IfNoneMatch="*"
+                )
+            except ClientError as exc:
+                if _code(exc) in _CONFLICT_CODES or _status(exc) in (409, 412):
+                    # Written (or being written) by someone else since the HEAD: compare with theirs.
+                    self._sleep(random.uniform(0, min(0.05 * 2**attempt, 1.0)))
+                    continue
+                raise self._error("write", full, exc) from None
+            except BotoCoreError as exc:
+                raise self._error("write", full, exc) from None
+            return RawObjectInfo(key, len(data), str(response.get("ETag") or md5).strip('"'))
+        raise StoreError(
+            f"gave up writing s3://{self.bucket}/{full} after {self._max_merge_attempts} attempts: another "
+            "writer kept it busy. Nothing was overwritten; run again"
+        )
+
+    def _head(self, full: str) -> tuple[int, str] | None:
+        try:
+            response = self._client.head_object(Bucket=self.bucket, Key=full)
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise self._error("read", full, exc) from None
+        except BotoCoreError as exc:
+            raise self._error("read", full, exc) from None
+        return int(response["ContentLength"]), str(response["ETag"]).strip('"')
+
+    def _holds(self, full: str, data: bytes) -> bool:
+        """Whether the object's bytes are ``data``, streamed in 1 MiB chunks (never a second copy)."""
+        view = memoryview(data)
+        offset = 0
+        try:
+            body = self._client.get_object(Bucket=self.bucket, Key=full)["Body"]
+            try:
+                for chunk in body.iter_chunks(1 << 20):
+                    if view[offset : offset + len(chunk)] != chunk:
+                        return False
+                    offset += len(chunk)
+            finally:
+                body.close()
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("read", full, exc) from None
+        return offset == len(data)
 
     # --- helpers ---------------------------------------------------------------------------
     def _full(self, key: str) -> str:
