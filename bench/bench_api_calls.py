@@ -112,10 +112,18 @@ def _job(args: tuple[str, int, int]) -> dict[str, Any]:
     return simulate(*args)
 
 
+def jobs(days: int, poll_minutes: int = 120) -> list[tuple[str, int, int]]:
+    """``simulate`` arguments: development and extended mode."""
+    return [("development", days, poll_minutes), ("extended", days, poll_minutes)]
+
+
+def collect(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"rows": rows}
+
+
 def run(days: int, poll_minutes: int = 120, workers: int = 2) -> dict[str, Any]:
     import multiprocessing
 
-    jobs = [("development", days, poll_minutes), ("extended", days, poll_minutes)]
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        rows = pool.map(_job, jobs, chunksize=1)
-    return {"rows": rows}
+        rows = pool.map(_job, jobs(days, poll_minutes), chunksize=1)
+    return collect(rows)

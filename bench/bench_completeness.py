@@ -150,19 +150,28 @@ def _job(args: tuple[str, int, int, float]) -> dict[str, Any]:
     return simulate(*args)
 
 
-def run(days: int, profiles: tuple[str, ...] = PROFILES, polls: tuple[int, ...] = POLL_MINUTES,
-        late_polls: tuple[int, ...] = (60,), workers: int = 2) -> dict[str, Any]:
+def jobs(days: int, profiles: tuple[str, ...] = PROFILES, polls: tuple[int, ...] = POLL_MINUTES,
+         late_polls: tuple[int, ...] = (60,)) -> list[tuple[str, int, int, float]]:
     """Every profile x poll interval with late_share=0, plus every profile at ``late_polls`` with
-    late_share=0.05; in ``workers`` spawned processes, longest jobs first."""
-    import multiprocessing
+    late_share=0.05: ``simulate`` arguments, longest first (short intervals mean many polls)."""
+    out = [(p, m, days, 0.0) for p in profiles for m in polls]
+    out += [(p, m, days, 0.05) for p in profiles for m in late_polls]
+    out.sort(key=lambda j: j[1])
+    return out
 
-    jobs = [(p, m, days, 0.0) for p in profiles for m in polls]
-    jobs += [(p, m, days, 0.05) for p in profiles for m in late_polls]
-    jobs.sort(key=lambda j: j[1])  # short intervals mean many polls: start them first
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        rows = pool.map(_job, jobs, chunksize=1)
-    rows.sort(key=lambda r: (r["late_share"], PROFILES.index(r["profile"]), r["poll_minutes"]))
+
+def collect(days: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    rows = sorted(rows, key=lambda r: (r["late_share"], PROFILES.index(r["profile"]), r["poll_minutes"]))
     return {"days": days, "rows": rows}
 
 
-__all__ = ["run", "simulate"]
+def run(days: int, workers: int = 2) -> dict[str, Any]:
+    """Every job of ``jobs(days)`` in ``workers`` spawned processes."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        rows = pool.map(_job, jobs(days), chunksize=1)
+    return collect(days, rows)
+
+
+__all__ = ["collect", "jobs", "run", "simulate"]

@@ -44,3 +44,13 @@ def test_completeness_accounts_for_every_play() -> None:
     assert row["captured"] + row["lost_plays"] + row["late_losses"] == row["true_plays"]
     assert row["false_gaps"] == 0 and row["gaps_detected"] == row["true_gaps"]
     assert row["exactly_once"] == row["visible_plays"] and row["rows_not_a_true_play"] == 0
+
+
+def test_quick_simulator_benchmark_serves_and_generates(tmp_path: Path) -> None:
+    out = tmp_path / "latest.json"
+    assert main(["--quick", "--no-mariadb", "--only", "simulator", "--out", str(out)]) == 0
+    sim = json.loads(out.read_text())["simulator"]
+    assert sim["first_page_items"] > 0  # the first answer over the socket was a real page
+    assert sim["history_users"] == len(sim["history_plays"]) == 5
+    assert all(n > 0 for n in sim["history_plays"].values())
+    assert sim["ready_seconds"] > 0 and sim["history_seconds"] > 0

@@ -172,13 +172,16 @@ def test_s3_failing_beyond_its_retries_fails_the_fetch_and_the_next_run_catches_
 # --- the warehouse ----------------------------------------------------------------------------------
 
 
-def _on_plays_insert(engine: sa.engine.Engine, action: Callable[[Any], None]) -> None:
-    """Call ``action(connection)`` before the first INSERT into plays of the second object loaded."""
+def _on_second_object(engine: sa.engine.Engine, action: Callable[[Any], None]) -> None:
+    """Call ``action(connection)`` inside the second object's transaction, before its manifest row.
+
+    Keyed on the manifest write, which every object makes: an object whose plays all came in an
+    earlier object of the same run sends no INSERT into plays at all (the run's write memo)."""
     seen = {"n": 0}
 
     @sa.event.listens_for(engine, "before_cursor_execute")
     def hook(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if "INTO plays" in statement:
+        if "INTO landed_files" in statement:
             seen["n"] += 1
             if seen["n"] == 2:
                 action(conn)
@@ -217,7 +220,7 @@ def test_the_database_connection_dropping_mid_load(tmp_path: Path, backend: str,
     world = _world(tmp_path, url)
     told = _land(world, 4)
     rt = world.fresh_runtime()
-    _on_plays_insert(rt.engine, _kill_sqlite if backend == "sqlite" else _kill_mysql)
+    _on_second_object(rt.engine, _kill_sqlite if backend == "sqlite" else _kill_mysql)
     told += cron(world, rt)  # process stops at the broken object, saying which
     assert told[-1].startswith("error: the warehouse failed while loading recently_played/")
     with world.runtime.engine.connect() as conn:

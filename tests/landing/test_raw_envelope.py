@@ -302,3 +302,24 @@ def test_content_that_contradicts_the_key() -> None:
 )
 def test_malformed_envelopes(envelope: dict[str, Any], expected: str) -> None:
     assert reason(json.dumps(envelope).encode()).startswith(expected)
+
+
+def test_merge_encodes_each_fetch_at_most_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from spotify_pipeline.landing import envelope as module
+
+    encoded: list[int] = []
+    real = module._identity
+
+    def counting(f: Any) -> str:
+        encoded.append(id(f))
+        return real(f)
+
+    old = new_envelope("recently_played", "alice", [fetch(s, [f"p{s}"]) for s in range(0, 40, 2)])
+    new = new_envelope("recently_played", "alice", [fetch(s, [f"p{s}"]) for s in range(1, 40, 2)])
+    monkeypatch.setattr(module, "_identity", counting)
+    merged = merge_envelopes(old, new)
+    assert len(merged["fetches"]) == 40
+    assert encoded == []  # distinct times: no fetch needs its canonical JSON at all
+    again = merge_envelopes(merged, json.loads(json.dumps(merged)))  # each incoming fetch has a twin
+    assert again == merged
+    assert len(encoded) == len(set(encoded)) == 80  # each of the 40 + 40 fetch objects once

@@ -22,6 +22,7 @@ from ..landing.envelope import parse_object
 from ..landing.keys import parse_key
 from ..settings import Settings
 from ..transform.timestamps import parse_played_at
+from ..warehouse.memo import WriteMemo
 from .report import JobReport
 from .runtime import Runtime
 
@@ -36,6 +37,11 @@ def process(settings: Settings, *, clock: Clock | None = None, runtime: Runtime 
     report = JobReport("process")
     from ..warehouse import writes
 
+    # The manifest in one query, not one per object: an object another run loads meanwhile is at
+    # worst loaded twice, which adds nothing (a play's identity is its key).
+    with rt.engine.connect() as conn:
+        manifest = {key: entry["etag"] for key, entry in writes.manifest_entries(conn).items()}
+    memo = WriteMemo()  # this run's own writes, so a year of overlapping pages is not re-sent
     for info in rt.store.list(""):
         try:
             kind, _hour, key_user = parse_key(info.key)
@@ -44,9 +50,7 @@ def process(settings: Settings, *, clock: Clock | None = None, runtime: Runtime 
         if kind not in KINDS:
             continue
         user = key_user or settings.user
-        with rt.engine.connect() as conn:
-            entry = writes.manifest_entry(conn, info.key)
-        if entry is not None and entry["etag"] == info.etag:
+        if info.key in manifest and manifest[info.key] == info.etag:
             continue
         data = rt.store.get(info.key)
         if data is None:  # deleted between list and get
@@ -54,9 +58,10 @@ def process(settings: Settings, *, clock: Clock | None = None, runtime: Runtime 
         try:
             envelope = parse_object(data, info.key)
             try:
-                with rt.engine.begin() as conn:
-                    writes.ensure_user(conn, user)
-                    inserted = _load(conn, kind, envelope, user, info.key, rt.clock.now(), report)
+                # memo.transaction() outside begin(): the memo keeps rows only after the commit.
+                with memo.transaction(), rt.engine.begin() as conn:
+                    writes.ensure_user(conn, user, memo=memo)
+                    inserted = _load(conn, kind, envelope, user, info.key, rt.clock.now(), report, memo)
                     writes.mark_loaded(conn, info.key, kind, user, info.etag, info.size, inserted)
             except DBAPIError as exc:
                 # The driver's own words only: str(exc) would add the SQL and its parameters.
@@ -85,7 +90,10 @@ def _n_done(report: JobReport) -> int:
     return report.counts.get("objects_loaded", 0)
 
 
-def _load(conn: Any, kind: str, envelope: dict[str, Any], user: str, key: str, now: datetime, report: JobReport) -> int:
+def _load(
+    conn: Any, kind: str, envelope: dict[str, Any], user: str, key: str, now: datetime, report: JobReport,
+    memo: WriteMemo | None = None,
+) -> int:
     from ..transform.following import followed_artist_rows
     from ..transform.recently_played import recently_played_rows
     from ..warehouse import writes
@@ -95,7 +103,7 @@ def _load(conn: Any, kind: str, envelope: dict[str, Any], user: str, key: str, n
         inserted = 0
         for fetch in fetches:
             rows = recently_played_rows(fetch["response"], user, key)
-            inserted += writes.save_recently_played(conn, rows)
+            inserted += writes.save_recently_played(conn, rows, memo=memo)
         report.add("plays_inserted", inserted)
         return inserted
     if kind == "following_artists":
@@ -113,8 +121,8 @@ def _load(conn: Any, kind: str, envelope: dict[str, Any], user: str, key: str, n
             for fetch in pages:
                 artists.extend(followed_artist_rows(fetch["response"], key))
             seen_at = _fetched_at(pages[-1]) or now
-            writes.save_artists_full(conn, artists, seen_at)  # the page holds full artist objects
-            new, gone = writes.fold_followed_snapshot(conn, user, {a.id for a in artists}, seen_at)
+            writes.save_artists_full(conn, artists, seen_at, memo=memo)  # the page holds full artist objects
+            new, gone = writes.fold_followed_snapshot(conn, user, {a.id for a in artists}, seen_at, memo=memo)
             report.add("follows_opened", new)
             report.add("follows_closed", gone)
             folded += len(artists)
@@ -122,7 +130,7 @@ def _load(conn: Any, kind: str, envelope: dict[str, Any], user: str, key: str, n
     # metadata: single lookups landed by enrich
     saved = 0
     for fetch in fetches:
-        saved += _load_lookup(conn, fetch, key, now)
+        saved += _load_lookup(conn, fetch, key, now, memo)
     report.add("metadata_rows", saved)
     return saved
 
@@ -137,7 +145,7 @@ def _fetched_at(fetch: dict[str, Any]) -> datetime | None:
     return parse_played_at(value) if value else None
 
 
-def _load_lookup(conn: Any, fetch: dict[str, Any], key: str, now: datetime) -> int:
+def _load_lookup(conn: Any, fetch: dict[str, Any], key: str, now: datetime, memo: WriteMemo | None) -> int:
     from ..transform.metadata import album_row, artist_row, audio_features_row
     from ..warehouse import writes
 
@@ -151,13 +159,13 @@ def _load_lookup(conn: Any, fetch: dict[str, Any], key: str, now: datetime) -> i
         writes.record_miss(conn, kind, ident, "404", at)
         return 0
     if kind == "artists":
-        writes.save_artists_full(conn, [artist_row(obj)], at)
+        writes.save_artists_full(conn, [artist_row(obj)], at, memo=memo)
     elif kind == "albums":
-        writes.save_albums_full(conn, [album_row(obj)], at)
+        writes.save_albums_full(conn, [album_row(obj)], at, memo=memo)
     elif kind == "audio-features":
         writes.save_audio_features(conn, [audio_features_row(obj)], at)
     else:
         from ..transform.metadata import track_rows
 
-        writes.save_tracks_full(conn, track_rows(obj))
+        writes.save_tracks_full(conn, track_rows(obj), memo=memo)
     return 1

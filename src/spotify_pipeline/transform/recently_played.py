@@ -33,6 +33,7 @@ def recently_played_rows(page: Any, user_id: str, source_key: str) -> RecentlyPl
     if not isinstance(items, list):
         raise MalformedRawObject(source_key, "the page has no 'items' list: not a recently-played response")
     rows = RecentlyPlayedRows()
+    catalogs: list[CatalogRows] = []
     seen: set[Any] = set()
     for index, item in enumerate(items):
         try:
@@ -46,7 +47,8 @@ def recently_played_rows(page: Any, user_id: str, source_key: str) -> RecentlyPl
             continue
         seen.add(play.played_at)
         rows.plays.append(play)
-        rows.extend(catalog)
+        catalogs.append(catalog)
+    rows.extend(*catalogs)  # in page order, so the first occurrence still wins
     return rows
 
 

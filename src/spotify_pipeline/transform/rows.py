@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 
@@ -134,13 +135,26 @@ class CatalogRows:
     track_artists: list[Credit] = field(default_factory=list)
     album_artists: list[Credit] = field(default_factory=list)
 
-    def extend(self, other: CatalogRows) -> None:
-        """Add ``other``'s rows whose ids are not here yet."""
-        _merge(self.tracks, other.tracks, lambda r: r.id)
-        _merge(self.albums, other.albums, lambda r: r.id)
-        _merge(self.artists, other.artists, lambda r: r.id)
-        _merge(self.track_artists, other.track_artists, lambda r: (r.owner_id, r.position))
-        _merge(self.album_artists, other.album_artists, lambda r: (r.owner_id, r.position))
+    def extend(self, *others: CatalogRows) -> None:
+        """Add the rows of ``others`` whose ids are not here yet (the first occurrence wins).
+
+        Pass many at once: each call indexes the ids already here, so extending item by item
+        costs quadratic time over a page (profiled: half of a page's transform time).
+        """
+        for name, key in _CATALOG_KEYS:
+            # One other (the parsers add each object's rows this way): no list to build.
+            new = getattr(others[0], name) if len(others) == 1 else [r for o in others for r in getattr(o, name)]
+            if new:
+                _merge(getattr(self, name), new, key)
+
+
+_CATALOG_KEYS: tuple[tuple[str, Any], ...] = (
+    ("tracks", attrgetter("id")),
+    ("albums", attrgetter("id")),
+    ("artists", attrgetter("id")),
+    ("track_artists", itemgetter(0, 1)),  # Credit: (owner_id, position)
+    ("album_artists", itemgetter(0, 1)),
+)
 
 
 @dataclass(slots=True)

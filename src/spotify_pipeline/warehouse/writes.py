@@ -25,6 +25,7 @@ from ..transform.rows import (
     TrackRow,
 )
 from . import schema as s
+from .memo import WriteMemo
 from .upsert import insert_ignore, upsert
 
 log = logging.getLogger(__name__)
@@ -38,37 +39,52 @@ def _now() -> datetime:
 # -- users and plays -------------------------------------------------------------------------------
 
 
-def ensure_user(conn: Connection, user_id: str, at: datetime | None = None) -> bool:
+def ensure_user(
+    conn: Connection, user_id: str, at: datetime | None = None, *, memo: WriteMemo | None = None
+) -> bool:
     """Register a user once; True when the user is new."""
+    if memo is not None and not memo.new_keys("users", [user_id], lambda u: u):
+        return False  # this run already made sure of it
     return insert_ignore(conn, s.users, [{"id": user_id, "created_at": at or _now()}]) == 1
 
 
 def save_recently_played(
-    conn: Connection, rows: RecentlyPlayedRows, *, loaded_at: datetime | None = None
+    conn: Connection,
+    rows: RecentlyPlayedRows,
+    *,
+    loaded_at: datetime | None = None,
+    memo: WriteMemo | None = None,
 ) -> int:
     """Load one page's rows; return how many plays were new. Loading the same rows again adds nothing.
 
     Plays are insert-only: a play already stored (same user, same played_at) is never changed.
     Catalog rows follow ``save_catalog``: a full object fetched earlier is never downgraded.
+    ``memo`` (one per job run, see ``warehouse.memo``) skips the rows this run already wrote.
     """
     at = loaded_at or _now()
     for user_id in sorted({p.user_id for p in rows.plays}):
-        ensure_user(conn, user_id, at)
-    save_catalog(conn, rows, seen_at=at)
-    return save_plays(conn, rows.plays, loaded_at=at)
+        ensure_user(conn, user_id, at, memo=memo)
+    save_catalog(conn, rows, seen_at=at, memo=memo)
+    return save_plays(conn, rows.plays, loaded_at=at, memo=memo)
 
 
-def save_plays(conn: Connection, plays: Iterable[Any], *, loaded_at: datetime | None = None) -> int:
+def save_plays(
+    conn: Connection, plays: Iterable[Any], *, loaded_at: datetime | None = None, memo: WriteMemo | None = None
+) -> int:
     """Insert plays (``PlayRow``s, any source) that are not stored yet; return how many were new.
     The caller ensures the users exist (``ensure_user``)."""
     at = loaded_at or _now()
+    if memo is not None:
+        plays = memo.new_keys("plays", plays, lambda p: (p.user_id, p.played_at))
     return insert_ignore(conn, s.plays, ({**p.as_dict(), "loaded_at": at} for p in plays))
 
 
 # -- catalog -----------------------------------------------------------------------------------------
 
 
-def save_catalog(conn: Connection, rows: CatalogRows, *, seen_at: datetime | None = None) -> None:
+def save_catalog(
+    conn: Connection, rows: CatalogRows, *, seen_at: datetime | None = None, memo: WriteMemo | None = None
+) -> None:
     """Upsert tracks, albums, artists and credits so that knowledge only grows.
 
     - A simplified album or artist (from a track) is inserted when unknown and otherwise left alone,
@@ -76,27 +92,39 @@ def save_catalog(conn: Connection, rows: CatalogRows, *, seen_at: datetime | Non
     - A full object overwrites what it carries and stamps ``fetched_at``; fields it lacks
       (popularity, label, followers, genres in Development Mode) keep their earlier value.
     - Tracks come from full track objects; album, ISRC and popularity survive a later simplified copy.
+
+    With a ``memo`` the rows this run already wrote with the same values are not sent again.
     """
     at = seen_at or _now()
-    _save_artists(conn, rows.artists, at)
-    _save_albums(conn, rows.albums, at)
+    _save_artists(conn, rows.artists, at, memo)
+    _save_albums(conn, rows.albums, at, memo)
+    tracks: Iterable[TrackRow] = rows.tracks
+    if memo is not None:
+        # A TrackRow holds every column the upsert sets; first_seen_at is written on insert only.
+        tracks = memo.changed("tracks", tracks, lambda t: t.id, lambda t: t)
     upsert(
         conn,
         s.tracks,
-        [_track_dict(t, at) for t in rows.tracks],
+        [_track_dict(t, at) for t in tracks],
         ["id"],
         ["name", "duration_ms", "explicit", "track_number", "disc_number", "uri"],
         keep_cols=["album_id", "isrc", "popularity"],
     )
-    _save_credits(conn, s.track_artists, "track_id", rows.track_artists)
-    _save_credits(conn, s.album_artists, "album_id", rows.album_artists)
+    _save_credits(conn, s.track_artists, "track_id", rows.track_artists, memo)
+    _save_credits(conn, s.album_artists, "album_id", rows.album_artists, memo)
 
 
-def save_artists_full(conn: Connection, rows: Iterable[ArtistRow], fetched_at: datetime | None = None) -> int:
+def save_artists_full(
+    conn: Connection,
+    rows: Iterable[ArtistRow],
+    fetched_at: datetime | None = None,
+    *,
+    memo: WriteMemo | None = None,
+) -> int:
     """Store full artist objects (``GET /artists/{id}``, and followed artists, which are full
     ArtistObjects too: saving them here spares enrichment a lookup each); return how many."""
     full = [r for r in rows if r.full]
-    _save_artists(conn, full, fetched_at or _now())
+    _save_artists(conn, full, fetched_at or _now(), memo)
     return len(full)
 
 
@@ -107,18 +135,24 @@ def save_artists_simplified(conn: Connection, rows: Iterable[ArtistRow]) -> int:
 
 
 def save_albums_full(
-    conn: Connection, rows: CatalogRows | Iterable[AlbumRow], fetched_at: datetime | None = None
+    conn: Connection,
+    rows: CatalogRows | Iterable[AlbumRow],
+    fetched_at: datetime | None = None,
+    *,
+    memo: WriteMemo | None = None,
 ) -> int:
     """Store full album objects: ``transform.album_rows(obj)`` (album, its artists and credits) or
     bare ``album_row(obj)`` rows. Return how many full albums were stored."""
     catalog = rows if isinstance(rows, CatalogRows) else CatalogRows(albums=list(rows))
-    save_catalog(conn, catalog, seen_at=fetched_at)
+    save_catalog(conn, catalog, seen_at=fetched_at, memo=memo)
     return sum(1 for a in catalog.albums if a.full)
 
 
-def save_tracks_full(conn: Connection, rows: CatalogRows, seen_at: datetime | None = None) -> int:
+def save_tracks_full(
+    conn: Connection, rows: CatalogRows, seen_at: datetime | None = None, *, memo: WriteMemo | None = None
+) -> int:
     """Store ``transform.track_rows(obj)`` from a ``GET /tracks/{id}``; return how many tracks."""
-    save_catalog(conn, rows, seen_at=seen_at)
+    save_catalog(conn, rows, seen_at=seen_at, memo=memo)
     return len(rows.tracks)
 
 
@@ -145,11 +179,14 @@ def record_miss(
     )
 
 
-def _save_artists(conn: Connection, rows: Iterable[ArtistRow], at: datetime) -> None:
+def _save_artists(conn: Connection, rows: Iterable[ArtistRow], at: datetime, memo: WriteMemo | None) -> None:
     full: list[ArtistRow] = []
     simple: list[ArtistRow] = []
     for r in rows:
         (full if r.full else simple).append(r)
+    if memo is not None:  # one key space: a simplified insert is a no-op once either kind was written
+        simple = memo.new_keys("artists", simple, lambda r: r.id)
+        full = memo.changed("artists", full, lambda r: r.id, lambda r: (r, at))
     insert_ignore(conn, s.artists, [_artist_dict(r, None) for r in simple])
     upsert(
         conn,
@@ -161,11 +198,14 @@ def _save_artists(conn: Connection, rows: Iterable[ArtistRow], at: datetime) -> 
     )
 
 
-def _save_albums(conn: Connection, rows: Iterable[AlbumRow], at: datetime) -> None:
+def _save_albums(conn: Connection, rows: Iterable[AlbumRow], at: datetime, memo: WriteMemo | None) -> None:
     full: list[AlbumRow] = []
     simple: list[AlbumRow] = []
     for r in rows:
         (full if r.full else simple).append(r)
+    if memo is not None:
+        simple = memo.new_keys("albums", simple, lambda r: r.id)
+        full = memo.changed("albums", full, lambda r: r.id, lambda r: (r, at))
     insert_ignore(conn, s.albums, [_album_dict(r, None) for r in simple])
     upsert(
         conn,
@@ -177,7 +217,11 @@ def _save_albums(conn: Connection, rows: Iterable[AlbumRow], at: datetime) -> No
     )
 
 
-def _save_credits(conn: Connection, table: Any, owner_col: str, credits: Iterable[Credit]) -> None:
+def _save_credits(
+    conn: Connection, table: Any, owner_col: str, credits: Iterable[Credit], memo: WriteMemo | None
+) -> None:
+    if memo is not None:
+        credits = memo.changed(table.name, credits, lambda c: (c.owner_id, c.position), lambda c: c.artist_id)
     upsert(
         conn,
         table,
@@ -210,7 +254,7 @@ def _track_dict(r: TrackRow, at: datetime) -> dict[str, Any]:
 
 
 def fold_followed_snapshot(
-    conn: Connection, user_id: str, artist_ids: set[str], seen_at: datetime
+    conn: Connection, user_id: str, artist_ids: set[str], seen_at: datetime, *, memo: WriteMemo | None = None
 ) -> tuple[int, int]:
     """Fold one complete snapshot of followed artists into the history; return (followed, unfollowed).
 
@@ -223,7 +267,7 @@ def fold_followed_snapshot(
     fold a catch-up backlog oldest first; the raw zone keeps every snapshot for a rebuild. Pass
     the union of all pages of one fetch: a partial snapshot would close periods it merely lacks.
     """
-    ensure_user(conn, user_id, seen_at)
+    ensure_user(conn, user_id, seen_at, memo=memo)
     fa = s.followed_artists
     newest = newest_followed_fold(conn, user_id)
     if newest is not None and seen_at <= newest:
