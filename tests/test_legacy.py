@@ -33,7 +33,7 @@ def write_original(folder: Path) -> Path:
     """The files exactly as the original DAGs read them: `KEY = value`, split on ' = '."""
     (folder / "spotify_client_info.txt").write_text(f"CLIENT_ID = 5fe01282e44241328a84e7c5cc169165\nCLIENT_SECRET = {CLIENT_SECRET}\n")
     (folder / "aws_access_key.txt").write_text(
-        f"AWS_ACCESS_KEY_ID = AKIAIOSFODNN7EXAMPLE\nAWS_SECRET_ACCESS_KEY = {AWS_SECRET}\nAWS_DEFAULT_REGION = ap-northeast-1\n"
+        f"AWS_ACCESS_KEY_ID = FAKEKEYIDFORLEGACYTEST\nAWS_SECRET_ACCESS_KEY = {AWS_SECRET}\nAWS_DEFAULT_REGION = ap-northeast-1\n"
     )
     (folder / "db_access_key.txt").write_text(f"user = admin\npassword = {DB_PASSWORD}\nip = 10.0.3.17\n")
     (folder / "tokens.json").write_text(
@@ -47,7 +47,7 @@ def test_the_original_files(tmp_path: Path) -> None:
     cfg = read_legacy(write_original(tmp_path))
     assert cfg.client_id == "5fe01282e44241328a84e7c5cc169165"
     assert cfg.client_secret == SecretStr(CLIENT_SECRET)
-    assert cfg.aws_access_key_id == "AKIAIOSFODNN7EXAMPLE"
+    assert cfg.aws_access_key_id == "FAKEKEYIDFORLEGACYTEST"
     assert cfg.aws_secret_access_key == SecretStr(AWS_SECRET)
     assert cfg.aws_region == "ap-northeast-1"
     assert (cfg.db_user, cfg.db_host, cfg.db_name) == ("admin", "10.0.3.17", "spotify")
@@ -87,7 +87,7 @@ def test_env_and_warehouse_url(tmp_path: Path) -> None:
     # AWS keys stay out of our settings; they are handed back for the standard chain instead.
     assert not any("AWS" in k or AWS_SECRET in v for k, v in env.items())
     assert aws_credentials(cfg) == {
-        "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+        "AWS_ACCESS_KEY_ID": "FAKEKEYIDFORLEGACYTEST",
         "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
         "AWS_DEFAULT_REGION": "ap-northeast-1",
     }
