@@ -286,3 +286,14 @@ def test_rebuild_into_another_database_and_in_place(served: Simulator, tmp_path:
     assert result.exit_code == 0, result.output
     after = json.loads(runner.invoke(app, ["status", "--json"]).stdout)["counts"]
     assert after["plays"] == before["plays"] > 0
+
+
+def test_fetch_recent_names_the_object_after_the_given_hour(served: Simulator, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    _login(monkeypatch)
+    result = runner.invoke(app, ["fetch", "recent", "--hour", "2026-11-29T10"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "raw" / "recently_played" / "2026112910.json").exists()
+    result = runner.invoke(app, ["fetch", "recent", "--hour", "yesterday"])
+    assert result.exit_code == 2  # typer names the option and the formats it accepts
+    assert "--hour" in result.output

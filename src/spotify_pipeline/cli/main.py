@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -95,7 +95,7 @@ def download_recently_played(hour: HourOpt = None, as_json: JsonOpt = False) -> 
     """Fetch the latest 50 plays and merge them into recently_played/YYYYMMDDHH.json."""
     from ..jobs import download_recently_played as job
 
-    _report(call(job, settings(), hour=hour.replace(tzinfo=_utc()) if hour else None), as_json)
+    _report(call(job, settings(), hour=hour.replace(tzinfo=UTC) if hour else None), as_json)
 
 
 @fetch_app.command("following")
@@ -103,7 +103,7 @@ def download_followed_artists(hour: HourOpt = None, as_json: JsonOpt = False) ->
     """Fetch every followed artist and merge them into following_artists/YYYYMMDDHH.json."""
     from ..jobs import download_followed_artists as job
 
-    _report(call(job, settings(), hour=hour.replace(tzinfo=_utc()) if hour else None), as_json)
+    _report(call(job, settings(), hour=hour.replace(tzinfo=UTC) if hour else None), as_json)
 
 
 @app.command()
@@ -188,12 +188,6 @@ def status(as_json: JsonOpt = False) -> None:
         err_console.print(f"[yellow]open gap:[/] {gap['from']} .. {gap['to']}", highlight=False)
     if token.get("warning"):
         err_console.print(f"[yellow]warning:[/] {token['warning']}", highlight=False)
-
-
-def _utc():  # noqa: ANN202
-    from datetime import UTC
-
-    return UTC
 
 
 if __name__ == "__main__":  # pragma: no cover
