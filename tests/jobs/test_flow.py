@@ -220,3 +220,36 @@ def test_run_all_fetches_followed_artists_once_a_day(tmp_path: Path) -> None:
     reports = run_all(world.settings, runtime=world.fresh_runtime())
     assert reports[1].status == "ok"
     assert following_calls() == 2 * pages
+
+
+def test_two_users_share_one_raw_zone_and_warehouse(tmp_path: Path) -> None:
+    """Several users: raw keys under users/<name>/, one process run loads everyone's objects."""
+    from spotify_pipeline.jobs.runtime import Runtime
+    from spotify_pipeline.spotify.auth import token_from_grant
+    from spotify_pipeline.spotify.tokens import FileTokenStore
+
+    world = make_world(tmp_path, user="alice")
+    world.sim.add_user("bob", profile="heavy", since=START)
+    alice = world.settings.model_copy(update={"user_partition": True})
+    bob = alice.model_copy(update={"user": "bob", "token_file": tmp_path / "bob-tokens.json"})
+    FileTokenStore(bob.token_file).save(
+        token_from_grant(world.sim.grant("bob", pkce=True), client_id=bob.client_id or "", now=world.clock.now())
+    )
+
+    def runtime(settings):  # noqa: ANN001, ANN202
+        rt = Runtime(settings, clock=world.clock, transport=world.sim.transport(),
+                     token_store_override=FileTokenStore(settings.token_file))
+        rt.sleep = lambda s: world.clock.advance(s)
+        return rt
+
+    for _ in world.poll_times(1, 120):
+        download_recently_played(alice, runtime=runtime(alice))
+        download_recently_played(bob, runtime=runtime(bob))
+    process(alice, runtime=runtime(alice))
+    keys = sorted(p.relative_to(tmp_path / "raw").as_posix() for p in (tmp_path / "raw").rglob("*.json"))
+    assert keys and all(re.fullmatch(r"users/(alice|bob)/recently_played/\d{10}\.json", k) for k in keys)
+    with world.runtime.engine.connect() as conn:
+        for user in ("alice", "bob"):
+            stored = {(to_ms(at), track) for at, track in reads.play_keys(conn, user)}
+            truth = {(to_ms(p.ended_at), p.track_id) for p in world.sim.reachable_truth(user, START, world.clock.now())}
+            assert stored == truth and truth, user
