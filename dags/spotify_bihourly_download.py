@@ -45,12 +45,12 @@ Connections: `spotify_default`, `spotify_warehouse`, `aws_default` (see docs/air
 )
 def spotify_bihourly_download() -> None:
     @task(outlets=[raw_zone_asset()])
-    def download_recently_playedly_played() -> dict[str, object]:
+    def fetch_recently_played() -> dict[str, object]:
         from spotify_pipeline.orchestration.airflow import run_job
 
         return run_job("download_recently_played")
 
-    download_recently_playedly_played()
+    fetch_recently_played()
 
 
 spotify_bihourly_download()

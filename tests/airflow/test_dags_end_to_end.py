@@ -208,7 +208,7 @@ def test_three_dags_land_load_and_enrich_then_a_rerun_changes_nothing(
     world: World, dags: dict[str, Any]
 ) -> None:
     recent = run_dag(dags, "spotify_bihourly_download")
-    state, tries, summary = recent["download_recently_playedly_played"]
+    state, tries, summary = recent["fetch_recently_played"]
     assert (state, tries) == ("success", 1)
     assert summary["status"] == "ok" and summary["counts"]["plays_fetched"] == 50
     assert world.keys() == [RECENT_KEY]
@@ -235,7 +235,7 @@ def test_three_dags_land_load_and_enrich_then_a_rerun_changes_nothing(
 
     # The same intervals again: the fetch merges into the same hour object, loads change nothing.
     again = run_dag(dags, "spotify_bihourly_download")
-    assert again["download_recently_playedly_played"][0] == "success"
+    assert again["fetch_recently_played"][0] == "success"
     run_dag(dags, "spotify_daily_download")
     second = run_dag(dags, "spotify_daily_data_pipeline")
     assert second["process_landed"][0] == "success"
@@ -251,14 +251,14 @@ def test_long_429_pause_skips_the_task_with_its_reason(
 ) -> None:
     world.sim.faults.add(kind="penalty", path_prefix="/v1/me/player/recently-played", count=None)
     result = run_dag(dags, "spotify_bihourly_download")
-    state, tries, summary = result["download_recently_playedly_played"]
+    state, tries, summary = result["fetch_recently_played"]
     assert (state, tries, summary) == ("skipped", 1, None)
     task_log = capfd.readouterr().out
     assert "download_recently_played skipped: Spotify asked to wait 86400 s" in task_log
     assert world.keys() == []  # nothing landed, nothing half-written
     # The pause is remembered: the next run skips at once instead of asking Spotify again.
     calls_before = len(world.sim.calls)
-    assert run_dag(dags, "spotify_bihourly_download")["download_recently_playedly_played"][0] == "skipped"
+    assert run_dag(dags, "spotify_bihourly_download")["fetch_recently_played"][0] == "skipped"
     recent_calls = [c for c in world.sim.calls[calls_before:] if "recently-played" in c.path]
     assert recent_calls == []
 
@@ -270,7 +270,7 @@ def test_invalid_grant_fails_at_once_without_retry(
     _write_token_file(world.token_file, grant_body, world.sim.default_app.client_id, datetime.now(UTC))
     world.sim.revoke_refresh_token(world.refresh_token)
     result = run_dag(dags, "spotify_bihourly_download")
-    state, tries, summary = result["download_recently_playedly_played"]
+    state, tries, summary = result["fetch_recently_played"]
     # AirflowFailException: failed on the first try although the task has retries left.
     assert (state, tries, summary) == ("failed", 1, None)
     task_log = capfd.readouterr().out
@@ -278,5 +278,5 @@ def test_invalid_grant_fails_at_once_without_retry(
         "AirflowFailException" in task_log and "log in again with `spotify-pipeline auth login`" in task_log
     )
     assert world.refresh_token not in task_log  # the dead token is still a secret
-    assert dags["spotify_bihourly_download"].get_task("download_recently_playedly_played").retries == 3
+    assert dags["spotify_bihourly_download"].get_task("fetch_recently_played").retries == 3
     assert world.keys() == []
