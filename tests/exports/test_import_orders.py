@@ -1,6 +1,7 @@
 """Every true play present exactly once, whatever the order or split of the imports: the account
 package and the extended package of one simulated listener, imported together, one after the other
-in either order, twice, and after an interrupted run (SQLite and MariaDB)."""
+in either order, twice, and after an interrupted run (SQLite and MariaDB). Private-session plays
+(which account data does not flag) are never kept once an extended import has listed them."""
 
 from __future__ import annotations
 
@@ -129,15 +130,15 @@ def test_every_true_play_once_whatever_the_order(
     assert private, "the scenario needs private-session plays"
     extended_done = False  # once it is, every play it describes has its exact time and id
     for step in ORDERS[order]:
+        # Account data has no private-session flag: imported before any extended import, its rows of
+        # private plays are kept, until an extended import removes them; imported after one, they are
+        # recognised from what that import remembered (private_plays) and never kept.
+        private_kept = step == "account" and not extended_done
         report = _run(settings, engine, folders[step])
         extended_done = extended_done or step != "account"
         rows = _rows(engine)
-        # After every single import, not only the last. Account data has no private-session flag:
-        # imported on its own (before or after the extended package, which keeps no trace of the
-        # private plays it skipped) those plays are kept, until an extended import removes them.
-        _assert_each_play_once(
-            rows, truth, exact=extended_done, by_minute=private if step == "account" else []
-        )
+        # After every single import, not only the last.
+        _assert_each_play_once(rows, truth, exact=extended_done, by_minute=private if private_kept else [])
         assert report.gaps_open == 0
     if ORDERS[order][-1] != "account":  # the extended package came last: every row is exact
         exports = [r for r in rows if r["source"] == "export"]
@@ -145,6 +146,55 @@ def test_every_true_play_once_whatever_the_order(
         assert all(r["started_at"] is not None and r["track_id"] is not None for r in exports)
         api = [r for r in rows if r["source"] == "api"]
         assert all(r["matched_import_id"] is not None and r["ms_played"] for r in api)
+
+
+def _private_records(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(s.private_plays))]
+
+
+def test_account_data_after_the_extended_package_keeps_no_private_play(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    """The extended package in one run, the account package in a later one: the account rows of
+    private-session plays (no flag there) are counted incognito, as when both are imported together,
+    and each true play stays once; importing either package, or both, again changes nothing."""
+    truth, folders, api_plays = _world(engine, tmp_path)
+    everything = truth_all(tmp_path)
+    # Every private music play: the extended file flags it, the account file lists it unflagged
+    # (short ones too: "private" is decided before "too short").
+    private_music = [p for p in everything if p.kind == "music" and p.private_session]
+    assert _private_music(everything), "the scenario needs private plays the API-visible rule would keep"
+
+    extended = _run(settings, engine, folders["extended"])
+    assert extended.incognito == len(private_music)
+    stored = _private_records(engine)
+    # What is remembered: the end and a digest of the names, one per private play, nothing to read.
+    assert set(stored[0]) == {"user_id", "ended_at", "names_sha256", "import_id"}
+    ends = sorted(p.ended_at.replace(microsecond=0) for p in private_music)  # ts: the end to the second
+    assert sorted(r["ended_at"] for r in stored) == ends
+    assert all(r["import_id"] == extended.import_id and len(r["names_sha256"]) == 64 for r in stored)
+    after_extended = sorted(_rows(engine), key=repr)
+
+    account = _run(settings, engine, folders["account"])
+    assert account.incognito == len(private_music)
+    assert account.imported_new == 0 and account.private_rows_removed == 0
+    _assert_each_play_once(_rows(engine), truth, exact=True)
+    # Account data adds only ms_played to API plays, which the extended records already gave.
+    assert sorted(_rows(engine), key=repr) == after_extended
+
+    # Each package again: the same counts, not a row or a fingerprint more.
+    again = _run(settings, engine, folders["account"])
+    assert {**again.to_dict(), "import_id": None} == {**account.to_dict(), "import_id": None}
+    ext_again = _run(settings, engine, folders["extended"])
+    assert ext_again.incognito == len(private_music) and ext_again.imported_new == 0
+    assert ext_again.imported + ext_again.duplicates_of_api == len(truth)
+    both = _run(settings, engine, folders["both"])
+    assert both.incognito == extended.incognito + account.incognito and both.imported_new == 0
+    assert _private_records(engine) == stored  # kept once, under the import that first listed it
+    rows = _rows(engine)
+    _assert_each_play_once(rows, truth, exact=True)
+    assert len([r for r in rows if r["source"] == "api"]) == api_plays
 
 
 def test_account_first_rows_are_upgraded_in_place(settings: Settings, engine: Engine, tmp_path: Path) -> None:

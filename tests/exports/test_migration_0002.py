@@ -36,7 +36,7 @@ def test_0002_backfills_matched_import_and_start(warehouse_url: str) -> None:
             {**base, "played_at": datetime(2024, 3, 1, 12, 0, tzinfo=UTC), "source": "export", "ms_played": 90_000,
              "track_name": "Go Outside", "artist_name": "Cults"},
         ])  # fmt: skip
-    upgrade(engine)
+    upgrade(engine, "0002")
     assert current_revision(engine) == "0002"
     with engine.connect() as conn:
         rows = conn.execute(

@@ -99,6 +99,31 @@ def test_rebuilding_in_place_and_into_a_non_empty_target(tmp_path: Path) -> None
     assert _rows(sa.create_engine(world.settings.warehouse_url.get_secret_value())) == before
 
 
+def test_private_plays_come_back_with_the_replayed_imports(tmp_path: Path) -> None:
+    """The extended package, then the account package in a later run: the private-session plays the
+    first remembered (private_plays), and the account rows the second counted incognito by them,
+    are reproduced by replaying both imports in order."""
+    world = make_world(tmp_path, profile="binge")
+    start, end = START + timedelta(days=2), START + timedelta(days=3)  # a day with private sessions
+    world.clock.advance(end - START)
+    export = tmp_path / "export"
+    for kind in ("extended", "account"):
+        world.sim.write_export("alice", export / kind, kind=kind, start=start, end=end)
+        report = import_history(world.settings, export / kind, clock=world.clock, engine=world.runtime.engine)
+        assert report.status == "ok" and report.incognito > 0, kind
+    shutil.rmtree(export)
+    original = _rows(world.runtime.engine)
+    assert original["private_plays"] and len(original["import_runs"]) == 2
+
+    target = f"sqlite:///{tmp_path / 'rebuilt.db'}"
+    report = rebuild(world.settings, runtime=world.fresh_runtime(), target_url=target)
+    assert report.status == "ok", report.problems
+    assert report.counts["imports_replayed"] == 2
+    rebuilt = _rows(sa.create_engine(target))
+    for name in original:
+        assert rebuilt[name] == original[name], name  # the account run's report counts the same incognito
+
+
 def _copy_of(world: World, tmp_path: Path) -> str:
     """A second warehouse that already holds plays."""
     other = f"sqlite:///{tmp_path / 'other.db'}"

@@ -15,11 +15,13 @@ The flow (docs/import-history.md has the decisions and their reasons):
    unique key turns what is already there into "already imported", never into a second row.
 
 Memory: one batch of records, the set of identities seen (one int per play, for duplicates inside
-the export) and the played_at values this run assigned; never a whole file.
+the export), the played_at values this run assigned and one (digest, time) per private-session play
+(for account data, which has no private flag); never a whole file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -123,6 +125,9 @@ def import_history(
     with engine.begin() as conn:
         report.import_id = writes.start_import_run(conn, settings.user, source[:1024], clock.now())
     run = _Run(settings, report, resolver, clock)
+    if any(s.format is not None and s.format.is_account for s in ordered):
+        with engine.connect() as conn:
+            run.load_private(conn)
     total = sum(s.file.size for s in ordered)
     done = 0
 
@@ -226,9 +231,11 @@ class _Run:
     assigned_acc: set[datetime] = field(default_factory=set)  # ... and to account rows
     claimed: set[datetime] = field(default_factory=set)  # plays matched by extended records this run
     claimed_acc: set[datetime] = field(default_factory=set)  # ... and by account records
-    # End times of the private-session plays the extended files listed, by names: the account-data
-    # package has no incognito flag, so its copies of those plays are recognised here.
-    private: dict[tuple[str, str], list[datetime]] = field(default_factory=dict)
+    # End times of the private-session plays the extended files listed, by ``_names_digest``: the
+    # account-data package has no incognito flag, so its copies of those plays are recognised here.
+    # Those of earlier imports come from ``private_plays`` (``load_private``), this run's from its
+    # extended files (and are stored there for the next runs).
+    private: dict[str, list[datetime]] = field(default_factory=dict)
     # Normalised (show, episode) of every podcast record seen: a legacy StreamingHistoryN row with
     # these names is that episode, not a song (legacy files mix both under artistName/trackName).
     episodes: set[tuple[str, str]] = field(default_factory=set)
@@ -260,7 +267,9 @@ class _Run:
             return False
         if rec.incognito:
             self.report.incognito += 1
-            self.private.setdefault(name_key(rec.artist_name, rec.track_name), []).append(rec.ended_at)
+            digest = _names_digest(rec)
+            if digest is not None:
+                self._add_private(digest, rec.ended_at)
             self.private_pending.append(rec)
             return False
         if rec.format.is_account and self._private_copy(rec):
@@ -273,15 +282,42 @@ class _Run:
         self.seen.add(identity)
         return True
 
+    def _add_private(self, digest: str, ended_at: datetime) -> None:
+        times = self.private.setdefault(digest, [])
+        # The same play listed again (an export imported twice, a record repeated) is one play:
+        # it accounts for one account-data row, as the table's key keeps it once.
+        if ended_at not in times:
+            times.append(ended_at)
+
     def _private_copy(self, rec: ExportRecord) -> bool:
-        times = self.private.get(name_key(rec.artist_name, rec.track_name))
+        if not self.private:
+            return False
+        digest = _names_digest(rec)
+        times = self.private.get(digest) if digest is not None else None
         if not times:
             return False
-        for t in times:
-            if rec.ended_at - NAME_SLACK <= t < rec.ended_at + MINUTE + NAME_SLACK:
-                times.remove(t)  # one account record per private play
-                return True
-        return False
+        inside = [t for t in times if rec.ended_at - NAME_SLACK <= t < rec.ended_at + MINUTE + NAME_SLACK]
+        if not inside:
+            return False
+        # One account record per private play; the earliest, so the pairing does not depend on
+        # whether the play was listed by this run's extended files or by an earlier run's.
+        times.remove(min(inside))
+        return True
+
+    def load_private(self, conn: Connection) -> None:
+        """The private-session plays earlier extended imports skipped (``private_plays``), for the
+        account-data files of this run. One (digest, time) per private play of the user: small
+        next to the export itself, and read only when the run has account-data files."""
+        from ..warehouse import schema as s
+
+        pp = s.private_plays
+        query = (
+            select(pp.c.names_sha256, pp.c.ended_at)
+            .where(pp.c.user_id == self.report.user_id)
+            .order_by(pp.c.ended_at, pp.c.names_sha256)
+        )
+        for digest, ended_at in conn.execute(query):
+            self._add_private(digest, ended_at)
 
     # --- per batch ---------------------------------------------------------------------------------
 
@@ -296,6 +332,25 @@ class _Run:
                 self._cluster(conn, cluster, fmt.is_account)
             if private:
                 self._remove_private_rows(conn, sorted(private, key=lambda r: r.ended_at))
+                self._store_private(conn, private)
+
+    def _store_private(self, conn: Connection, private: list[ExportRecord]) -> None:
+        """Remember this batch's private-session plays (in its transaction) for account-data files
+        imported in a later run: without it their rows would be kept as plays (docs/import-history.md,
+        "Private sessions"). Only the end and a digest of the names, never the names."""
+        from ..warehouse import schema as s
+        from ..warehouse.upsert import insert_ignore
+
+        rows = []
+        for rec in private:
+            digest = _names_digest(rec)
+            if digest is not None:
+                rows.append(
+                    {"user_id": self.report.user_id, "ended_at": rec.ended_at, "names_sha256": digest,
+                     "import_id": self.report.import_id}
+                )  # fmt: skip
+        if rows:
+            insert_ignore(conn, s.private_plays, rows)
 
     def _remove_private_rows(self, conn: Connection, private: list[ExportRecord]) -> None:
         """Delete the account-data rows of an earlier run that are private-session plays, as the
@@ -601,6 +656,16 @@ def _identity(rec: ExportRecord) -> tuple[Any, ...]:
     if rec.format.is_account:
         return ("a", rec.ended_at, name_key(rec.artist_name, rec.track_name), rec.ms_played)
     return ("e", rec.ended_at, rec.track_id or name_key(rec.artist_name, rec.track_name))
+
+
+def _names_digest(rec: ExportRecord) -> str | None:
+    """SHA-256 of the record's normalised artist + track names (``name_key``, as account rows are
+    matched by): what ``private_plays`` keeps of a private play instead of its names. None when the
+    record has no track name (no account-data row could be recognised by it)."""
+    artist, track = name_key(rec.artist_name, rec.track_name)
+    if not track:
+        return None
+    return hashlib.sha256(f"{artist}\x1f{track}".encode()).hexdigest()
 
 
 def _is_own(rec: ExportRecord, row: Candidate) -> bool:

@@ -92,6 +92,20 @@ plays = Table(
     **MYSQL_OPTIONS,
 )
 
+# A private-session play an extended import skipped, as a later account-data import must recognise
+# it (account data has no private-session flag): the end (extended ``ts``) and a SHA-256 of the
+# normalised artist + track names, never the names themselves (0003).
+private_plays = Table(
+    "private_plays",
+    metadata,
+    Column("user_id", String(ID), nullable=False),
+    Column("ended_at", UtcDateTime(), nullable=False),
+    Column("names_sha256", String(64), nullable=False),
+    Column("import_id", Integer, nullable=False),  # the first import that listed it
+    PrimaryKeyConstraint("user_id", "ended_at", "names_sha256"),
+    **MYSQL_OPTIONS,
+)
+
 tracks = Table(
     "tracks",
     metadata,
