@@ -195,4 +195,6 @@ def _aware(value: Any) -> datetime | None:
         return None
     if isinstance(value, str):  # SQLite returns text for an aggregate over a DATETIME column
         value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a datetime from the warehouse, got {type(value).__name__}")
     return value if value.tzinfo else value.replace(tzinfo=UTC)
