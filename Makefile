@@ -43,8 +43,9 @@ test: $(VENV)/.dev services ## Install, start services, run every test
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 .PHONY: lint
-lint: $(VENV)/.dev ## ruff (lint, and the AIR3 rules on the DAGs) and mypy
+lint: $(VENV)/.dev ## ruff (lint, format, the AIR3 rules on the DAGs) and mypy (strict)
 	$(BIN)/ruff check src tests dags bench
+	$(BIN)/ruff format --check src tests dags bench
 	$(BIN)/ruff check dags --select AIR3
 	$(BIN)/mypy
 

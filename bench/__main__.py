@@ -1,8 +1,8 @@
 """``python -m bench`` (``make bench``): run every benchmark, print tables, write bench/results/latest.json.
 
-    python -m bench            # full sizes, about 7 minutes on 2 quiet cores
-    python -m bench --quick    # tiny sizes: checks that every benchmark runs, numbers mean nothing
-    python -m bench --only import,api    # a subset (import, processing, api, completeness, simulator)
+python -m bench            # full sizes, about 7 minutes on 2 quiet cores
+python -m bench --quick    # tiny sizes: checks that every benchmark runs, numbers mean nothing
+python -m bench --only import,api    # a subset (import, processing, api, completeness, simulator)
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     size = QUICK if args.quick else FULL
     maria = None if args.no_mariadb else mariadb_available()
     if maria is None and not args.no_mariadb:
-        print("MariaDB is not answering on 127.0.0.1:3306 (run `make services`): SQLite only", file=sys.stderr)
+        print(
+            "MariaDB is not answering on 127.0.0.1:3306 (run `make services`): SQLite only", file=sys.stderr
+        )
     results: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": args.quick,

@@ -44,8 +44,10 @@ def simulate(mode: str, days: int, poll_minutes: int = 120, seed: int = 7) -> di
         for user, profile in USERS:
             sim.add_user(user, profile=profile, since=START)
         url = f"sqlite:///{work / 'warehouse.db'}"
-        runtimes = [simulated_runtime(sim, u, work, warehouse_url=url, partition=True, raw_zone=work / "raw")
-                    for u, _ in USERS]
+        runtimes = [
+            simulated_runtime(sim, u, work, warehouse_url=url, partition=True, raw_zone=work / "raw")
+            for u, _ in USERS
+        ]
         step = timedelta(minutes=poll_minutes)
         polls = int(timedelta(days=days) / step)
         per_day = 24 * 60 // poll_minutes
@@ -74,8 +76,10 @@ def simulate(mode: str, days: int, poll_minutes: int = 120, seed: int = 7) -> di
         repeated = sum(n - 1 for n in single.values())
         probes = sum(1 for c in served if c.status == 403 and c.path in ("/v1/artists", "/v1/albums"))
         token = sum(n for e, n in by_endpoint.items() if e.endswith("/api/token"))
-        lookups_made = sum(n for e, n in by_endpoint.items()
-                           if e.startswith(("GET /v1/artists", "GET /v1/albums"))) - probes
+        lookups_made = (
+            sum(n for e, n in by_endpoint.items() if e.startswith(("GET /v1/artists", "GET /v1/albums")))
+            - probes
+        )
         if mode == "development":
             minimum["lookups"] = len(single)
         else:
@@ -85,8 +89,13 @@ def simulate(mode: str, days: int, poll_minutes: int = 120, seed: int = 7) -> di
             "GET /v1/me/following": by_endpoint["GET /v1/me/following"],
             "lookups": lookups_made,
         }
-        other = {e: n for e, n in by_endpoint.items() if e not in made and not e.endswith("/api/token")
-                 and not e.startswith(("GET /v1/artists", "GET /v1/albums"))}
+        other = {
+            e: n
+            for e, n in by_endpoint.items()
+            if e not in made
+            and not e.endswith("/api/token")
+            and not e.startswith(("GET /v1/artists", "GET /v1/albums"))
+        }
         total_made, total_min = sum(made.values()), sum(minimum.values())
         return {
             "mode": mode,

@@ -150,8 +150,12 @@ def _job(args: tuple[str, int, int, float]) -> dict[str, Any]:
     return simulate(*args)
 
 
-def jobs(days: int, profiles: tuple[str, ...] = PROFILES, polls: tuple[int, ...] = POLL_MINUTES,
-         late_polls: tuple[int, ...] = (60,)) -> list[tuple[str, int, int, float]]:
+def jobs(
+    days: int,
+    profiles: tuple[str, ...] = PROFILES,
+    polls: tuple[int, ...] = POLL_MINUTES,
+    late_polls: tuple[int, ...] = (60,),
+) -> list[tuple[str, int, int, float]]:
     """Every profile x poll interval with late_share=0, plus every profile at ``late_polls`` with
     late_share=0.05: ``simulate`` arguments, longest first (short intervals mean many polls)."""
     out = [(p, m, days, 0.0) for p in profiles for m in polls]

@@ -111,8 +111,14 @@ def baseline_child(export: Path, url: str) -> dict[str, Any]:
         from sqlalchemy.engine import make_url
 
         parsed = make_url(url)
-        conn = pymysql.connect(host=parsed.host, port=parsed.port or 3306, user=parsed.username,
-                               password=parsed.password or "", database=parsed.database, charset="utf8mb4")
+        conn = pymysql.connect(
+            host=parsed.host,
+            port=parsed.port or 3306,
+            user=parsed.username,
+            password=parsed.password or "",
+            database=parsed.database,
+            charset="utf8mb4",
+        )
         sql = f"INSERT IGNORE INTO plays ({cols}) VALUES ({', '.join(['%s'] * len(PLAY_COLUMNS))})"  # noqa: S608 - constant column names
     t0 = time.perf_counter()
     n = 0

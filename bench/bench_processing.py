@@ -27,8 +27,10 @@ def _simulator(days: int) -> Any:
     from spotify_pipeline.clock import ManualClock
     from spotify_pipeline.simulator import Simulator, SimulatorConfig
 
-    sim = Simulator(SimulatorConfig(seed=7, mode="development", late_share=0.0),
-                    clock=ManualClock(START + timedelta(days=days)))
+    sim = Simulator(
+        SimulatorConfig(seed=7, mode="development", late_share=0.0),
+        clock=ManualClock(START + timedelta(days=days)),
+    )
     sim.add_user(USER, profile="heavy", since=START)
     return sim
 
@@ -41,15 +43,22 @@ def land(raw: Path, days: int, part: int = 0, parts: int = 1) -> int:
     from spotify_pipeline.landing.keys import raw_key
 
     sim = _simulator(days)
-    hours = sorted({p.ended_at.replace(minute=0, second=0, microsecond=0)
-                    for p in sim.api_visible_truth(USER, START, START + timedelta(days=days))})
+    hours = sorted(
+        {
+            p.ended_at.replace(minute=0, second=0, microsecond=0)
+            for p in sim.api_visible_truth(USER, START, START + timedelta(days=days))
+        }
+    )
     client = httpx.Client(transport=sim.transport(), base_url="https://api.spotify.com")
     for hour in hours[part::parts]:
         end = hour + timedelta(hours=1)
         sim.clock.set(end)
         token = sim.grant(USER)["access_token"]
-        response = client.get("/v1/me/player/recently-played", params={"limit": 50},
-                              headers={"Authorization": f"Bearer {token}"})
+        response = client.get(
+            "/v1/me/player/recently-played",
+            params={"limit": 50},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         response.raise_for_status()
         fetch = make_fetch(end, "GET /v1/me/player/recently-played?limit=50", 200, response.json())
         path = raw / raw_key("recently_played", hour)

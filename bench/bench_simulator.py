@@ -38,8 +38,12 @@ def ready_child(seed: int) -> dict[str, Any]:
     sim.add_user("listener", profile="typical", since=START)
     token = sim.grant("listener")["access_token"]
     with serve(sim) as info:
-        response = httpx.get(f"{info.api_url}/me/player/recently-played", params={"limit": 50},
-                             headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        response = httpx.get(
+            f"{info.api_url}/me/player/recently-played",
+            params={"limit": 50},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
         seconds = time.perf_counter() - t0
     response.raise_for_status()
     return {"seconds": seconds, "status": response.status_code, "items": len(response.json()["items"])}

@@ -71,8 +71,15 @@ def remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def simulated_runtime(sim: Any, user: str, base: Path, *, warehouse_url: str | None = None,
-                      partition: bool = False, raw_zone: Path | None = None) -> Any:
+def simulated_runtime(
+    sim: Any,
+    user: str,
+    base: Path,
+    *,
+    warehouse_url: str | None = None,
+    partition: bool = False,
+    raw_zone: Path | None = None,
+) -> Any:
     """A Runtime for ``user`` against the in-process simulator, on the simulator's ManualClock,
     with a fresh consent (PKCE) in a memory token store. Retries wait on simulated time."""
     from spotify_pipeline.jobs.runtime import Runtime

@@ -15,7 +15,9 @@ def describe(mariadb_version: str | None) -> dict[str, Any]:
         with open("/proc/meminfo") as f:
             mem_kb = next(int(line.split()[1]) for line in f if line.startswith("MemTotal:"))
         with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+            model = next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model
+            )
     except (OSError, StopIteration):
         pass
     return {

@@ -28,4 +28,6 @@ def run(size: dict[str, int], workers: int = 2) -> tuple[dict[str, Any], dict[st
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         rows = pool.map(_job, tasks, chunksize=1)  # the API runs are the longest: they go first
     n_api = len(bench_api_calls.jobs(size["api_days"]))
-    return bench_api_calls.collect(rows[:n_api]), bench_completeness.collect(size["complete_days"], rows[n_api:])
+    return bench_api_calls.collect(rows[:n_api]), bench_completeness.collect(
+        size["complete_days"], rows[n_api:]
+    )

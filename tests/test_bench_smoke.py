@@ -16,7 +16,9 @@ from bench import bench_api_calls, bench_completeness  # noqa: E402
 from bench.__main__ import main  # noqa: E402
 
 
-def test_quick_import_and_processing_write_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_quick_import_and_processing_write_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "latest.json"
     assert main(["--quick", "--no-mariadb", "--only", "import,processing", "--out", str(out)]) == 0
     r = json.loads(out.read_text())

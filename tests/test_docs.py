@@ -43,7 +43,9 @@ def test_readme_documents_no_command_that_does_not_exist() -> None:
 
 def test_every_setting_is_in_the_readme_table() -> None:
     table = set(re.findall(r"^\| `([a-z0-9_]+)`", README, flags=re.M))
-    table |= {n for row in re.findall(r"^\| `([a-z0-9_]+)` / `([a-z0-9_]+)`", README, flags=re.M) for n in row}
+    table |= {
+        n for row in re.findall(r"^\| `([a-z0-9_]+)` / `([a-z0-9_]+)`", README, flags=re.M) for n in row
+    }
     missing = set(Settings.model_fields) - table
     assert not missing, f"settings missing from the README table: {sorted(missing)}"
 
@@ -51,7 +53,9 @@ def test_every_setting_is_in_the_readme_table() -> None:
 def test_make_targets_in_readme_exist() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     targets = set(re.findall(r"^([a-z-]+):", makefile, flags=re.M))
-    named = set(re.findall(r"`make ([a-z-]+)`", README)) | set(re.findall(r"^make ([a-z-]+)", README, flags=re.M))
+    named = set(re.findall(r"`make ([a-z-]+)`", README)) | set(
+        re.findall(r"^make ([a-z-]+)", README, flags=re.M)
+    )
     assert {"demo", "test"} <= named
     assert named <= targets, f"README names missing make targets: {sorted(named - targets)}"
 

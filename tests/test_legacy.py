@@ -31,14 +31,23 @@ ACCESS = "BQC-access-token-value-0123456789"
 
 def write_original(folder: Path) -> Path:
     """The files exactly as the original DAGs read them: `KEY = value`, split on ' = '."""
-    (folder / "spotify_client_info.txt").write_text(f"CLIENT_ID = 5fe01282e44241328a84e7c5cc169165\nCLIENT_SECRET = {CLIENT_SECRET}\n")
+    (folder / "spotify_client_info.txt").write_text(
+        f"CLIENT_ID = 5fe01282e44241328a84e7c5cc169165\nCLIENT_SECRET = {CLIENT_SECRET}\n"
+    )
     (folder / "aws_access_key.txt").write_text(
         f"AWS_ACCESS_KEY_ID = FAKEKEYIDFORLEGACYTEST\nAWS_SECRET_ACCESS_KEY = {AWS_SECRET}\nAWS_DEFAULT_REGION = ap-northeast-1\n"
     )
     (folder / "db_access_key.txt").write_text(f"user = admin\npassword = {DB_PASSWORD}\nip = 10.0.3.17\n")
     (folder / "tokens.json").write_text(
-        json.dumps({"access_token": ACCESS, "token_type": "Bearer", "expires_in": 3600,
-                    "refresh_token": REFRESH, "scope": "user-read-recently-played user-follow-read"})
+        json.dumps(
+            {
+                "access_token": ACCESS,
+                "token_type": "Bearer",
+                "expires_in": 3600,
+                "refresh_token": REFRESH,
+                "scope": "user-read-recently-played user-follow-read",
+            }
+        )
     )
     return folder
 
@@ -55,7 +64,12 @@ def test_the_original_files(tmp_path: Path) -> None:
     assert cfg.tokens is not None
     assert cfg.tokens["refresh_token"].get_secret_value() == REFRESH
     assert cfg.tokens["expires_in"].get_secret_value() == "3600"
-    assert sorted(cfg.found_files) == ["aws_access_key.txt", "db_access_key.txt", "spotify_client_info.txt", "tokens.json"]
+    assert sorted(cfg.found_files) == [
+        "aws_access_key.txt",
+        "db_access_key.txt",
+        "spotify_client_info.txt",
+        "tokens.json",
+    ]
     assert any("~/.aws/credentials" in w for w in cfg.warnings)
     assert any("'spotify_project'" in w for w in cfg.warnings)
 
@@ -99,7 +113,12 @@ def test_the_password_survives_the_url(tmp_path: Path) -> None:
     url = warehouse_url(read_legacy(write_original(tmp_path)))
     assert url is not None
     parsed = make_url(url)
-    assert (parsed.username, parsed.password, parsed.host, parsed.database) == ("admin", DB_PASSWORD, "10.0.3.17", "spotify")
+    assert (parsed.username, parsed.password, parsed.host, parsed.database) == (
+        "admin",
+        DB_PASSWORD,
+        "10.0.3.17",
+        "spotify",
+    )
 
 
 def test_env_file_text_round_trips_through_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,7 +147,9 @@ def test_hand_edited_files(tmp_path: Path) -> None:
     (tmp_path / "aws_access_key.txt").write_text(
         "[default]\nexport AWS_ACCESS_KEY_ID=AKIAEXAMPLE\naws_secret_access_key: 'abc/def+ghi'\n; no region\n"
     )
-    (tmp_path / "db_access_key.txt").write_text("user: spotify\nPassword = 'has # hash'\nhost = db.example.com\nport = 3307\ndatabase = listening\n")
+    (tmp_path / "db_access_key.txt").write_text(
+        "user: spotify\nPassword = 'has # hash'\nhost = db.example.com\nport = 3307\ndatabase = listening\n"
+    )
     cfg = read_legacy(tmp_path)
     assert cfg.client_id == "abc123"
     assert cfg.client_secret == SecretStr("s3cr3t=with=equals")
@@ -144,7 +165,9 @@ def test_hand_edited_files(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
 def test_db_file_as_three_bare_lines(tmp_path: Path, newline: str) -> None:
-    (tmp_path / "db_access_key.txt").write_text(newline.join(["admin", "pa:ss=word", "192.168.1.20:3306", ""]), newline="")
+    (tmp_path / "db_access_key.txt").write_text(
+        newline.join(["admin", "pa:ss=word", "192.168.1.20:3306", ""]), newline=""
+    )
     cfg = read_legacy(tmp_path)
     assert (cfg.db_user, cfg.db_host) == ("admin", "192.168.1.20:3306")
     assert cfg.db_password == SecretStr("pa:ss=word")
@@ -154,7 +177,9 @@ def test_db_file_with_the_wrong_number_of_bare_lines(tmp_path: Path) -> None:
     (tmp_path / "db_access_key.txt").write_text("admin\nsecret-password\n")
     with pytest.raises(ConfigError) as err:
         read_legacy(tmp_path)
-    assert "db_access_key.txt: 2 lines" in str(err.value) and "exactly 3 lines (user, password, host)" in str(err.value)
+    assert "db_access_key.txt: 2 lines" in str(err.value) and "exactly 3 lines (user, password, host)" in str(
+        err.value
+    )
     assert "secret-password" not in str(err.value)
 
 
@@ -199,26 +224,41 @@ def test_missing_files_are_warnings_and_settings_skip_what_is_missing(tmp_path: 
 
 def test_tokens_after_a_refresh_without_rotation(tmp_path: Path) -> None:
     # The original saved each refresh answer whole; Spotify omits refresh_token when it keeps it.
-    (tmp_path / "tokens.json").write_text(json.dumps({"access_token": ACCESS, "token_type": "Bearer", "expires_in": 3600, "scope": "user-read-recently-played"}))
+    (tmp_path / "tokens.json").write_text(
+        json.dumps(
+            {
+                "access_token": ACCESS,
+                "token_type": "Bearer",
+                "expires_in": 3600,
+                "scope": "user-read-recently-played",
+            }
+        )
+    )
     cfg = read_legacy(tmp_path)
     assert cfg.tokens is not None and "refresh_token" not in cfg.tokens
     assert any("no refresh_token" in w and "spotify-pipeline auth login" in w for w in cfg.warnings)
 
 
 def test_tokens_file_holding_an_error(tmp_path: Path) -> None:
-    (tmp_path / "tokens.json").write_text('{"error": "invalid_grant", "error_description": "Refresh token revoked"}')
+    (tmp_path / "tokens.json").write_text(
+        '{"error": "invalid_grant", "error_description": "Refresh token revoked"}'
+    )
     cfg = read_legacy(tmp_path)
     assert cfg.tokens is None
     assert any("error answer" in w for w in cfg.warnings)
 
 
 def test_localhost_redirect_is_not_carried_over(tmp_path: Path) -> None:
-    (tmp_path / "spotify_client_info.txt").write_text("CLIENT_ID = a\nREDIRECT_URI = http://localhost:8888/callback\n")
+    (tmp_path / "spotify_client_info.txt").write_text(
+        "CLIENT_ID = a\nREDIRECT_URI = http://localhost:8888/callback\n"
+    )
     assert "SPOTIFY_PIPELINE_REDIRECT_URI" not in legacy_to_env(read_legacy(tmp_path))
 
 
 def test_empty_or_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no legacy files in .*expected one or more of spotify_client_info.txt"):
+    with pytest.raises(
+        ConfigError, match="no legacy files in .*expected one or more of spotify_client_info.txt"
+    ):
         read_legacy(tmp_path)
     with pytest.raises(ConfigError, match="is not a folder"):
         read_legacy(tmp_path / "nope")
@@ -240,8 +280,16 @@ def test_only_tokens_are_registered_as_secrets_not_token_type(tmp_path, monkeypa
     from spotify_pipeline.legacy import read_legacy
 
     monkeypatch.setattr(redact_module, "_secrets", set())
-    (tmp_path / "tokens.json").write_text(_json.dumps(
-        {"access_token": "legacy-access-0123456789", "refresh_token": "legacy-refresh-0123456789",
-         "token_type": "Bearer", "scope": "user-read-recently-played", "expires_in": 3600}))
+    (tmp_path / "tokens.json").write_text(
+        _json.dumps(
+            {
+                "access_token": "legacy-access-0123456789",
+                "refresh_token": "legacy-refresh-0123456789",
+                "token_type": "Bearer",
+                "scope": "user-read-recently-played",
+                "expires_in": 3600,
+            }
+        )
+    )
     read_legacy(tmp_path)
     assert redact_module._secrets == {"legacy-access-0123456789", "legacy-refresh-0123456789"}

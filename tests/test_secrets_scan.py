@@ -59,7 +59,9 @@ def marked_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _assert_clean(where: str, text: str) -> None:
-    assert MARK not in text, f"a secret appears in {where}: ...{text[max(0, text.find(MARK) - 80):text.find(MARK) + 40]}..."
+    assert MARK not in text, (
+        f"a secret appears in {where}: ...{text[max(0, text.find(MARK) - 80) : text.find(MARK) + 40]}..."
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -96,8 +98,13 @@ def _scan_bucket(endpoint: str, bucket: str) -> int:
     """Every object in the bucket, read with the moto server's own keys; returns how many."""
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     n = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for obj in page.get("Contents", []):
@@ -116,8 +123,9 @@ def _scan_store(world: World) -> int:
     return n
 
 
-def test_the_demo_shows_no_secret(tmp_path: Path, marked_tokens: None, caplog: pytest.LogCaptureFixture,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_demo_shows_no_secret(
+    tmp_path: Path, marked_tokens: None, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
     from spotify_pipeline.jobs.demo import demo_settings, run_demo
 
     caplog.set_level(logging.DEBUG)
@@ -155,14 +163,21 @@ def secret_db_url(mysql_url: str) -> Any:
 @pytest.mark.mysql
 @pytest.mark.s3
 def test_the_job_flows_and_their_failures_show_no_secret(
-    tmp_path: Path, marked_tokens: None, secret_db_url: str, s3_bucket: tuple[str, str],
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    marked_tokens: None,
+    secret_db_url: str,
+    s3_bucket: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     endpoint, bucket = s3_bucket
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", AWS_KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
     caplog.set_level(logging.DEBUG)
-    world = make_world(tmp_path, warehouse_url=secret_db_url, raw_zone=f"s3://{bucket}/spotify", s3_endpoint_url=endpoint)
+    world = make_world(
+        tmp_path, warehouse_url=secret_db_url, raw_zone=f"s3://{bucket}/spotify", s3_endpoint_url=endpoint
+    )
     token = json.loads(world.settings.token_file.read_text())
     assert MARK in token["refresh_token"] and MARK in token["access_token"]
     errors: list[str] = []
@@ -175,8 +190,13 @@ def test_the_job_flows_and_their_failures_show_no_secret(
     with pytest.raises(PipelineError) as revoked:
         run_all(world.settings, runtime=world.fresh_runtime())
     errors.append(str(revoked.value))
-    bad = world.settings.model_copy(update={"warehouse_url": sa.engine.make_url(secret_db_url).set(
-        password=DB_PASSWORD + "x").render_as_string(hide_password=False)})
+    bad = world.settings.model_copy(
+        update={
+            "warehouse_url": sa.engine.make_url(secret_db_url)
+            .set(password=DB_PASSWORD + "x")
+            .render_as_string(hide_password=False)
+        }
+    )
     with pytest.raises(Exception) as refused:  # noqa: PT011 - any failure; its text is what matters
         from spotify_pipeline.jobs.runtime import Runtime
 
@@ -213,8 +233,13 @@ def secret_target_db_url(secret_db_url: str) -> Any:
 @pytest.mark.mysql
 @pytest.mark.s3
 def test_cli_commands_against_a_served_simulator_show_no_secret(
-    tmp_path: Path, marked_tokens: None, secret_db_url: str, secret_target_db_url: str,
-    s3_bucket: tuple[str, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    marked_tokens: None,
+    secret_db_url: str,
+    secret_target_db_url: str,
+    s3_bucket: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Every command end to end, as a person runs them: a browser login to a confidential app, then
     S3 and MariaDB reached with marked credentials, logging at DEBUG."""
@@ -243,19 +268,38 @@ def test_cli_commands_against_a_served_simulator_show_no_secret(
     outputs: list[tuple[str, Any]] = []
     with serve(sim) as info:
         env = {
-            "ACCOUNTS_URL": info.accounts_url, "API_URL": info.api_url,
-            "CLIENT_ID": confidential.client_id, "CLIENT_SECRET": client_secret,
-            "REDIRECT_URI": "http://127.0.0.1/callback", "USER": "scan-user",
-            "RAW_ZONE": f"s3://{bucket}/spotify", "S3_ENDPOINT_URL": endpoint, "S3_REGION": "us-east-1",
-            "WAREHOUSE_URL": secret_db_url, "TOKEN_FILE": str(token_file), "LOG_LEVEL": "DEBUG",
+            "ACCOUNTS_URL": info.accounts_url,
+            "API_URL": info.api_url,
+            "CLIENT_ID": confidential.client_id,
+            "CLIENT_SECRET": client_secret,
+            "REDIRECT_URI": "http://127.0.0.1/callback",
+            "USER": "scan-user",
+            "RAW_ZONE": f"s3://{bucket}/spotify",
+            "S3_ENDPOINT_URL": endpoint,
+            "S3_REGION": "us-east-1",
+            "WAREHOUSE_URL": secret_db_url,
+            "TOKEN_FILE": str(token_file),
+            "LOG_LEVEL": "DEBUG",
         }
         for key, value in env.items():
             monkeypatch.setenv("SPOTIFY_PIPELINE_" + key, value)
         _login(monkeypatch)
         commands = [
-            ["init"], ["db", "upgrade"], ["auth", "status"], ["auth", "status", "--json"], ["fetch", "recent"], ["fetch", "following"], ["process"],
-            ["enrich"], ["run"], ["status", "--json"], ["status"], ["config", "show"],
-            ["config", "show", "--json"], ["import-history", str(export)], ["coverage"],
+            ["init"],
+            ["db", "upgrade"],
+            ["auth", "status"],
+            ["auth", "status", "--json"],
+            ["fetch", "recent"],
+            ["fetch", "following"],
+            ["process"],
+            ["enrich"],
+            ["run"],
+            ["status", "--json"],
+            ["status"],
+            ["config", "show"],
+            ["config", "show", "--json"],
+            ["import-history", str(export)],
+            ["coverage"],
             ["rebuild", "--target-url", secret_target_db_url],
         ]
         for args in commands:
@@ -287,8 +331,10 @@ def test_aws_signature_headers_are_masked() -> None:
     """Found by the flow scan above: botocore logs the signed request's Authorization header at DEBUG."""
     from spotify_pipeline.redact import redact
 
-    header = (f"'Authorization': b'AWS4-HMAC-SHA256 Credential={AWS_KEY_ID}/20261129/us-east-1/s3/aws4_request, "
-              "SignedHeaders=host;x-amz-date, Signature=8803422ea4c4f339692b784f529f90bc26034abce0f16cae03a39b4d02b2df77'")
+    header = (
+        f"'Authorization': b'AWS4-HMAC-SHA256 Credential={AWS_KEY_ID}/20261129/us-east-1/s3/aws4_request, "
+        "SignedHeaders=host;x-amz-date, Signature=8803422ea4c4f339692b784f529f90bc26034abce0f16cae03a39b4d02b2df77'"
+    )
     masked = redact(header)
     assert AWS_KEY_ID not in masked and "8803422ea4c4" not in masked
     assert "SignedHeaders=host;x-amz-date" in masked

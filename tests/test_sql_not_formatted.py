@@ -67,15 +67,25 @@ def _violations() -> set[tuple[str, str]]:
 
 def test_no_sql_is_built_by_string_formatting() -> None:
     unexpected = sorted(_violations() - ALLOWED)
-    assert not unexpected, f"SQL built by string formatting (bind parameters instead, or review): {unexpected}"
+    assert not unexpected, (
+        f"SQL built by string formatting (bind parameters instead, or review): {unexpected}"
+    )
 
 
 def test_the_checker_catches_each_form(tmp_path: Path) -> None:
-    for source in ('conn.execute(text(f"SELECT {x}"))', 'conn.execute("SELECT %s" % x)',
-                   'conn.exec_driver_sql("SELECT {}".format(x))', 'text("SELECT " + x)'):
+    for source in (
+        'conn.execute(text(f"SELECT {x}"))',
+        'conn.execute("SELECT %s" % x)',
+        'conn.exec_driver_sql("SELECT {}".format(x))',
+        'text("SELECT " + x)',
+    ):
         call = ast.parse(source).body[0].value  # type: ignore[attr-defined]
         inner = call.args[0]
         assert _formatted(inner) or (isinstance(inner, ast.Call) and _formatted(inner.args[0])), source
-    for source in ('text("SELECT 1")', 'conn.execute(text("SELECT :x"), {"x": x})', "conn.execute(select(t))"):
+    for source in (
+        'text("SELECT 1")',
+        'conn.execute(text("SELECT :x"), {"x": x})',
+        "conn.execute(select(t))",
+    ):
         call = ast.parse(source).body[0].value  # type: ignore[attr-defined]
         assert not _formatted(call.args[0]), source

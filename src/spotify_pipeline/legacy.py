@@ -126,7 +126,9 @@ def read_legacy(folder: Path) -> LegacyConfig:
     """Read whichever of the four files exist in ``folder``. Missing files become warnings; a line
     or file that cannot be read raises ConfigError naming every such file and line."""
     if not folder.is_dir():
-        raise ConfigError(f"{folder} is not a folder: give the folder that holds {CLIENT_FILE}, {TOKENS_FILE}, ...")
+        raise ConfigError(
+            f"{folder} is not a folder: give the folder that holds {CLIENT_FILE}, {TOKENS_FILE}, ..."
+        )
     cfg = LegacyConfig()
     problems: list[str] = []
 
@@ -146,7 +148,9 @@ def read_legacy(folder: Path) -> LegacyConfig:
             "where boto3's standard credential chain finds them"
         )
 
-    values = _read_pairs(folder / DB_FILE, _DB_KEYS, cfg, problems, bare_lines=("db_user", "db_password", "db_host"))
+    values = _read_pairs(
+        folder / DB_FILE, _DB_KEYS, cfg, problems, bare_lines=("db_user", "db_password", "db_host")
+    )
     cfg.db_user = values.get("db_user")
     cfg.db_password = _secret(values.get("db_password"))
     cfg.db_host = values.get("db_host")
@@ -172,8 +176,13 @@ def read_legacy(folder: Path) -> LegacyConfig:
     # Only the tokens are secrets: token_type ("Bearer"), scope and expires_in are not, and
     # registering "Bearer" would mask that word in every later log line.
     register_secrets(
-        [cfg.client_secret, cfg.aws_secret_access_key, cfg.db_password, tokens.get("access_token"),
-         tokens.get("refresh_token")]
+        [
+            cfg.client_secret,
+            cfg.aws_secret_access_key,
+            cfg.db_password,
+            tokens.get("access_token"),
+            tokens.get("refresh_token"),
+        ]
     )
     return cfg
 
@@ -266,7 +275,8 @@ def _read_pairs(
     lines = [
         (number, line.strip())
         for number, line in enumerate(text.splitlines(), start=1)
-        if line.strip() and not line.strip().startswith(("#", ";", "//"))
+        if line.strip()
+        and not line.strip().startswith(("#", ";", "//"))
         and not (line.strip().startswith("[") and line.strip().endswith("]"))  # [default] sections
     ]
     matches = [(number, _LINE.fullmatch(line)) for number, line in lines]

@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     # --- Spotify app -----------------------------------------------------------------------
     client_id: str | None = Field(None, description="Spotify app client id")
     client_secret: SecretStr | None = Field(None, description="Spotify app secret; leave empty for PKCE")
-    redirect_uri: str = Field("http://127.0.0.1:8888/callback", description="Registered loopback redirect URI")
+    redirect_uri: str = Field(
+        "http://127.0.0.1:8888/callback", description="Registered loopback redirect URI"
+    )
     accounts_url: str = Field(SPOTIFY_ACCOUNTS_URL, description="Spotify accounts service base URL")
     api_url: str = Field(SPOTIFY_API_URL, description="Spotify Web API base URL")
     token_file: Path = Field(Path("./data/tokens.json"), description="Token store (0600 file)")
@@ -67,7 +69,9 @@ class Settings(BaseSettings):
     following_every_hours: float = Field(
         24.0, ge=0, description="`run` fetches followed artists only when the last good fetch is older"
     )
-    export_match_tolerance_seconds: float = Field(90.0, ge=0, description="Export vs API play matching window")
+    export_match_tolerance_seconds: float = Field(
+        90.0, ge=0, description="Export vs API play matching window"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("raw_zone")

@@ -84,15 +84,32 @@ def secret_connections(
     url = sa.engine.make_url(secret_db_url)
     with serve(sim) as info:
         spotify = {
-            "conn_type": "generic", "login": app.client_id, "password": CLIENT_SECRET,
-            "extra": {"redirect_uri": "http://127.0.0.1/callback", "accounts_url": info.accounts_url,
-                      "api_url": info.api_url, "user": "alice", "token_file": str(token_file),
-                      "raw_zone": f"s3://{bucket}/raw"},
+            "conn_type": "generic",
+            "login": app.client_id,
+            "password": CLIENT_SECRET,
+            "extra": {
+                "redirect_uri": "http://127.0.0.1/callback",
+                "accounts_url": info.accounts_url,
+                "api_url": info.api_url,
+                "user": "alice",
+                "token_file": str(token_file),
+                "raw_zone": f"s3://{bucket}/raw",
+            },
         }
-        aws = {"conn_type": "aws", "login": AWS_KEY_ID, "password": AWS_SECRET,
-               "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
-        warehouse = {"conn_type": "mysql", "host": url.host, "port": url.port, "login": url.username,
-                     "password": url.password, "schema": url.database}
+        aws = {
+            "conn_type": "aws",
+            "login": AWS_KEY_ID,
+            "password": AWS_SECRET,
+            "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+        }
+        warehouse = {
+            "conn_type": "mysql",
+            "host": url.host,
+            "port": url.port,
+            "login": url.username,
+            "password": url.password,
+            "schema": url.database,
+        }
         monkeypatch.setenv("AIRFLOW_CONN_SPOTIFY_DEFAULT", json.dumps(spotify))
         monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(aws))
         monkeypatch.setenv("AIRFLOW_CONN_SPOTIFY_WAREHOUSE", json.dumps(warehouse))
@@ -124,8 +141,9 @@ def _scan_metadata_db(run_ids: dict[str, str]) -> int:
                 _assert_clean(f"Airflow metadata table {table}", repr(row))
         xcoms = 0
         for dag_id, run_id in run_ids.items():
-            rows = db.execute("SELECT task_id, key, value FROM xcom WHERE dag_id = ? AND run_id = ?",
-                              (dag_id, run_id)).fetchall()
+            rows = db.execute(
+                "SELECT task_id, key, value FROM xcom WHERE dag_id = ? AND run_id = ?", (dag_id, run_id)
+            ).fetchall()
             for task_id, key, value in rows:
                 _assert_clean(f"XCom {dag_id}.{task_id}[{key}]", str(value))
             xcoms += len(rows)
@@ -149,7 +167,9 @@ def test_the_three_dags_show_no_secret(
     before = json.loads(token_file.read_text())
     results = {dag_id: run_dag(dags, dag_id) for dag_id in DAG_IDS}
     for dag_id, tasks in results.items():
-        assert {task: state for task, (state, _, _) in tasks.items()} == dict.fromkeys(tasks, "success"), dag_id
+        assert {task: state for task, (state, _, _) in tasks.items()} == dict.fromkeys(tasks, "success"), (
+            dag_id
+        )
     assert results["spotify_daily_data_pipeline"]["process_landed"][2]["counts"]["plays_inserted"] == 50
 
     # The scan has teeth: the tokens were refreshed (with the client secret) and carry the mark.
@@ -179,7 +199,9 @@ def test_the_three_dags_show_no_secret(
 def _run_id(dag_id: str) -> str:
     """The run ``dag.test()`` just made for ``dag_id`` (the newest)."""
     with sqlite3.connect(_metadata_db_path()) as db:
-        row = db.execute("SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)).fetchone()
+        row = db.execute(
+            "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
+        ).fetchone()
     assert row is not None, dag_id
     return str(row[0])
 
@@ -209,8 +231,11 @@ def test_a_task_masks_its_secrets_in_the_records_its_log_handlers_receive(
     key_id, aws_secret = f"AKIA{unique[:16].upper()}", f"aws-{unique}"
     client_secret, db_password = f"client-{unique}", f"db-{unique}"
     config = glue.RunConfig(
-        load_settings(client_id="abc", client_secret=client_secret,
-                      warehouse_url=f"mysql+pymysql://u:{db_password}@127.0.0.1/db"),
+        load_settings(
+            client_id="abc",
+            client_secret=client_secret,
+            warehouse_url=f"mysql+pymysql://u:{db_password}@127.0.0.1/db",
+        ),
         glue.AwsCredentials(key_id, aws_secret),
     )
     task_logger = logging.getLogger(f"sp-test-task-{unique}")  # stands in for Airflow's root logger
@@ -220,9 +245,14 @@ def test_a_task_masks_its_secrets_in_the_records_its_log_handlers_receive(
 
     glue.mask_run_secrets(config, task_logger)
     glue.mask_run_secrets(config, task_logger)  # a second task in the same worker process
-    task_logger.warning("Sending http request: headers={'Authorization': b'AWS4-HMAC-SHA256 "
-                        "Credential=%s/20261129/us-east-1/s3/aws4_request'}; secret %s; client %s; db %s",
-                        key_id, aws_secret, client_secret, db_password)
+    task_logger.warning(
+        "Sending http request: headers={'Authorization': b'AWS4-HMAC-SHA256 "
+        "Credential=%s/20261129/us-east-1/s3/aws4_request'}; secret %s; client %s; db %s",
+        key_id,
+        aws_secret,
+        client_secret,
+        db_password,
+    )
 
     assert sum(isinstance(f, RedactingFilter) for f in handler.filters) == 1
     message = handler.records[0].getMessage()

@@ -214,7 +214,10 @@ def test_report_outcomes() -> None:
     assert glue.report_outcome(below)["status"] == "skipped"
     until = datetime(2026, 11, 30, 12, tzinfo=UTC)
     paused = JobReport(
-        "download_recently_played", status="paused", message="Spotify asked to wait 86400 s", paused_until=until
+        "download_recently_played",
+        status="paused",
+        message="Spotify asked to wait 86400 s",
+        paused_until=until,
     )
     with pytest.raises(
         AirflowSkipException,

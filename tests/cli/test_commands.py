@@ -78,8 +78,9 @@ def test_init_and_db_upgrade(served: Simulator, tmp_path: Path) -> None:
     assert "revision" in result.output
 
 
-def test_login_in_the_browser_then_status_and_logout(served: Simulator, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_login_in_the_browser_then_status_and_logout(
+    served: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _login(monkeypatch)
     token_file = tmp_path / "tokens.json"
     assert token_file.stat().st_mode & 0o777 == 0o600
@@ -98,8 +99,9 @@ def test_login_in_the_browser_then_status_and_logout(served: Simulator, tmp_path
     assert "spotify-pipeline auth login" in result.output
 
 
-def test_login_without_a_browser_takes_the_pasted_redirect_url(served: Simulator,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_login_without_a_browser_takes_the_pasted_redirect_url(
+    served: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import spotify_pipeline.cli.auth_cmd as auth_cmd
 
     printed: list[str] = []
@@ -117,8 +119,9 @@ def test_login_without_a_browser_takes_the_pasted_redirect_url(served: Simulator
     assert any("logged in" in p for p in printed)
 
 
-def test_fetch_process_enrich_run_and_status(served: Simulator, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fetch_process_enrich_run_and_status(
+    served: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _login(monkeypatch)
     result = runner.invoke(app, ["fetch", "recent", "--json"])
     assert result.exit_code == 0, result.output
@@ -175,7 +178,7 @@ def test_config_show_masks_secrets(served: Simulator, monkeypatch: pytest.Monkey
 
 def test_config_file_option(served: Simulator, tmp_path: Path) -> None:
     cfg = tmp_path / "custom.toml"
-    cfg.write_text('enrich_threshold = 7\n')
+    cfg.write_text("enrich_threshold = 7\n")
     result = runner.invoke(app, ["--config", str(cfg), "config", "show", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["enrich_threshold"] == 7
@@ -189,9 +192,17 @@ def test_config_import_legacy(served: Simulator, tmp_path: Path) -> None:
     legacy.mkdir()
     (legacy / "spotify_client_info.txt").write_text(f"CLIENT_ID = abc123\nCLIENT_SECRET = {SECRET}\n")
     (legacy / "db_access_key.txt").write_text("spotify_user\ndb-password-xyz\n10.0.0.5\n")
-    (legacy / "tokens.json").write_text(json.dumps(
-        {"access_token": "legacy-access-token-0123456789", "refresh_token": "legacy-refresh-token-0123456789",
-         "expires_in": 3600, "scope": "user-read-recently-played", "token_type": "Bearer"}))
+    (legacy / "tokens.json").write_text(
+        json.dumps(
+            {
+                "access_token": "legacy-access-token-0123456789",
+                "refresh_token": "legacy-refresh-token-0123456789",
+                "expires_in": 3600,
+                "scope": "user-read-recently-played",
+                "token_type": "Bearer",
+            }
+        )
+    )
     env_file = tmp_path / "imported.env"
     result = runner.invoke(app, ["config", "import-legacy", str(legacy), "--env-file", str(env_file)])
     assert result.exit_code == 0, result.output
@@ -247,7 +258,9 @@ def test_demo_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_simulator_serve_prints_its_urls_first(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("spotify-pipeline")
-    proc = subprocess.Popen([str(exe), "simulator", "serve", "--port", "0"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(exe), "simulator", "serve", "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None
         first = json.loads(proc.stdout.readline())
@@ -260,7 +273,9 @@ def test_simulator_serve_prints_its_urls_first(tmp_path: Path) -> None:
         proc.wait(timeout=10)
 
 
-def test_demo_leaves_the_package_log_level_as_it_found_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_leaves_the_package_log_level_as_it_found_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Regression: the demo quietened the package's loggers for good, hiding later warnings
     (gaps, retries) from anything else running in the same process."""
     import logging
@@ -271,8 +286,9 @@ def test_demo_leaves_the_package_log_level_as_it_found_it(tmp_path: Path, monkey
     assert logging.getLogger("spotify_pipeline").level == before
 
 
-def test_rebuild_into_another_database_and_in_place(served: Simulator, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rebuild_into_another_database_and_in_place(
+    served: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _login(monkeypatch)
     assert runner.invoke(app, ["run"]).exit_code == 0
     before = json.loads(runner.invoke(app, ["status", "--json"]).stdout)["counts"]
@@ -288,8 +304,9 @@ def test_rebuild_into_another_database_and_in_place(served: Simulator, tmp_path:
     assert after["plays"] == before["plays"] > 0
 
 
-def test_fetch_recent_names_the_object_after_the_given_hour(served: Simulator, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fetch_recent_names_the_object_after_the_given_hour(
+    served: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _login(monkeypatch)
     result = runner.invoke(app, ["fetch", "recent", "--hour", "2026-11-29T10"])
     assert result.exit_code == 0, result.output

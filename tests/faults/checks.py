@@ -50,7 +50,9 @@ def assert_three_checks(world: World, told: Iterable[str], *expected: str) -> No
     lost = truth - set(stored)
     assert not lost, f"{len(lost)} plays the API exposed are not in the warehouse: {sorted(lost)[:5]}"
     extra = set(stored) - truth
-    assert not extra, f"{len(extra)} stored plays are no true play (a play stored twice?): {sorted(extra)[:5]}"
+    assert not extra, (
+        f"{len(extra)} stored plays are no true play (a play stored twice?): {sorted(extra)[:5]}"
+    )
     assert max(stored.values()) == 1
     text = "\n".join(told).lower()
     for phrase in expected:

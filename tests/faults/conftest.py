@@ -10,7 +10,10 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _pipeline_logs_reach_caplog(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ["spotify_pipeline", *[n for n in logging.root.manager.loggerDict if n.startswith("spotify_pipeline.")]]:
+    for name in [
+        "spotify_pipeline",
+        *[n for n in logging.root.manager.loggerDict if n.startswith("spotify_pipeline.")],
+    ]:
         logger = logging.getLogger(name)
         monkeypatch.setattr(logger, "disabled", False)
         monkeypatch.setattr(logger, "propagate", True)

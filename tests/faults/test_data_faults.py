@@ -35,8 +35,13 @@ def _poll(world: World, hours: float, every_minutes: int, runtime: object = None
 def test_plays_arriving_late_and_out_of_order_are_all_kept(tmp_path: Path) -> None:
     world = make_world(tmp_path, late_share=0.3, profile="heavy")
     told = _poll(world, 12, every_minutes=20)
-    late = [p for p in world.sim.reachable_truth("alice", world.clock.now() - timedelta(hours=12), world.clock.now())
-            if p.available_at > p.ended_at]
+    late = [
+        p
+        for p in world.sim.reachable_truth(
+            "alice", world.clock.now() - timedelta(hours=12), world.clock.now()
+        )
+        if p.available_at > p.ended_at
+    ]
     assert late, "the scenario needs plays that arrived late"
     assert_three_checks(world, told, "new plays")
 
@@ -89,13 +94,18 @@ def _landed(world: World, hours: float = 4) -> list[str]:
     ("content", "reason"),
     [
         ('{"format": "spotify-pipeline.raw/1", "fetches": [{"response": {"items": [', "truncated JSON"),
-        ('{"format": "spotify-pipeline.raw/1", "kind": "recently_played", "fetches": {"a": 1}}', "'fetches' must be a list"),
+        (
+            '{"format": "spotify-pipeline.raw/1", "kind": "recently_played", "fetches": {"a": 1}}',
+            "'fetches' must be a list",
+        ),
         ('[{"played_at": 12}]', "recently_played"),
         ("", "empty"),
     ],
     ids=["truncated", "wrong-shape", "wrong-shape-legacy", "empty"],
 )
-def test_a_corrupt_raw_object_is_quarantined_and_the_rest_loads(tmp_path: Path, content: str, reason: str) -> None:
+def test_a_corrupt_raw_object_is_quarantined_and_the_rest_loads(
+    tmp_path: Path, content: str, reason: str
+) -> None:
     world = _morning(tmp_path)
     told = _landed(world)
     bad = tmp_path / "raw" / "recently_played" / "2026110100.json"
@@ -105,7 +115,9 @@ def test_a_corrupt_raw_object_is_quarantined_and_the_rest_loads(tmp_path: Path, 
     assert report.status == "partial"
     assert (tmp_path / "raw" / "_quarantine" / "recently_played" / "2026110100.json").read_text() == content
     told += _landed(world, 1)
-    assert_three_checks(world, told, "quarantined recently_played/2026110100.json", reason, "process: partial")
+    assert_three_checks(
+        world, told, "quarantined recently_played/2026110100.json", reason, "process: partial"
+    )
 
 
 def test_a_duplicate_delivery_of_the_same_object_adds_nothing(tmp_path: Path) -> None:
@@ -161,11 +173,12 @@ def test_a_change_of_app_mode_from_extended_to_development(tmp_path: Path) -> No
         report = enrich(world.settings, runtime=rt, force=True)
         told.append(shown(report))
         assert report.status == "ok", report.summary()
-    single = [c for c in world.sim.calls if c.path.startswith(("/v1/artists/", "/v1/albums/")) and c.status == 200]
+    single = [
+        c for c in world.sim.calls if c.path.startswith(("/v1/artists/", "/v1/albums/")) and c.status == 200
+    ]
     assert single, "development mode: new ids are looked up one at a time"
     with world.runtime.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM audio_features")).scalar_one() == features
-        missing = conn.execute(sa.text(
-            "SELECT COUNT(*) FROM artists WHERE fetched_at IS NULL")).scalar_one()
+        missing = conn.execute(sa.text("SELECT COUNT(*) FROM artists WHERE fetched_at IS NULL")).scalar_one()
     assert missing == 0
     assert_three_checks(world, told, "audio_features_unavailable=", "enrich: ok")

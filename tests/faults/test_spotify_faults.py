@@ -54,7 +54,9 @@ def test_retry_after_of_a_day_pauses_runs_and_resumes_after_it(tmp_path: Path) -
     assert shown_status["paused_until"] is not None
     world.clock.advance(timedelta(hours=21, minutes=5))  # the day is over
     told += paused + skipped + _poll(world, 1) + [json.dumps(shown_status, default=str)]
-    assert_three_checks(world, told, "download_recently_played: paused", "paused until", "later runs skip", "paused_until")
+    assert_three_checks(
+        world, told, "download_recently_played: paused", "paused until", "later runs skip", "paused_until"
+    )
 
 
 def test_429_without_retry_after_pauses_an_hour_and_says_so(tmp_path: Path) -> None:
@@ -77,7 +79,9 @@ def test_quota_exceeded_pauses_and_names_the_quota(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("code", [500, 502, 503])
-def test_a_burst_of_server_errors_is_retried(tmp_path: Path, code: int, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_burst_of_server_errors_is_retried(
+    tmp_path: Path, code: int, caplog: pytest.LogCaptureFixture
+) -> None:
     world = _world(tmp_path)
     caplog.set_level(logging.WARNING)
     world.sim.faults.add(path_prefix=RECENT, kind="status", status=code, count=3)
@@ -108,7 +112,9 @@ def test_slow_answers_and_timeouts(tmp_path: Path, caplog: pytest.LogCaptureFixt
 
 
 @pytest.mark.parametrize("kind", ["drop", "malformed"])
-def test_a_connection_dropped_mid_page_is_retried(tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_connection_dropped_mid_page_is_retried(
+    tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """``drop``: the connection closes before an answer; ``malformed``: the body is cut mid-page."""
     world = _world(tmp_path)
     caplog.set_level(logging.WARNING)
@@ -168,13 +174,16 @@ def test_an_expired_refresh_token_asks_to_log_in_again(tmp_path: Path) -> None:
     world = _world(tmp_path)
     told = _poll(world, 1)
     old = world.sim.config.refresh_token_lifetime
-    world.sim.config = world.sim.config.__class__(**{**world.sim.config.__dict__,
-                                                     "refresh_token_lifetime": timedelta(hours=9)})
+    world.sim.config = world.sim.config.__class__(
+        **{**world.sim.config.__dict__, "refresh_token_lifetime": timedelta(hours=9)}
+    )
     world.clock.advance(timedelta(hours=1))
     with pytest.raises(LoginRequired) as info:
         download_recently_played(world.settings, runtime=world.fresh_runtime())
     told.append(str(info.value))
-    world.sim.config = world.sim.config.__class__(**{**world.sim.config.__dict__, "refresh_token_lifetime": old})
+    world.sim.config = world.sim.config.__class__(
+        **{**world.sim.config.__dict__, "refresh_token_lifetime": old}
+    )
     _log_in_again(world)
     told += _poll(world, 1)
     assert_three_checks(world, told, "refresh token expired", "run `spotify-pipeline auth login` again")

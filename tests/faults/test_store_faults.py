@@ -206,7 +206,9 @@ def _kill_mysql(conn: Any) -> None:
 
     url = conn.engine.url
     thread_id = conn.connection.dbapi_connection.thread_id()
-    killer = pymysql.connect(host=url.host, port=url.port or 3306, user=url.username, password=url.password or "")
+    killer = pymysql.connect(
+        host=url.host, port=url.port or 3306, user=url.username, password=url.password or ""
+    )
     try:
         with killer.cursor() as cur:
             cur.execute("KILL %s", (thread_id,))
@@ -215,7 +217,9 @@ def _kill_mysql(conn: Any) -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("mariadb", marks=pytest.mark.mysql)])
-def test_the_database_connection_dropping_mid_load(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+def test_the_database_connection_dropping_mid_load(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     url = request.getfixturevalue("mysql_url") if backend == "mariadb" else None
     world = _world(tmp_path, url)
     told = _land(world, 4)
@@ -253,16 +257,25 @@ process(settings, runtime=rt)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("mariadb", marks=pytest.mark.mysql)])
-def test_sigkill_during_a_load_then_run_again(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+def test_sigkill_during_a_load_then_run_again(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     url = request.getfixturevalue("mysql_url") if backend == "mariadb" else None
     world = _world(tmp_path, url)
     told = _land(world, 3)
     world.runtime.engine  # noqa: B018 - migrate before the child starts, as `init` would have
     marker = tmp_path / "loading"
     child = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_LOAD, world.settings.raw_zone,
-         world.settings.warehouse_url.get_secret_value(), str(marker)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        [
+            sys.executable,
+            "-c",
+            _KILLED_LOAD,
+            world.settings.raw_zone,
+            world.settings.warehouse_url.get_secret_value(),
+            str(marker),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )
     deadline = time.monotonic() + 60
     while not marker.exists():
@@ -299,8 +312,12 @@ def _together(n: int, job: Callable[[], Any]) -> list[Any]:
     return results
 
 
-@pytest.mark.parametrize("stores", ["sqlite-folder", pytest.param("mariadb-s3", marks=[pytest.mark.mysql, pytest.mark.s3])])
-def test_two_runs_of_the_same_job_at_the_same_time(tmp_path: Path, stores: str, request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize(
+    "stores", ["sqlite-folder", pytest.param("mariadb-s3", marks=[pytest.mark.mysql, pytest.mark.s3])]
+)
+def test_two_runs_of_the_same_job_at_the_same_time(
+    tmp_path: Path, stores: str, request: pytest.FixtureRequest
+) -> None:
     if stores == "mariadb-s3":
         world = _world(tmp_path, request.getfixturevalue("mysql_url"), request.getfixturevalue("s3_bucket"))
     else:
@@ -311,7 +328,9 @@ def test_two_runs_of_the_same_job_at_the_same_time(tmp_path: Path, stores: str, 
     before = (world.fresh_runtime().store.get(key) or b"").count(b'"run_id"')
     for minutes in (10, 20):
         world.clock.set(hour + timedelta(minutes=minutes))
-        fetched = _together(2, lambda: download_recently_played(world.settings, runtime=world.fresh_runtime(), hour=hour))
+        fetched = _together(
+            2, lambda: download_recently_played(world.settings, runtime=world.fresh_runtime(), hour=hour)
+        )
         assert all(getattr(r, "status", None) == "ok" for r in fetched), fetched
         told += [shown(r) for r in fetched]
     rt = world.fresh_runtime()

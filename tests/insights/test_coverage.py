@@ -42,7 +42,9 @@ def test_coverage_counts_and_rate(url: str, tmp_path: Path) -> None:
             {"user_id": "alice", "played_at": datetime(2024, 3, 2, 10, 0, tzinfo=UTC),
              "track_id": "1" * 22, "source": "api", "loaded_at": datetime(2024, 3, 2, tzinfo=UTC)},
         ])  # fmt: skip
-    report = import_history(Settings(warehouse_url=url, user="alice", raw_zone=str(tmp_path / "raw")), FIXTURE, engine=engine)
+    report = import_history(
+        Settings(warehouse_url=url, user="alice", raw_zone=str(tmp_path / "raw")), FIXTURE, engine=engine
+    )
     assert report.duplicates_of_api == 1 and report.imported == 1  # "Go Outside" only the export has
 
     rows = coverage(engine, "alice")
@@ -84,7 +86,9 @@ def test_matched_is_what_an_import_matched_not_any_ms_played(url: str, tmp_path:
         ])  # fmt: skip
     with engine.begin() as conn:  # e.g. a future job filling durations from the track length
         conn.execute(s.plays.update().where(s.plays.c.track_id == "1" * 22).values(ms_played=1000))
-    report = import_history(Settings(warehouse_url=url, user="alice", raw_zone=str(tmp_path / "raw")), ACCOUNT, engine=engine)
+    report = import_history(
+        Settings(warehouse_url=url, user="alice", raw_zone=str(tmp_path / "raw")), ACCOUNT, engine=engine
+    )
     assert report.duplicates_of_api == 1
     with engine.connect() as conn:
         matched = conn.execute(select(s.plays.c.matched_import_id).where(s.plays.c.played_at == at)).scalar()

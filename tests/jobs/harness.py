@@ -26,8 +26,12 @@ class World:
 
     def fresh_runtime(self) -> Runtime:
         """A new process, as the next cron or Airflow run would be: nothing cached but the stores."""
-        rt = Runtime(self.settings, clock=self.clock, transport=self.sim.transport(),
-                     token_store_override=FileTokenStore(self.settings.token_file))
+        rt = Runtime(
+            self.settings,
+            clock=self.clock,
+            transport=self.sim.transport(),
+            token_store_override=FileTokenStore(self.settings.token_file),
+        )
         rt.sleep = lambda s: self.clock.advance(s)
         return rt
 
@@ -41,7 +45,9 @@ class World:
 
     def true_keys(self, end: datetime | None = None) -> set[tuple[int, str]]:
         end = end or self.clock.now()
-        return {(to_ms(p.ended_at), p.track_id) for p in self.sim.reachable_truth(self.settings.user, START, end)}
+        return {
+            (to_ms(p.ended_at), p.track_id) for p in self.sim.reachable_truth(self.settings.user, START, end)
+        }
 
 
 def make_world(

@@ -33,8 +33,9 @@ def test_binge_listener_losses_are_reported_not_silent(tmp_path: Path) -> None:
 @pytest.mark.s3
 def test_demo_on_mariadb_and_s3(tmp_path: Path, mysql_url: str, s3_bucket: tuple[str, str]) -> None:
     endpoint, bucket = s3_bucket
-    settings = demo_settings(tmp_path, warehouse_url=mysql_url, raw_zone=f"s3://{bucket}/demo",
-                             s3_endpoint_url=endpoint)
+    settings = demo_settings(
+        tmp_path, warehouse_url=mysql_url, raw_zone=f"s3://{bucket}/demo", s3_endpoint_url=endpoint
+    )
     result = run_demo(settings, profile="typical", days=2, poll_minutes=120)
     assert result.captured_plays == result.true_plays > 0
     assert result.duplicate_plays == 0

@@ -60,7 +60,9 @@ def test_typical_listener_every_two_hours_on_sqlite_and_folder(tmp_path: Path) -
         assert reads.gaps(conn, world.settings.user) == []
     # the original key layout, one object per poll hour, nothing else at the top level
     keys = [p.relative_to(tmp_path / "raw").as_posix() for p in (tmp_path / "raw").rglob("*.json")]
-    assert all(re.fullmatch(r"(recently_played|following_artists|metadata)/\d{10}\.json", k) for k in keys), keys
+    assert all(re.fullmatch(r"(recently_played|following_artists|metadata)/\d{10}\.json", k) for k in keys), (
+        keys
+    )
     assert sum(k.startswith("recently_played/") for k in keys) == 3 * 12
     # every raw object keeps Spotify's answer untouched next to the fetch metadata
     obj = json.loads((tmp_path / "raw" / "recently_played" / "2026110202.json").read_text())
@@ -148,8 +150,9 @@ def test_followed_artists_are_kept_as_history(tmp_path: Path) -> None:
     user = world.settings.user
     now_following = set(world.sim.model.followed_artists(user, world.clock.now()))
     with world.runtime.engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT artist_id, unfollowed_at FROM followed_artists WHERE user_id = :u"), {"u": user}).all()
+        rows = conn.execute(
+            sa.text("SELECT artist_id, unfollowed_at FROM followed_artists WHERE user_id = :u"), {"u": user}
+        ).all()
     open_ids = {r[0] for r in rows if r[1] is None}
     assert open_ids == now_following
     first = set(world.sim.model.followed_artists(user, START + timedelta(days=1, hours=6)))
@@ -176,7 +179,9 @@ def test_binge_listener_polled_every_two_hours_reports_gaps(tmp_path: Path) -> N
 @pytest.mark.s3
 def test_whole_flow_on_mariadb_and_s3(tmp_path: Path, mysql_url: str, s3_bucket: tuple[str, str]) -> None:
     endpoint, bucket = s3_bucket
-    world = make_world(tmp_path, warehouse_url=mysql_url, raw_zone=f"s3://{bucket}/spotify", s3_endpoint_url=endpoint)
+    world = make_world(
+        tmp_path, warehouse_url=mysql_url, raw_zone=f"s3://{bucket}/spotify", s3_endpoint_url=endpoint
+    )
     _cycle(world, days=2)
     _assert_complete(world)
     import boto3
@@ -233,12 +238,18 @@ def test_two_users_share_one_raw_zone_and_warehouse(tmp_path: Path) -> None:
     alice = world.settings.model_copy(update={"user_partition": True})
     bob = alice.model_copy(update={"user": "bob", "token_file": tmp_path / "bob-tokens.json"})
     FileTokenStore(bob.token_file).save(
-        token_from_grant(world.sim.grant("bob", pkce=True), client_id=bob.client_id or "", now=world.clock.now())
+        token_from_grant(
+            world.sim.grant("bob", pkce=True), client_id=bob.client_id or "", now=world.clock.now()
+        )
     )
 
     def runtime(settings):  # noqa: ANN001, ANN202
-        rt = Runtime(settings, clock=world.clock, transport=world.sim.transport(),
-                     token_store_override=FileTokenStore(settings.token_file))
+        rt = Runtime(
+            settings,
+            clock=world.clock,
+            transport=world.sim.transport(),
+            token_store_override=FileTokenStore(settings.token_file),
+        )
         rt.sleep = lambda s: world.clock.advance(s)
         return rt
 
@@ -251,5 +262,8 @@ def test_two_users_share_one_raw_zone_and_warehouse(tmp_path: Path) -> None:
     with world.runtime.engine.connect() as conn:
         for user in ("alice", "bob"):
             stored = {(to_ms(at), track) for at, track in reads.play_keys(conn, user)}
-            truth = {(to_ms(p.ended_at), p.track_id) for p in world.sim.reachable_truth(user, START, world.clock.now())}
+            truth = {
+                (to_ms(p.ended_at), p.track_id)
+                for p in world.sim.reachable_truth(user, START, world.clock.now())
+            }
             assert stored == truth and truth, user

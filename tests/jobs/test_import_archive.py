@@ -25,7 +25,9 @@ EXPORT_FIXTURES = Path(__file__).parents[1] / "exports" / "fixtures"
 
 def _export(world: World, tmp_path: Path) -> list[Path]:
     world.clock.advance(timedelta(hours=10))
-    return world.sim.write_export("alice", tmp_path / "export", kind="extended", start=START, end=world.clock.now())
+    return world.sim.write_export(
+        "alice", tmp_path / "export", kind="extended", start=START, end=world.clock.now()
+    )
 
 
 def _archived(world: World) -> dict[str, bytes]:
@@ -35,15 +37,21 @@ def _archived(world: World) -> dict[str, bytes]:
 
 def _recorded_reports(world: World) -> list[dict[str, object]]:
     with world.runtime.engine.connect() as conn:
-        rows = conn.execute(sa.select(schema.import_runs.c.report).order_by(schema.import_runs.c.id)).scalars()
+        rows = conn.execute(
+            sa.select(schema.import_runs.c.report).order_by(schema.import_runs.c.id)
+        ).scalars()
         return [json.loads(r) for r in rows]
 
 
 def test_importing_the_same_export_twice_archives_it_once(tmp_path: Path) -> None:
     world = make_world(tmp_path)
     files = _export(world, tmp_path)
-    first = import_history(world.settings, tmp_path / "export", clock=world.clock, engine=world.runtime.engine)
-    second = import_history(world.settings, tmp_path / "export", clock=world.clock, engine=world.runtime.engine)
+    first = import_history(
+        world.settings, tmp_path / "export", clock=world.clock, engine=world.runtime.engine
+    )
+    second = import_history(
+        world.settings, tmp_path / "export", clock=world.clock, engine=world.runtime.engine
+    )
 
     archived = _archived(world)
     assert len(archived) == len(files) > 0
@@ -126,18 +134,36 @@ def test_archived_copies_hold_no_ip_address_user_agent_or_user_name(tmp_path: Pa
     from spotify_pipeline.landing.local import LocalRawStore
 
     records = [
-        {"ts": "2026-03-01T10:00:00Z", "username": "someone", "platform": "android", "ms_played": 200000,
-         "conn_country": "DE", "ip_addr": "192.0.2.7", "master_metadata_track_name": "Song \"A\"",
-         "master_metadata_album_artist_name": "Band", "master_metadata_album_album_name": "LP",
-         "spotify_track_uri": "spotify:track:4uLU6hMCjMI75M1A2tKUQC", "episode_name": None,
-         "episode_show_name": None, "spotify_episode_uri": None, "reason_start": "trackdone",
-         "reason_end": "trackdone", "shuffle": False, "skipped": False, "offline": False,
-         "offline_timestamp": 1772359000, "incognito_mode": False, "user_agent_decrypted": "Mozilla/5.0 (X11)"}
+        {
+            "ts": "2026-03-01T10:00:00Z",
+            "username": "someone",
+            "platform": "android",
+            "ms_played": 200000,
+            "conn_country": "DE",
+            "ip_addr": "192.0.2.7",
+            "master_metadata_track_name": 'Song "A"',
+            "master_metadata_album_artist_name": "Band",
+            "master_metadata_album_album_name": "LP",
+            "spotify_track_uri": "spotify:track:4uLU6hMCjMI75M1A2tKUQC",
+            "episode_name": None,
+            "episode_show_name": None,
+            "spotify_episode_uri": None,
+            "reason_start": "trackdone",
+            "reason_end": "trackdone",
+            "shuffle": False,
+            "skipped": False,
+            "offline": False,
+            "offline_timestamp": 1772359000,
+            "incognito_mode": False,
+            "user_agent_decrypted": "Mozilla/5.0 (X11)",
+        }
     ]
     src = tmp_path / "Streaming_History_Audio_2026_0.json"
     src.write_text(json.dumps(records))
     store = LocalRawStore(tmp_path / "raw")
-    [archived] = archive_files(store, "alice", [ExportFile(src.name, src.stat().st_size, lambda: src.open("rb"))])
+    [archived] = archive_files(
+        store, "alice", [ExportFile(src.name, src.stat().st_size, lambda: src.open("rb"))]
+    )
     copy = store.get(archived.key) or b""
     for identifier in (b"192.0.2.7", b"Mozilla/5.0", b"someone"):
         assert identifier not in copy

@@ -138,7 +138,11 @@ def test_rebuilding_mariadb_from_s3_needs_no_export_file(
 ) -> None:
     endpoint, bucket = s3_bucket
     world = make_world(
-        tmp_path, profile="binge", warehouse_url=mysql_url, raw_zone=f"s3://{bucket}/spotify", s3_endpoint_url=endpoint
+        tmp_path,
+        profile="binge",
+        warehouse_url=mysql_url,
+        raw_zone=f"s3://{bucket}/spotify",
+        s3_endpoint_url=endpoint,
     )
     shutil.rmtree(_history(world, tmp_path))
     assert any(k.key.startswith("imports/alice/") for k in world.runtime.store.list("imports/"))
@@ -159,7 +163,9 @@ def _forget_archive(world: World) -> None:
         for run_id, report in conn.execute(sa.select(runs.c.id, runs.c.report)).all():
             old = json.loads(report)
             del old["archived"]
-            conn.execute(sa.update(runs).where(runs.c.id == run_id).values(report=json.dumps(old, sort_keys=True)))
+            conn.execute(
+                sa.update(runs).where(runs.c.id == run_id).values(report=json.dumps(old, sort_keys=True))
+            )
 
 
 def test_an_import_made_before_archiving_is_replayed_from_its_paths_and_archived(tmp_path: Path) -> None:
@@ -189,7 +195,9 @@ def test_an_import_made_before_archiving_whose_files_are_gone_is_named(tmp_path:
     export = _history_small(world, tmp_path)
     _forget_archive(world)
     shutil.rmtree(export)
-    report = rebuild(world.settings, runtime=world.fresh_runtime(), target_url=f"sqlite:///{tmp_path / 'r.db'}")
+    report = rebuild(
+        world.settings, runtime=world.fresh_runtime(), target_url=f"sqlite:///{tmp_path / 'r.db'}"
+    )
     assert report.status == "partial"
     assert any(
         "made before export files were archived" in p and str(export) in p and "import-history" in p
@@ -208,11 +216,15 @@ def test_a_lost_or_altered_archived_copy_is_named(tmp_path: Path, damage: str) -
     else:
         copy.write_bytes(copy.read_bytes().replace(b"spotify:track:", b"spotify:track:x", 1))
 
-    report = rebuild(world.settings, runtime=world.fresh_runtime(), target_url=f"sqlite:///{tmp_path / 'r.db'}")
+    report = rebuild(
+        world.settings, runtime=world.fresh_runtime(), target_url=f"sqlite:///{tmp_path / 'r.db'}"
+    )
 
     assert report.status == "partial" and "imports_replayed" not in report.counts
     expected = "is not in" if damage == "deleted" else "does not match its sha256"
-    assert any("import 1 (" in p and info.key in p and expected in p for p in report.problems), report.problems
+    assert any("import 1 (" in p and info.key in p and expected in p for p in report.problems), (
+        report.problems
+    )
 
 
 def _history_small(world: World, tmp_path: Path) -> Path:

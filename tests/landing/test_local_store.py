@@ -84,7 +84,9 @@ def test_merge_never_overwrites_an_object_it_cannot_read(tmp_path: Path) -> None
     (tmp_path / "recently_played").mkdir()
     (tmp_path / KEY).write_bytes(b'{"items": [')
     store = LocalRawStore(tmp_path)
-    with pytest.raises(MalformedRawObject, match="truncated JSON at byte 11; the stored object was left untouched"):
+    with pytest.raises(
+        MalformedRawObject, match="truncated JSON at byte 11; the stored object was left untouched"
+    ):
         store.merge(KEY, envelope(1))
     assert (tmp_path / KEY).read_bytes() == b'{"items": ['
 
@@ -279,7 +281,9 @@ def test_put_bytes_writes_once_and_a_same_content_repeat_is_a_no_op(tmp_path: Pa
     with pytest.raises(StoreError, match=f"{ARCHIVED} already exists in {tmp_path} with other content"):
         store.put_bytes(ARCHIVED, b"[]")
     assert store.get(ARCHIVED) == data
-    assert sorted(p.name for p in (tmp_path / ARCHIVED).parent.iterdir()) == ["Streaming_History_Audio_2026.json"]
+    assert sorted(p.name for p in (tmp_path / ARCHIVED).parent.iterdir()) == [
+        "Streaming_History_Audio_2026.json"
+    ]
 
 
 def test_put_bytes_racing_writers_never_overwrite(tmp_path: Path) -> None:
@@ -310,7 +314,9 @@ def test_put_bytes_racing_writers_never_overwrite(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / ARCHIVED).parent.iterdir()] == ["Streaming_History_Audio_2026.json"]
 
 
-def test_put_bytes_without_hard_links_still_writes_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_put_bytes_without_hard_links_still_writes_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def no_links(src: object, dst: object) -> None:
         raise OSError(errno.EPERM, "Operation not permitted")
 

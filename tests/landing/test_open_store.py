@@ -27,4 +27,3 @@ def test_s3_without_boto3_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delitem(sys.modules, "spotify_pipeline.landing.s3", raising=False)
     with pytest.raises(ConfigError, match=r"SPOTIFY_PIPELINE_RAW_ZONE.*pip install 'spotify-pipeline\[s3\]'"):
         open_store(Settings(raw_zone="s3://bucket/prefix"))
-

@@ -31,12 +31,19 @@ def fetch(second: int, items: list[str], ms: int = 0) -> dict[str, Any]:
 
 def test_make_fetch_formats_time_in_utc_with_milliseconds() -> None:
     f = make_fetch(datetime(2026, 11, 29, 10, 10, 3, 120999, tzinfo=UTC), REQ, 200, {"items": []})
-    assert f == {"fetched_at": "2026-11-29T10:10:03.120Z", "request": REQ, "status": 200, "response": {"items": []}}
+    assert f == {
+        "fetched_at": "2026-11-29T10:10:03.120Z",
+        "request": REQ,
+        "status": 200,
+        "response": {"items": []},
+    }
 
 
 def test_envelope_layout_and_dump_round_trip() -> None:
     page = load_fixture("api/recently-played_2023-09_limit2.json")
-    env = new_envelope("recently_played", "alice", [make_fetch(datetime(2026, 11, 29, tzinfo=UTC), REQ, 200, page)])
+    env = new_envelope(
+        "recently_played", "alice", [make_fetch(datetime(2026, 11, 29, tzinfo=UTC), REQ, 200, page)]
+    )
     assert list(env) == ["format", "kind", "user", "fetches"]
     assert env["format"] == FORMAT == "spotify-pipeline.raw/1"
     data = dump(env)
@@ -48,7 +55,11 @@ def test_envelope_layout_and_dump_round_trip() -> None:
 
 
 def test_dump_keeps_non_ascii_as_utf8() -> None:
-    env = new_envelope("recently_played", None, [make_fetch(datetime(2026, 1, 1, tzinfo=UTC), REQ, 200, {"items": [], "n": "Björk"})])
+    env = new_envelope(
+        "recently_played",
+        None,
+        [make_fetch(datetime(2026, 1, 1, tzinfo=UTC), REQ, 200, {"items": [], "n": "Björk"})],
+    )
     assert "Björk".encode() in dump(env)
 
 
@@ -95,7 +106,11 @@ def test_new_envelope_checks_fetches() -> None:
     with pytest.raises(ValueError, match="fetch 0: missing 'response'"):
         new_envelope("recently_played", None, [{"fetched_at": None, "request": REQ, "status": 200}])
     with pytest.raises(ValueError, match="no time zone"):
-        new_envelope("recently_played", None, [{"fetched_at": "2026-11-29T10:00:00", "request": REQ, "status": 200, "response": {}}])
+        new_envelope(
+            "recently_played",
+            None,
+            [{"fetched_at": "2026-11-29T10:00:00", "request": REQ, "status": 200, "response": {}}],
+        )
 
 
 def test_fields_added_by_a_newer_writer_are_kept() -> None:
@@ -192,7 +207,11 @@ def test_original_list_of_artist_objects_is_wrapped_as_one_page() -> None:
 
 @pytest.mark.parametrize(
     ("key", "page"),
-    [(LEGACY_PLAYS_KEY, {"items": []}), (LEGACY_ARTISTS_KEY, {"artists": {"items": []}}), (KEY, {"items": []})],
+    [
+        (LEGACY_PLAYS_KEY, {"items": []}),
+        (LEGACY_ARTISTS_KEY, {"artists": {"items": []}}),
+        (KEY, {"items": []}),
+    ],
 )
 def test_an_empty_list_under_a_raw_key_is_an_empty_result(key: str, page: dict[str, Any]) -> None:
     # The original wrote [] when nothing new was played; that is not an error.
@@ -270,8 +289,14 @@ def test_not_utf8() -> None:
     [
         (b"[1, 2]", "expected an object with 'fetches' or a Spotify page, got list of int"),
         (b'"hello"', "expected an object with 'fetches' or a Spotify page, got string"),
-        (b'{"error": {"status": 401}}', "expected an object with 'fetches' or a Spotify page, got object with keys 'error'"),
-        (b'[{"items": []}, 3]', "expected an object with 'fetches' or a Spotify page, got list of int and object"),
+        (
+            b'{"error": {"status": 401}}',
+            "expected an object with 'fetches' or a Spotify page, got object with keys 'error'",
+        ),
+        (
+            b'[{"items": []}, 3]',
+            "expected an object with 'fetches' or a Spotify page, got list of int and object",
+        ),
     ],
 )
 def test_wrong_shape(data: bytes, expected: str) -> None:
@@ -286,16 +311,33 @@ def test_content_that_contradicts_the_key() -> None:
 @pytest.mark.parametrize(
     ("envelope", "expected"),
     [
-        ({"format": "spotify-pipeline.raw/9", "kind": "recently_played", "fetches": []}, "unknown format 'spotify-pipeline.raw/9'"),
-        ({"format": FORMAT, "kind": "plays", "fetches": []}, "unknown kind 'plays'"),
-        ({"format": FORMAT, "kind": "recently_played", "fetches": {}}, "'fetches' must be a list, got empty object"),
-        ({"format": FORMAT, "kind": "recently_played", "fetches": [{"request": REQ}]}, "fetch 0: missing 'fetched_at', 'status', 'response'"),
         (
-            {"format": FORMAT, "kind": "recently_played", "fetches": [{"fetched_at": "yesterday", "request": REQ, "status": 200, "response": {}}]},
+            {"format": "spotify-pipeline.raw/9", "kind": "recently_played", "fetches": []},
+            "unknown format 'spotify-pipeline.raw/9'",
+        ),
+        ({"format": FORMAT, "kind": "plays", "fetches": []}, "unknown kind 'plays'"),
+        (
+            {"format": FORMAT, "kind": "recently_played", "fetches": {}},
+            "'fetches' must be a list, got empty object",
+        ),
+        (
+            {"format": FORMAT, "kind": "recently_played", "fetches": [{"request": REQ}]},
+            "fetch 0: missing 'fetched_at', 'status', 'response'",
+        ),
+        (
+            {
+                "format": FORMAT,
+                "kind": "recently_played",
+                "fetches": [{"fetched_at": "yesterday", "request": REQ, "status": 200, "response": {}}],
+            },
             "fetch 0: 'fetched_at' 'yesterday' is not an ISO time",
         ),
         (
-            {"format": FORMAT, "kind": "recently_played", "fetches": [{"fetched_at": None, "request": REQ, "status": "200", "response": {}}]},
+            {
+                "format": FORMAT,
+                "kind": "recently_played",
+                "fetches": [{"fetched_at": None, "request": REQ, "status": "200", "response": {}}],
+            },
             "fetch 0: 'status' must be an HTTP status code or null, got string",
         ),
     ],

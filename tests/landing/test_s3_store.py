@@ -38,7 +38,10 @@ def envelope(n: int, writer: int = 0) -> dict[str, Any]:
 def held(store: S3RawStore, key: str = KEY) -> set[tuple[int, int]]:
     data = store.get(key)
     assert data is not None
-    return {(f["response"]["items"][0]["writer"], f["response"]["items"][0]["n"]) for f in parse_object(data, key)["fetches"]}
+    return {
+        (f["response"]["items"][0]["writer"], f["response"]["items"][0]["n"])
+        for f in parse_object(data, key)["fetches"]
+    }
 
 
 @pytest.fixture()
@@ -53,7 +56,9 @@ def raw_client(s3_bucket: tuple[str, str]) -> Any:
 
 def test_open_store_parses_bucket_and_prefix(s3_bucket: tuple[str, str]) -> None:
     endpoint, bucket = s3_bucket
-    store = open_store(Settings(raw_zone=f"s3://{bucket}/some/prefix/", s3_endpoint_url=endpoint, s3_region="us-east-1"))
+    store = open_store(
+        Settings(raw_zone=f"s3://{bucket}/some/prefix/", s3_endpoint_url=endpoint, s3_region="us-east-1")
+    )
     assert isinstance(store, S3RawStore)
     assert store.location == f"s3://{bucket}/some/prefix"
     store.merge(KEY, envelope(1))
@@ -93,14 +98,18 @@ def test_merge_is_a_union_and_idempotent(store: S3RawStore) -> None:
 
 def test_merge_into_a_legacy_bare_page(store: S3RawStore, s3_bucket: tuple[str, str]) -> None:
     legacy = {"items": [{"played_at": "2019-01-01T00:00:00.000Z"}], "next": None}
-    raw_client(s3_bucket).put_object(Bucket=store.bucket, Key=f"raw/zone/{KEY}", Body=json.dumps(legacy).encode())
+    raw_client(s3_bucket).put_object(
+        Bucket=store.bucket, Key=f"raw/zone/{KEY}", Body=json.dumps(legacy).encode()
+    )
     store.merge(KEY, envelope(1))
     data = store.get(KEY)
     assert data is not None
     assert [f["response"] for f in parse_object(data, KEY)["fetches"]][0] == legacy
 
 
-def test_merge_never_overwrites_an_object_it_cannot_read(store: S3RawStore, s3_bucket: tuple[str, str]) -> None:
+def test_merge_never_overwrites_an_object_it_cannot_read(
+    store: S3RawStore, s3_bucket: tuple[str, str]
+) -> None:
     raw_client(s3_bucket).put_object(Bucket=store.bucket, Key=f"raw/zone/{KEY}", Body=b"")
     with pytest.raises(MalformedRawObject, match="empty file; the stored object was left untouched"):
         store.merge(KEY, envelope(1))
@@ -204,7 +213,9 @@ def test_gives_up_after_bounded_conflicts(store: S3RawStore, s3_bucket: tuple[st
         other.merge(KEY, envelope(next(counter), writer=9))
 
     store._client.meta.events.register("before-send.s3.PutObject", other_writer_gets_in_first)
-    with pytest.raises(StoreError, match="gave up writing .* after 10 attempts.*Nothing the object held was lost"):
+    with pytest.raises(
+        StoreError, match="gave up writing .* after 10 attempts.*Nothing the object held was lost"
+    ):
         store.merge(KEY, envelope(1))
     assert held(other) == {(0, 0)} | {(9, n) for n in range(1, 11)}
 
@@ -290,7 +301,9 @@ def test_missing_bucket_says_what_to_do(s3_bucket: tuple[str, str]) -> None:
 ARCHIVED = "imports/alice/" + "ab" * 32 + "/Streaming_History_Audio_2026.json"
 
 
-def test_put_bytes_writes_once_and_a_same_content_repeat_is_a_no_op(store: S3RawStore, s3_bucket: tuple[str, str]) -> None:
+def test_put_bytes_writes_once_and_a_same_content_repeat_is_a_no_op(
+    store: S3RawStore, s3_bucket: tuple[str, str]
+) -> None:
     data = b'[{"ts": "2026-11-29T10:00:00Z"}]'
     info = store.put_bytes(ARCHIVED, data)
     assert info.key == ARCHIVED and info.size == len(data)
@@ -304,12 +317,16 @@ def test_put_bytes_writes_once_and_a_same_content_repeat_is_a_no_op(store: S3Raw
     assert store.get(ARCHIVED) == data
 
 
-def test_put_bytes_compares_bytes_when_the_etag_is_not_an_md5(store: S3RawStore, s3_bucket: tuple[str, str]) -> None:
+def test_put_bytes_compares_bytes_when_the_etag_is_not_an_md5(
+    store: S3RawStore, s3_bucket: tuple[str, str]
+) -> None:
     # A multipart upload's ETag is "<md5 of md5s>-<parts>": only the bytes can say it is the same file.
     client = raw_client(s3_bucket)
     full = "raw/zone/" + ARCHIVED
     upload = client.create_multipart_upload(Bucket=store.bucket, Key=full)
-    part = client.upload_part(Bucket=store.bucket, Key=full, UploadId=upload["UploadId"], PartNumber=1, Body=b"abc")
+    part = client.upload_part(
+        Bucket=store.bucket, Key=full, UploadId=upload["UploadId"], PartNumber=1, Body=b"abc"
+    )
     client.complete_multipart_upload(
         Bucket=store.bucket, Key=full, UploadId=upload["UploadId"],
         MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},

@@ -22,16 +22,24 @@ from spotify_pipeline.landing.envelope import dump, new_envelope, parse_object
 from spotify_pipeline.transform.following import followed_artist_rows
 
 FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-ids = st.text(alphabet="0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=22, max_size=22)
-names = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40).filter(lambda s: s.strip() != "")
+ids = st.text(
+    alphabet="0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=22, max_size=22
+)
+names = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40).filter(
+    lambda s: s.strip() != ""
+)
 junk = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),  # JSON has no NaN
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),  # JSON has no NaN
     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
     max_leaves=20,
 )
-seconds = st.datetimes(min_value=datetime(2010, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC)).map(
-    lambda d: d.replace(microsecond=0)
-)
+seconds = st.datetimes(
+    min_value=datetime(2010, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC)
+).map(lambda d: d.replace(microsecond=0))
 
 
 # --- followed artists --------------------------------------------------------------------------------
@@ -51,8 +59,16 @@ def full_artists(draw: Any) -> dict[str, Any]:
 @FAST
 @given(st.lists(full_artists(), max_size=10), st.booleans())
 def test_followed_artist_pages_round_trip(artists: list[dict[str, Any]], last: bool) -> None:
-    page = {"artists": {"items": artists, "next": None if last else "https://api.spotify.com/v1/me/following?after=x",
-                        "cursors": {"after": None}, "limit": 50, "total": len(artists), "href": "h"}}
+    page = {
+        "artists": {
+            "items": artists,
+            "next": None if last else "https://api.spotify.com/v1/me/following?after=x",
+            "cursors": {"after": None},
+            "limit": 50,
+            "total": len(artists),
+            "href": "h",
+        }
+    }
     rows = followed_artist_rows(page, "following_artists/2026110206.json")
     first: dict[str, dict[str, Any]] = {}
     for a in artists:
@@ -60,13 +76,22 @@ def test_followed_artist_pages_round_trip(artists: list[dict[str, Any]], last: b
     assert [r.id for r in rows] == list(first)
     for r in rows:
         a = first[r.id]
-        assert (r.name, r.popularity, r.followers, r.uri) == (a["name"], a["popularity"], a["followers"]["total"], a["uri"])
+        assert (r.name, r.popularity, r.followers, r.uri) == (
+            a["name"],
+            a["popularity"],
+            a["followers"]["total"],
+            a["uri"],
+        )
         assert r.full
         assert r.genres == tuple(a["genres"])
 
 
 @FAST
-@given(st.one_of(junk, st.fixed_dictionaries({"artists": st.fixed_dictionaries({"items": st.lists(junk, max_size=4)})})))
+@given(
+    st.one_of(
+        junk, st.fixed_dictionaries({"artists": st.fixed_dictionaries({"items": st.lists(junk, max_size=4)})})
+    )
+)
 def test_followed_artist_junk_raises_only_our_errors(page: Any) -> None:
     try:
         followed_artist_rows(page, "following_artists/2026110206.json")
@@ -80,7 +105,9 @@ def test_followed_artist_junk_raises_only_our_errors(page: Any) -> None:
 
 
 @FAST
-@given(st.lists(st.fixed_dictionaries({"items": st.lists(junk, max_size=3)}), min_size=1, max_size=4), seconds)
+@given(
+    st.lists(st.fixed_dictionaries({"items": st.lists(junk, max_size=3)}), min_size=1, max_size=4), seconds
+)
 def test_envelopes_round_trip_through_bytes(pages: list[dict[str, Any]], at: datetime) -> None:
     fetches = [{"fetched_at": (at + timedelta(seconds=i)).isoformat().replace("+00:00", "Z"), "request": "GET /v1/me/player/recently-played?limit=50",
                 "status": 200, "response": p} for i, p in enumerate(pages)]  # fmt: skip
@@ -102,8 +129,16 @@ def test_any_bytes_as_a_raw_object_raise_only_malformed_raw_object(data: bytes) 
 
 
 @FAST
-@given(seconds, st.integers(0, 10**7), names, names, st.sampled_from([ExportFormat.ACCOUNT_MUSIC, ExportFormat.ACCOUNT_LEGACY]))
-def test_account_records_round_trip(at: datetime, ms: int, artist: str, track: str, fmt: ExportFormat) -> None:
+@given(
+    seconds,
+    st.integers(0, 10**7),
+    names,
+    names,
+    st.sampled_from([ExportFormat.ACCOUNT_MUSIC, ExportFormat.ACCOUNT_LEGACY]),
+)
+def test_account_records_round_trip(
+    at: datetime, ms: int, artist: str, track: str, fmt: ExportFormat
+) -> None:
     raw = {"endTime": at.strftime("%Y-%m-%d %H:%M"), "artistName": artist, "trackName": track, "msPlayed": ms}
     rec = parse_record(raw, fmt, "StreamingHistory0.json", 3)
     assert rec.kind is RecordKind.MUSIC and rec.precision == "minute"
@@ -141,19 +176,41 @@ def test_extended_and_endsong_records_round_trip(case: tuple[bool, dict[str, Any
     assert rec.started_at == rec.ended_at - timedelta(milliseconds=raw["ms_played"])
     assert rec.track_id == raw["spotify_track_uri"].rsplit(":", 1)[1]
     assert (rec.shuffle, rec.skipped, rec.offline, rec.incognito) == (
-        raw["shuffle"], raw["skipped"], raw["offline"], raw["incognito_mode"])
+        raw["shuffle"],
+        raw["skipped"],
+        raw["offline"],
+        raw["incognito_mode"],
+    )
     assert (rec.reason_start, rec.reason_end) == (raw["reason_start"], raw["reason_end"])
 
 
 FOUR = [ExportFormat.ACCOUNT_MUSIC, ExportFormat.ACCOUNT_LEGACY, ExportFormat.EXTENDED, ExportFormat.ENDSONG]
-KEYS = ["endTime", "msPlayed", "artistName", "trackName", "ts", "ms_played", "spotify_track_uri",
-        "master_metadata_track_name", "offline_timestamp", "shuffle", "skipped", "incognito_mode", "episode_name"]
+KEYS = [
+    "endTime",
+    "msPlayed",
+    "artistName",
+    "trackName",
+    "ts",
+    "ms_played",
+    "spotify_track_uri",
+    "master_metadata_track_name",
+    "offline_timestamp",
+    "shuffle",
+    "skipped",
+    "incognito_mode",
+    "episode_name",
+]
 
 
 @FAST
-@given(st.sampled_from(FOUR), st.one_of(junk, st.dictionaries(st.sampled_from(KEYS), junk, max_size=8)),
-       st.integers(0, 10**6))
-def test_invalid_export_records_raise_malformed_record_naming_it(fmt: ExportFormat, raw: Any, index: int) -> None:
+@given(
+    st.sampled_from(FOUR),
+    st.one_of(junk, st.dictionaries(st.sampled_from(KEYS), junk, max_size=8)),
+    st.integers(0, 10**6),
+)
+def test_invalid_export_records_raise_malformed_record_naming_it(
+    fmt: ExportFormat, raw: Any, index: int
+) -> None:
     try:
         parse_record(raw, fmt, "some_file.json", index)
     except MalformedRecord as exc:

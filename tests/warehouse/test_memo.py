@@ -42,7 +42,9 @@ def _load(engine: Engine, memo: WriteMemo | None) -> None:
             writes.ensure_user(conn, "alice", T0, memo=memo)
             writes.save_recently_played(conn, rows, loaded_at=T0 + timedelta(hours=h), memo=memo)
         if h == 1:  # a full artist fetched in between: a later simplified copy must not undo it
-            full = ArtistRow("0" * 22, "Full Name", None, genres=("rock",), popularity=40, followers=9, full=True)
+            full = ArtistRow(
+                "0" * 22, "Full Name", None, genres=("rock",), popularity=40, followers=9, full=True
+            )
             guard = memo.transaction() if memo is not None else _nothing()
             with guard, engine.begin() as conn:
                 writes.save_artists_full(conn, [full], T0, memo=memo)
@@ -56,7 +58,9 @@ class _nothing:
         return None
 
 
-def test_the_same_warehouse_with_and_without_the_memo(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_same_warehouse_with_and_without_the_memo(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sent: list[int] = []
     real = upsert_module._executemany
 

@@ -45,7 +45,9 @@ def settings() -> Settings:
 def setup_logging(s: Settings) -> None:
     from ..redact import install, register_secrets
 
-    logging.basicConfig(level=s.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=s.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     register_secrets(s.secret_values())
     install()
 

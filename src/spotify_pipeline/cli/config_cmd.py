@@ -11,7 +11,9 @@ from rich.table import Table
 
 from .common import call, console, err_console, fail, print_json, settings
 
-app = typer.Typer(help="Show the settings (secrets masked) or import the original system's files.", no_args_is_help=True)
+app = typer.Typer(
+    help="Show the settings (secrets masked) or import the original system's files.", no_args_is_help=True
+)
 
 
 @app.command()
@@ -32,7 +34,9 @@ def show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @app.command("import-legacy")
 def import_legacy(
     directory: Annotated[Path, typer.Argument(help="Folder with the original system's credential files")],
-    env_file: Annotated[Path, typer.Option("--env-file", help="Where to write the settings (0600)")] = Path(".env"),
+    env_file: Annotated[Path, typer.Option("--env-file", help="Where to write the settings (0600)")] = Path(
+        ".env"
+    ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing env file")] = False,
 ) -> None:
     """Read spotify_client_info.txt, aws_access_key.txt, db_access_key.txt and tokens.json."""

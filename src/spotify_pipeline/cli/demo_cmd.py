@@ -27,8 +27,12 @@ def demo(
         str | None, typer.Option("--warehouse-url", help="e.g. mysql+pymysql://root:@127.0.0.1:3306/test")
     ] = None,
     raw_zone: Annotated[str | None, typer.Option("--raw-zone", help="Folder or s3://bucket/prefix")] = None,
-    s3_endpoint_url: Annotated[str | None, typer.Option("--s3-endpoint-url", help="MinIO or another S3")] = None,
-    data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the local demo data goes")] = Path("data/demo"),
+    s3_endpoint_url: Annotated[
+        str | None, typer.Option("--s3-endpoint-url", help="MinIO or another S3")
+    ] = None,
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the local demo data goes")] = Path(
+        "data/demo"
+    ),
 ) -> None:
     """Simulate a week of listening, poll it every 2 hours, process daily, compare with the truth."""
     import logging
@@ -44,8 +48,15 @@ def demo(
 
 
 def _demo(
-    as_json: bool, profile: str, poll_minutes: int, days: int, seed: int, warehouse_url: str | None,
-    raw_zone: str | None, s3_endpoint_url: str | None, data_dir: Path,
+    as_json: bool,
+    profile: str,
+    poll_minutes: int,
+    days: int,
+    seed: int,
+    warehouse_url: str | None,
+    raw_zone: str | None,
+    s3_endpoint_url: str | None,
+    data_dir: Path,
 ) -> None:
     from ..jobs.demo import demo_settings, run_demo
 
@@ -55,14 +66,26 @@ def _demo(
     settings = call(demo_settings, data_dir, warehouse_url, raw_zone, s3_endpoint_url, user)
     local_only = warehouse_url is None and raw_zone is None
     if as_json:
-        result = call(run_demo, settings, profile=profile, days=days, poll_minutes=poll_minutes, seed=seed,
-                      fresh_dir=data_dir if local_only else None)
+        result = call(
+            run_demo,
+            settings,
+            profile=profile,
+            days=days,
+            poll_minutes=poll_minutes,
+            seed=seed,
+            fresh_dir=data_dir if local_only else None,
+        )
         print_json(result.to_dict())
         return
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task(f"simulating {days} days, polling every {poll_minutes} min", total=None)
         result = call(
-            run_demo, settings, profile=profile, days=days, poll_minutes=poll_minutes, seed=seed,
+            run_demo,
+            settings,
+            profile=profile,
+            days=days,
+            poll_minutes=poll_minutes,
+            seed=seed,
             fresh_dir=data_dir if local_only else None,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )

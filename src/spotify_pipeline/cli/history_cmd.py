@@ -23,8 +23,13 @@ def import_history(
         raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
     s = settings()
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} records"),
-        TimeRemainingColumn(), console=err_console, transient=True, disable=as_json,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} records"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=as_json,
     ) as bar:
         task = bar.add_task(f"importing {path.name}", total=None)
 
@@ -37,7 +42,9 @@ def import_history(
     else:
         console.print(render_report_table(report))
         for entry in report.malformed[:20]:
-            err_console.print(f"[yellow]malformed:[/] {entry.file} record {entry.index}: {entry.reason}", highlight=False)
+            err_console.print(
+                f"[yellow]malformed:[/] {entry.file} record {entry.index}: {entry.reason}", highlight=False
+            )
         if len(report.malformed) > 20:
             err_console.print(f"... and {len(report.malformed) - 20} more malformed records (see --json)")
         if report.error:
@@ -45,7 +52,9 @@ def import_history(
 
 
 def coverage(
-    csv: Annotated[Path | None, typer.Option("--csv", help="Write the per-day table to this CSV file")] = None,
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="Write the per-day table to this CSV file")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Per day: plays from the API, from the export, matched, API-only, export-only, capture rate."""

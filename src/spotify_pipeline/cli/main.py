@@ -19,7 +19,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-fetch_app = typer.Typer(help="Fetch from Spotify and land the raw answers in the raw zone.", no_args_is_help=True)
+fetch_app = typer.Typer(
+    help="Fetch from Spotify and land the raw answers in the raw zone.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Warehouse schema.", no_args_is_help=True)
 app.add_typer(auth_cmd.app, name="auth")
 app.add_typer(config_cmd.app, name="config")
@@ -48,7 +50,9 @@ def _report(report: object, as_json: bool) -> None:
     if as_json:
         print_json(report.to_dict())
     else:
-        style = {"ok": "green", "paused": "yellow", "skipped": "yellow", "partial": "yellow"}.get(report.status, "red")
+        style = {"ok": "green", "paused": "yellow", "skipped": "yellow", "partial": "yellow"}.get(
+            report.status, "red"
+        )
         console.print(f"[{style}]{report.summary()}[/]", highlight=False)
         for problem in report.problems:
             err_console.print(f"[yellow]warning:[/] {problem}", highlight=False)
@@ -59,7 +63,11 @@ def _report(report: object, as_json: bool) -> None:
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
 HourOpt = Annotated[
     datetime | None,
-    typer.Option("--hour", help="UTC hour the raw object is named after (default: now)", formats=["%Y-%m-%dT%H", "%Y%m%d%H"]),
+    typer.Option(
+        "--hour",
+        help="UTC hour the raw object is named after (default: now)",
+        formats=["%Y-%m-%dT%H", "%Y%m%d%H"],
+    ),
 ]
 
 
@@ -116,7 +124,9 @@ def process(as_json: JsonOpt = False) -> None:
 
 @app.command()
 def enrich(
-    force: Annotated[bool, typer.Option("--force/--threshold", help="Look up now, or only past the threshold")] = True,
+    force: Annotated[
+        bool, typer.Option("--force/--threshold", help="Look up now, or only past the threshold")
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Look up artists, albums (and audio features where the app may) seen in plays, each id once."""
@@ -144,9 +154,13 @@ def run(as_json: JsonOpt = False) -> None:
 def rebuild(
     target_url: Annotated[
         str | None,
-        typer.Option("--target-url", help="Build into this empty database instead of replacing the warehouse"),
+        typer.Option(
+            "--target-url", help="Build into this empty database instead of replacing the warehouse"
+        ),
     ] = None,
-    yes: Annotated[bool, typer.Option("--yes", help="Replace the configured warehouse without asking")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Replace the configured warehouse without asking")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Recreate the warehouse from the raw zone and the recorded export imports."""

@@ -57,7 +57,9 @@ def coverage(
     from ..warehouse import schema as s
 
     p = s.plays
-    query = select(p.c.played_at, p.c.source, p.c.matched_import_id.is_not(None)).where(p.c.user_id == user_id)
+    query = select(p.c.played_at, p.c.source, p.c.matched_import_id.is_not(None)).where(
+        p.c.user_id == user_id
+    )
     if start is not None:
         query = query.where(p.c.played_at >= start)
     if end is not None:

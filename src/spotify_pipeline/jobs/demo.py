@@ -120,6 +120,7 @@ def run_demo(
     tokens = MemoryTokenStore()
     tokens.save(token_from_grant(body, client_id=app.client_id, now=clock.now()))
     rt = Runtime(settings, clock=clock, transport=sim.transport(), token_store_override=tokens)
+
     def simulated_sleep(seconds: float) -> None:  # retries wait on simulated time
         clock.advance(seconds)
 

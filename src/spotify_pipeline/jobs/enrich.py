@@ -82,8 +82,10 @@ def enrich(
         if fetches:
             _land_and_save(rt, fetches, report)
     if report.status == "ok":
-        report.message = f"described {report.counts.get('artists_fetched', 0)} artists and " \
-                         f"{report.counts.get('albums_fetched', 0)} albums"
+        report.message = (
+            f"described {report.counts.get('artists_fetched', 0)} artists and "
+            f"{report.counts.get('albums_fetched', 0)} albums"
+        )
     return report
 
 

@@ -361,7 +361,10 @@ class _Run:
         gone: list[datetime] = []
         for cluster in _clusters(private):
             rows = _plays_between(
-                conn, self.report.user_id, cluster[0].ended_at - reach, cluster[-1].ended_at + reach,
+                conn,
+                self.report.user_id,
+                cluster[0].ended_at - reach,
+                cluster[-1].ended_at + reach,
                 minute_precision_only=True,
             )
             minute_rows = [p for p in rows if p.minute_precision and p.played_at not in self.assigned_acc]

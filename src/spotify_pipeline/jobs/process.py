@@ -91,7 +91,13 @@ def _n_done(report: JobReport) -> int:
 
 
 def _load(
-    conn: Any, kind: str, envelope: dict[str, Any], user: str, key: str, now: datetime, report: JobReport,
+    conn: Any,
+    kind: str,
+    envelope: dict[str, Any],
+    user: str,
+    key: str,
+    now: datetime,
+    report: JobReport,
     memo: WriteMemo | None = None,
 ) -> int:
     from ..transform.following import followed_artist_rows

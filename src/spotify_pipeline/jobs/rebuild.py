@@ -160,9 +160,11 @@ def _recorded_imports(engine: Engine) -> list[RecordedImport]:
     if not inspect(engine).has_table("import_runs"):
         return []
     runs = schema.import_runs
-    query = select(runs.c.id, runs.c.user_id, runs.c.source, runs.c.report).where(
-        runs.c.status.in_(IMPORT_STATUSES)
-    ).order_by(runs.c.id)
+    query = (
+        select(runs.c.id, runs.c.user_id, runs.c.source, runs.c.report)
+        .where(runs.c.status.in_(IMPORT_STATUSES))
+        .order_by(runs.c.id)
+    )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     out = []

@@ -50,7 +50,9 @@ def token_status(rt: Runtime) -> dict[str, Any]:
     return out
 
 
-def status(settings: Settings, *, clock: Clock | None = None, runtime: Runtime | None = None) -> dict[str, Any]:
+def status(
+    settings: Settings, *, clock: Clock | None = None, runtime: Runtime | None = None
+) -> dict[str, Any]:
     from ..warehouse import reads, writes
 
     rt = Runtime.resolve(settings, runtime, clock=clock)

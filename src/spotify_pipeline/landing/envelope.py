@@ -34,12 +34,20 @@ def format_fetched_at(when: datetime) -> str:
     """``2026-11-29T10:10:03.120Z``: UTC, milliseconds, so that the strings sort in time order."""
     if when.tzinfo is None:
         raise ValueError("fetched_at must be timezone-aware")
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.astimezone(UTC).microsecond // 1000:03d}Z"
+    return (
+        when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{when.astimezone(UTC).microsecond // 1000:03d}Z"
+    )
 
 
 def make_fetch(fetched_at: datetime, request: str, status: int, response: Any) -> dict[str, Any]:
     """One fetch record. ``request`` is method + path and query only: never a token or a host secret."""
-    return {"fetched_at": format_fetched_at(fetched_at), "request": request, "status": status, "response": response}
+    return {
+        "fetched_at": format_fetched_at(fetched_at),
+        "request": request,
+        "status": status,
+        "response": response,
+    }
 
 
 def new_envelope(kind: str, user: str | None, fetches: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -72,8 +80,12 @@ def merge_envelopes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> di
         twins = by_bucket.get(h.bucket, [])
         if not any(t is h for t in twins) and not any(t.identity == h.identity for t in twins):
             raise AssertionError("merge_envelopes would drop a fetch the old object held")
-    return {"format": FORMAT, "kind": old["kind"], "user": old_user if old_user is not None else new_user,
-            "fetches": _ordered(kept)}
+    return {
+        "format": FORMAT,
+        "kind": old["kind"],
+        "user": old_user if old_user is not None else new_user,
+        "fetches": _ordered(kept),
+    }
 
 
 def _checked(kind: str, fetches: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -264,8 +276,9 @@ def _legacy_list(value: list[Any], key: str, key_kind: str | None) -> dict[str, 
             # What the original wrote when there was nothing new: a valid, empty result.
             return _wrap_legacy(key_kind, [], key, "empty list")
         raise MalformedRawObject(
-            key, "expected an object with 'fetches' or a Spotify page, got an empty list (and the key "
-            "does not say whether it held plays or artists)"
+            key,
+            "expected an object with 'fetches' or a Spotify page, got an empty list (and the key "
+            "does not say whether it held plays or artists)",
         )
     if all(_is_play_item(v) for v in value):
         kind = "recently_played"

@@ -31,9 +31,7 @@ _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 # A user name becomes one path segment: no slash, no leading dot (so no '..' or hidden names),
 # nothing a shell or S3 console would mangle.
 _USER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_KEY_RE = re.compile(
-    r"(?:users/(?P<user>[^/]+)/)?(?P<kind>" + "|".join(KINDS) + r")/(?P<stamp>\d{10})\.json"
-)
+_KEY_RE = re.compile(r"(?:users/(?P<user>[^/]+)/)?(?P<kind>" + "|".join(KINDS) + r")/(?P<stamp>\d{10})\.json")
 
 
 # The original DAGs' file names: <dir>/<dir>_YYYYMMDDHH.json, "atrists" as they spelled it.

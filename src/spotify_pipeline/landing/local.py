@@ -58,7 +58,9 @@ class LocalRawStore:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise StoreError(f"could not read {path}: {exc.strerror}; check the folder's permissions") from None
+            raise StoreError(
+                f"could not read {path}: {exc.strerror}; check the folder's permissions"
+            ) from None
 
     def list(self, prefix: str = "") -> Iterator[RawObjectInfo]:
         if not self.root.is_dir():
@@ -84,7 +86,9 @@ class LocalRawStore:
             except FileNotFoundError:
                 continue  # removed by someone else while listing
             except OSError as exc:
-                raise StoreError(f"could not read {path}: {exc.strerror}; check the folder's permissions") from None
+                raise StoreError(
+                    f"could not read {path}: {exc.strerror}; check the folder's permissions"
+                ) from None
             yield RawObjectInfo(key, st.st_size, etag)
 
     def _etag(self, path: Path, st: os.stat_result) -> str:
@@ -146,7 +150,9 @@ class LocalRawStore:
         try:
             held = _file_digest(path)
         except OSError as exc:
-            raise StoreError(f"could not read {path}: {exc.strerror}; check the folder's permissions") from None
+            raise StoreError(
+                f"could not read {path}: {exc.strerror}; check the folder's permissions"
+            ) from None
         if held != (info.size, info.etag):
             raise already_there(self.location, key)
         return info

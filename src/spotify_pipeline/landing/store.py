@@ -76,7 +76,9 @@ def check_key(key: str) -> str:
     """Keys are relative POSIX paths without '.', '..' or empty segments: safe as file and S3 names."""
     parts = key.split("/")
     if not key or key.startswith("/") or "\\" in key or any(p in ("", ".", "..") for p in parts):
-        raise ValueError(f"{key!r} is not a valid raw-zone key: use a relative path like recently_played/2026112910.json")
+        raise ValueError(
+            f"{key!r} is not a valid raw-zone key: use a relative path like recently_played/2026112910.json"
+        )
     return key
 
 

@@ -339,7 +339,9 @@ def mask_run_secrets(config: RunConfig, logger: logging.Logger | None = None) ->
     register_secrets(config.settings.secret_values())
     credentials = config.aws_credentials
     if credentials is not None:
-        register_secrets([credentials.access_key_id, credentials.secret_access_key, credentials.session_token])
+        register_secrets(
+            [credentials.access_key_id, credentials.secret_access_key, credentials.session_token]
+        )
     install(logger)
 
 

@@ -454,7 +454,9 @@ class ListeningModel:
             pause = 0
             if skipped and s.sampling:
                 r = rng.random()
-                ms_played = rng.randint(3_000, 29_999) if r < 0.2 else rng.randint(30_000, min(60_000, duration))
+                ms_played = (
+                    rng.randint(3_000, 29_999) if r < 0.2 else rng.randint(30_000, min(60_000, duration))
+                )
                 reason_end = "fwdbtn"
             elif skipped:
                 r = rng.random()

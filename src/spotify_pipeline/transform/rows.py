@@ -143,7 +143,11 @@ class CatalogRows:
         """
         for name, key in _CATALOG_KEYS:
             # One other (the parsers add each object's rows this way): no list to build.
-            new = getattr(others[0], name) if len(others) == 1 else [r for o in others for r in getattr(o, name)]
+            new = (
+                getattr(others[0], name)
+                if len(others) == 1
+                else [r for o in others for r in getattr(o, name)]
+            )
             if new:
                 _merge(getattr(self, name), new, key)
 

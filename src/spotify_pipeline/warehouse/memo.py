@@ -66,7 +66,11 @@ class WriteMemo:
         return self._filter(fact, items, key, value)
 
     def _filter(
-        self, fact: str, items: Iterable[T], key: Callable[[T], Hashable], value: Callable[[T], Hashable] | None
+        self,
+        fact: str,
+        items: Iterable[T],
+        key: Callable[[T], Hashable],
+        value: Callable[[T], Hashable] | None,
     ) -> list[T]:
         if self._pending is None:  # outside a transaction nothing can be known to be committed
             return list(items)
@@ -93,4 +97,3 @@ class WriteMemo:
     def __len__(self) -> int:
         """How many rows are remembered (committed), for reports and tests."""
         return sum(len(rows) for rows in self._done.values())
-

@@ -98,7 +98,9 @@ def _compiled(conn: Connection, statement: _Statement) -> _Compiled:
     names = list(compiled.positiontup) if compiled.positional and compiled.positiontup else keys
     if set(names) != set(keys) or set(compiled.binds) - set(keys):
         # Every bind must come from a row value: no literal is bound into these statements.
-        raise RuntimeError(f"{statement.table.name}: unexpected parameters {sorted(compiled.binds)} for {keys}")
+        raise RuntimeError(
+            f"{statement.table.name}: unexpected parameters {sorted(compiled.binds)} for {keys}"
+        )
     table = statement.table
     procs = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
     convert = [(i, proc) for i, proc in enumerate(procs) if proc is not None]
@@ -164,7 +166,9 @@ def upsert(
     """
     for chunk in _chunks(rows):
         check_rows(table, chunk)
-        statement = _Statement(table, "upsert", tuple(chunk[0]), tuple(key_cols), tuple(update_cols), tuple(keep_cols))
+        statement = _Statement(
+            table, "upsert", tuple(chunk[0]), tuple(key_cols), tuple(update_cols), tuple(keep_cols)
+        )
         _executemany(conn, table, statement, chunk)
 
 
@@ -184,7 +188,9 @@ def _rules(table: Table) -> _Rules:
             for c in table.columns
             if not c.nullable and c.default is None and c is not table.autoincrement_column
         ]
-        limits = [(c.name, c.type.length) for c in table.columns if isinstance(c.type, String) and c.type.length]
+        limits = [
+            (c.name, c.type.length) for c in table.columns if isinstance(c.type, String) and c.type.length
+        ]
         rules = _RULES[table] = _Rules(required, limits)
     return rules
 

@@ -69,7 +69,11 @@ def save_recently_played(
 
 
 def save_plays(
-    conn: Connection, plays: Iterable[Any], *, loaded_at: datetime | None = None, memo: WriteMemo | None = None
+    conn: Connection,
+    plays: Iterable[Any],
+    *,
+    loaded_at: datetime | None = None,
+    memo: WriteMemo | None = None,
 ) -> int:
     """Insert plays (``PlayRow``s, any source) that are not stored yet; return how many were new.
     The caller ensures the users exist (``ensure_user``)."""
