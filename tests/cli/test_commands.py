@@ -271,6 +271,8 @@ def test_simulator_serve_prints_its_urls_first(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def test_demo_leaves_the_package_log_level_as_it_found_it(

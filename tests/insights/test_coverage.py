@@ -61,7 +61,8 @@ def test_coverage_counts_and_rate(url: str, tmp_path: Path) -> None:
 
     out = tmp_path / "coverage.csv"
     assert to_csv(rows, out) == 2
-    lines = list(csv.DictReader(out.open()))
+    with out.open() as fh:
+        lines = list(csv.DictReader(fh))
     assert (
         lines[0]["day"] == "2024-03-01"
         and lines[0]["capture_rate"] == "0.5"
