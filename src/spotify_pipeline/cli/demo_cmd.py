@@ -65,19 +65,7 @@ def _demo(
     user = f"demo-{profile}-{poll_minutes}m-s{seed}"
     settings = call(demo_settings, data_dir, warehouse_url, raw_zone, s3_endpoint_url, user)
     local_only = warehouse_url is None and raw_zone is None
-    if as_json:
-        result = call(
-            run_demo,
-            settings,
-            profile=profile,
-            days=days,
-            poll_minutes=poll_minutes,
-            seed=seed,
-            fresh_dir=data_dir if local_only else None,
-        )
-        print_json(result.to_dict())
-        return
-    with Progress(console=err_console, transient=True) as bar:
+    with Progress(console=err_console, transient=True, disable=as_json) as bar:
         task = bar.add_task(f"simulating {days} days, polling every {poll_minutes} min", total=None)
         result = call(
             run_demo,
@@ -89,6 +77,9 @@ def _demo(
             fresh_dir=data_dir if local_only else None,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    if as_json:
+        print_json(result.to_dict())
+        return
     table = Table(title=f"{days} simulated days, {profile} listener, polled every {poll_minutes} min")
     table.add_column("")
     table.add_column("", justify="right")

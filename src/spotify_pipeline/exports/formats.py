@@ -259,25 +259,25 @@ def _parse_extended(raw: dict[str, Any], fmt: ExportFormat, source: str, index: 
 
 
 def _ts(value: Any, source: str, index: int) -> datetime:
-    match = _TS.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise MalformedRecord(source, index, f"ts {value!r} is not YYYY-MM-DDTHH:MM:SSZ")
-    try:
-        y, mo, d, h, mi, *sec = (int(g) for g in match.groups())
-        return datetime(y, mo, d, h, mi, sec[0] if sec else 0, tzinfo=UTC)
-    except ValueError as exc:
-        raise MalformedRecord(source, index, f"ts {value!r} is not a valid time: {exc}") from None
+    return _utc_time(value, _TS, "ts", "YYYY-MM-DDTHH:MM:SSZ", source, index)
 
 
 def _account_time(value: Any, source: str, index: int) -> datetime:
-    match = _ACCOUNT_TIME.match(value) if isinstance(value, str) else None
+    return _utc_time(value, _ACCOUNT_TIME, "endTime", "'YYYY-MM-DD HH:MM' (UTC)", source, index)
+
+
+def _utc_time(
+    value: Any, pattern: re.Pattern[str], field: str, shape: str, source: str, index: int
+) -> datetime:
+    """A UTC time from ``pattern``'s groups (year, month, day, hour, minute[, second])."""
+    match = pattern.match(value) if isinstance(value, str) else None
     if match is None:
-        raise MalformedRecord(source, index, f"endTime {value!r} is not 'YYYY-MM-DD HH:MM' (UTC)")
+        raise MalformedRecord(source, index, f"{field} {value!r} is not {shape}")
     try:
-        y, mo, d, h, mi, *sec = (int(g) for g in match.groups())
+        y, mo, d, h, mi, *sec = (int(g) for g in match.groups() if g is not None)
         return datetime(y, mo, d, h, mi, sec[0] if sec else 0, tzinfo=UTC)
     except ValueError as exc:
-        raise MalformedRecord(source, index, f"endTime {value!r} is not a valid time: {exc}") from None
+        raise MalformedRecord(source, index, f"{field} {value!r} is not a valid time: {exc}") from None
 
 
 def _ms_played(value: Any, source: str, index: int) -> int:

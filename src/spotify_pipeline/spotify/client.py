@@ -370,18 +370,7 @@ class SpotifyClient:
                     failure = "the 200 answer is not valid JSON"
                 else:
                     return response, body
-            if retry >= self.backoff.max_retries:
-                raise SpotifyApiError(status, f"{failure}; gave up after {retry + 1} attempts", endpoint)
-            delay = self.backoff.delay(retry)
-            log.warning(
-                "%s failed (%s); retry %d of %d in %.2f s",
-                endpoint,
-                failure,
-                retry + 1,
-                self.backoff.max_retries,
-                delay,
-            )
-            self.sleep(delay)
+            self._wait_or_give_up(endpoint, status, failure, retry)
             retry += 1
 
     # ---------------------------------------------------------------- 429 and the pause
@@ -532,21 +521,23 @@ class SpotifyClient:
                 if not is_transient_status(exc.status) and exc.status != 200:
                     raise
                 status, failure = exc.status, exc.api_message
-            if retry >= self.backoff.max_retries:
-                raise SpotifyApiError(
-                    status, f"{failure}; gave up after {retry + 1} attempts", TOKEN_ENDPOINT
-                )
-            delay = self.backoff.delay(retry)
-            log.warning(
-                "%s failed (%s); retry %d of %d in %.2f s",
-                TOKEN_ENDPOINT,
-                failure,
-                retry + 1,
-                self.backoff.max_retries,
-                delay,
-            )
-            self.sleep(delay)
+            self._wait_or_give_up(TOKEN_ENDPOINT, status, failure, retry)
             retry += 1
+
+    def _wait_or_give_up(self, endpoint: str, status: int, failure: str, retry: int) -> None:
+        """After a transient failure: sleep the backoff of this ``retry``, or raise once they are used up."""
+        if retry >= self.backoff.max_retries:
+            raise SpotifyApiError(status, f"{failure}; gave up after {retry + 1} attempts", endpoint)
+        delay = self.backoff.delay(retry)
+        log.warning(
+            "%s failed (%s); retry %d of %d in %.2f s",
+            endpoint,
+            failure,
+            retry + 1,
+            self.backoff.max_retries,
+            delay,
+        )
+        self.sleep(delay)
 
     # ---------------------------------------------------------------- error text
 
