@@ -43,11 +43,12 @@ test: $(VENV)/.dev services ## Install, start services, run every test
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 .PHONY: lint
-lint: $(VENV)/.dev ## ruff (lint, format, the AIR3 rules on the DAGs) and mypy (strict)
+lint: $(VENV)/.dev ## ruff (lint, format, the AIR3 rules on the DAGs), mypy (strict), lint-imports (the layers)
 	$(BIN)/ruff check src tests dags bench
 	$(BIN)/ruff format --check src tests dags bench
 	$(BIN)/ruff check dags --select AIR3
 	$(BIN)/mypy
+	PYTHONPATH=src $(BIN)/lint-imports
 
 .PHONY: bench
 bench: $(VENV)/.dev services ## Run the benchmarks; results in bench/results/latest.json
