@@ -1,4 +1,4 @@
-"""(Issue 2) The simulator: the server is ready in under 1 s; a 30-day, 5-user history generates in under 5 s.
+"""The simulator: the server is ready in under 1 s; a 30-day, 5-user history generates in under 5 s.
 
 Each measurement runs in its own spawned process, so nothing (the shared catalog, the listening
 model's caches) is warm from an earlier one; Python's own imports happen before the clock starts.

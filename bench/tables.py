@@ -132,7 +132,7 @@ def print_tables(r: dict[str, Any]) -> None:
         console.print(t)
     if "simulator" in r:
         sim = r["simulator"]
-        t = Table(title="simulator (issue 2), each in a fresh process")
+        t = Table(title="simulator, each in a fresh process")
         for col in ("measure", "seconds", "target", "met", "detail"):
             t.add_column(col, justify="right")
         t.add_row(
