@@ -4,6 +4,8 @@ every command and setting that exists must be in the README."""
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 
 import typer.main
 from tests.conftest import ROOT
@@ -62,3 +64,72 @@ def test_make_targets_in_readme_exist() -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+# --- the repository stands alone ------------------------------------------------------------------
+
+# Built in two parts so this file does not match itself.
+OUTSIDE = re.compile(r"\.\./" + r"shared\b|/work/" + r"shared\b")
+TEXT_SUFFIXES = {".md", ".py", ".toml", ".txt", ".cfg", ".ini", ".yml", ".yaml", ".sh", ".json", ""}
+
+
+def _tracked_text_files() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert listed.returncode == 0, f"git ls-files failed: {listed.stderr.strip()}"
+    paths = [ROOT / name for name in listed.stdout.split("\0") if name]
+    assert len(paths) > 50, "git ls-files listed almost nothing"
+    return [p for p in paths if p.suffix in TEXT_SUFFIXES and p.is_file()]
+
+
+def test_no_tracked_file_points_outside_the_repository() -> None:
+    offenders = []
+    for path in _tracked_text_files():
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), start=1):
+            if OUTSIDE.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not offenders, (
+        "links outside the repository (use docs/architecture.md or docs/spotify-api.md):\n"
+        + ("\n".join(offenders))
+    )
+
+
+def test_every_cited_section_of_spotify_api_md_exists() -> None:
+    page = (ROOT / "docs" / "spotify-api.md").read_text(encoding="utf-8")
+    sections = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", page, flags=re.M))
+    assert {"1", "2.1", "3.2", "4", "5", "6.3", "7"} <= sections
+    missing, seen = [], 0
+    for path in _tracked_text_files():
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for cited in re.findall(r"spotify-api\.md((?:,? (?:and )?§\d+(?:\.\d+)?)+)", text):
+            for number in re.findall(r"§(\d+(?:\.\d+)?)", cited):
+                seen += 1
+                if number not in sections:
+                    missing.append(f"{path.relative_to(ROOT)}: §{number}")
+    assert seen >= 10, f"only {seen} citations of docs/spotify-api.md found: is the pattern still right?"
+    assert not missing, f"sections of docs/spotify-api.md cited but absent: {missing}"
+
+
+def test_relative_links_in_the_docs_resolve() -> None:
+    broken = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue  # a URL or an anchor on the same page
+            if not (page.parent / target.split("#", 1)[0]).exists():
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert not broken, f"links to files that do not exist: {broken}"
+
+
+def test_the_product_names_no_tracker_issue() -> None:
+    # Tables, docstrings and docs say what a thing is ("the simulator"), not which ticket asked for it.
+    pattern = re.compile(r"\b[Ii]ssue" + r" \d+\b")
+    offenders = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in _tracked_text_files()
+        if path.parts[len(ROOT.parts)] in {"src", "bench", "docs", "tests", "dags", "README.md"}
+        for match in pattern.finditer(path.read_text(encoding="utf-8", errors="replace"))
+    ]
+    assert not offenders, offenders
