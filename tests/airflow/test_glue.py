@@ -91,12 +91,12 @@ def test_spotify_and_mysql_connections_make_settings() -> None:
 
 
 def test_pkce_app_without_secret_and_sqlalchemy_url_extra() -> None:
-    spotify = spotify_conn(token_file="/shared/tokens.json", user_partition="true")
+    spotify = spotify_conn(token_file="/mnt/spotify-tokens/tokens.json", user_partition="true")
     spotify.password = ""
     warehouse = FakeConnection(conn_type="generic", extra={"sqlalchemy_url": "sqlite:////data/wh.db"})
     s = glue.build_run_config(getter({"spotify_default": spotify, "spotify_warehouse": warehouse})).settings
     assert s.client_secret is None
-    assert s.token_file == Path("/shared/tokens.json")
+    assert s.token_file == Path("/mnt/spotify-tokens/tokens.json")
     assert s.user_partition is True
     assert s.warehouse_url.get_secret_value() == "sqlite:////data/wh.db"
 
