@@ -107,4 +107,6 @@ def reason_note(key: str, reason: str, etag: str, quarantined_at: datetime) -> b
         "quarantined_at": quarantined_at.isoformat(),
         "note": "a copy; the original stays in the raw zone. Fix or remove it, then run `process` again.",
     }
-    return json.dumps(note, ensure_ascii=False, indent=2).encode("utf-8")
+    from .envelope import json_bytes
+
+    return json_bytes(note, indent=2)
