@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from spotify_pipeline.clock import ManualClock
-from spotify_pipeline.errors import MalformedRawObject, StoreError
+from spotify_pipeline.errors import StoreError
 from spotify_pipeline.landing.envelope import dump, make_fetch, new_envelope, parse_object
 from spotify_pipeline.landing.local import LocalRawStore
 from spotify_pipeline.landing.store import open_store
@@ -102,7 +102,11 @@ def test_a_second_damaged_version_never_overwrites_the_first_set_aside(tmp_path:
     store.merge(KEY, envelope(1))
     (tmp_path / KEY).write_bytes(b"second damage")
     store.merge(KEY, envelope(2))
-    kept = {p.read_bytes() for p in (tmp_path / "_quarantine" / "recently_played").iterdir() if "reason" not in p.name}
+    kept = {
+        p.read_bytes()
+        for p in (tmp_path / "_quarantine" / "recently_played").iterdir()
+        if "reason" not in p.name
+    }
     assert kept == {b"first damage", b"second damage"}
     assert [k.key for k in store.list()] == [KEY]  # set-aside copies are not raw objects
 

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from spotify_pipeline.errors import MalformedRawObject, StoreError
+from spotify_pipeline.errors import StoreError
 from spotify_pipeline.landing.envelope import make_fetch, new_envelope, parse_object
 from spotify_pipeline.landing.s3 import S3RawStore, make_client
 from spotify_pipeline.landing.store import open_store
@@ -115,8 +115,14 @@ def test_merging_into_an_unreadable_object_moves_it_aside_and_lands_the_fetch(
     told: list[str] = []
     store.merge(KEY, envelope(1), on_set_aside=told.append)
     assert held(store) == {(0, 1)}
-    qkey = next(k.split("raw/zone/", 1)[1] for k in _keys(s3_bucket) if "_quarantine" in k and k.endswith(".json")
-                and "reason" not in k and not k.endswith(f"_quarantine/{KEY}"))
+    qkey = next(
+        k.split("raw/zone/", 1)[1]
+        for k in _keys(s3_bucket)
+        if "_quarantine" in k
+        and k.endswith(".json")
+        and "reason" not in k
+        and not k.endswith(f"_quarantine/{KEY}")
+    )
     assert store.get(qkey) == b"" and store.get(f"_quarantine/{KEY}") == b"older"  # nothing overwritten
     note = json.loads(store.get(qkey + ".reason.json") or b"")
     assert note["reason"] == "empty file" and note["key"] == KEY

@@ -34,7 +34,10 @@ NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
         ("1e400", None),
         ("garbage", None),
         ("", None),
-        ("Fri, 31 Dec 9999 23:59:59 GMT", (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC) - NOW).total_seconds()),
+        (
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+            (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC) - NOW).total_seconds(),
+        ),
         ("Mon, 99 Foo 2026 99:99:99 GMT", None),
     ],
 )
@@ -56,9 +59,7 @@ def test_an_absurd_retry_after_pauses_a_day_at_most(
     assert stored is not None and datetime.fromisoformat(stored["until"]) == err.value.until
 
 
-def test_the_cap_is_a_setting_and_is_named(
-    fake: FakeSpotify, make_client: Build, clock: ManualClock
-) -> None:
+def test_the_cap_is_a_setting_and_is_named(fake: FakeSpotify, make_client: Build, clock: ManualClock) -> None:
     fake.on("GET", RP, reply(429, body={}, headers={"Retry-After": "99999999999"}))
     with pytest.raises(RateLimitPaused) as err:
         make_client(max_pause_seconds=600).recently_played()
@@ -71,7 +72,12 @@ def test_a_pause_stored_until_the_year_5195_is_capped_when_read(
 ) -> None:
     state.set(
         PAUSE_KEY,
-        {"until": "5195-01-01T00:00:00+00:00", "reason": "old", "kind": "rate_limit", "set_at": clock.now().isoformat()},
+        {
+            "until": "5195-01-01T00:00:00+00:00",
+            "reason": "old",
+            "kind": "rate_limit",
+            "set_at": clock.now().isoformat(),
+        },
     )
     pause = read_pause(state, clock.now())
     assert pause is not None and pause.until == clock.now() + timedelta(days=1)
@@ -82,7 +88,9 @@ def test_a_pause_stored_until_the_year_5195_is_capped_when_read(
 
 def test_clear_pause_ends_it_and_says_what_it_was(state: MemoryStateStore, clock: ManualClock) -> None:
     assert clear_pause(state, clock.now()) is None
-    state.set(PAUSE_KEY, {"until": (clock.now() + timedelta(hours=3)).isoformat(), "reason": "429", "kind": "quota"})
+    state.set(
+        PAUSE_KEY, {"until": (clock.now() + timedelta(hours=3)).isoformat(), "reason": "429", "kind": "quota"}
+    )
     cleared = clear_pause(state, clock.now())
     assert cleared is not None and cleared.kind == "quota" and cleared.reason == "429"
     assert read_pause(state, clock.now()) is None
@@ -109,5 +117,7 @@ def test_an_unreachable_accounts_service_is_named(
     fake.on("POST", "/api/token", refuse)
     clock.advance(timedelta(hours=2))  # the access token expired: a refresh is needed first
     client = make_client(max_retries=0, accounts_url="https://accounts.example.test")
-    with pytest.raises(SpotifyUnreachable, match=r"^could not reach accounts\.example\.test: .*name resolution"):
+    with pytest.raises(
+        SpotifyUnreachable, match=r"^could not reach accounts\.example\.test: .*name resolution"
+    ):
         client.recently_played()

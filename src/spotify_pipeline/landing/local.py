@@ -69,10 +69,14 @@ class LocalRawStore:
             ) from None
 
     def list(self, prefix: str = "") -> Iterator[RawObjectInfo]:
-        if not self.root.is_dir():
+        # Walk only the folder the prefix names (a run lists its few bookkeeping notes every poll,
+        # not a year of objects); nothing under _quarantine/ is ever listed.
+        folder = prefix.rpartition("/")[0]
+        start = self.root.joinpath(*folder.split("/")) if folder else self.root
+        if not start.is_dir() or (prefix + "/").startswith(QUARANTINE_PREFIX):
             return
         found: list[tuple[str, Path]] = []
-        for dirpath, dirnames, filenames in os.walk(self.root, onerror=self._walk_error):
+        for dirpath, dirnames, filenames in os.walk(start, onerror=self._walk_error):
             rel_dir = Path(dirpath).relative_to(self.root).as_posix()
             if rel_dir == ".":
                 rel_dir = ""

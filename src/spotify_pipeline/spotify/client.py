@@ -46,7 +46,8 @@ from ..settings import Settings
 from . import auth
 from .capabilities import ALBUMS_BATCH, ARTISTS_BATCH, AUDIO_FEATURES, TRACKS_BATCH, Capabilities
 from .paging import CursorNextPaginator
-from .pause import PAUSE_KEY, read_pause, record_pause
+from .pause import PAUSE_KEY as PAUSE_KEY
+from .pause import read_pause, record_pause
 from .retry import NO_RETRY_AFTER_PAUSE, QUOTA_REASON, BackoffPolicy, is_transient_status, retry_after_seconds
 from .state import StateStore
 from .tokens import TokenState, TokenStore
