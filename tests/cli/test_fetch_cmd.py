@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests.cli.test_commands import _login, served  # noqa: F401 - the fixture
+from tests.cli import test_commands as cli_base
 from typer.testing import CliRunner
 
 from spotify_pipeline.cli.main import app
 from spotify_pipeline.simulator import Simulator
 
 runner = CliRunner()
+cli_world = cli_base.served  # the served-simulator fixture, under this module's name
+_login = cli_base._login
 
 
 def _closed_port() -> int:
@@ -37,7 +39,7 @@ def _plays_landed(raw: Path) -> int:
     ids=["mariadb-closed-port", "sqlite-under-a-file"],
 )
 def test_fetch_recent_lands_with_the_database_down_and_process_catches_up(
-    served: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str
+    cli_world: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str
 ) -> None:
     _login(monkeypatch)
     (tmp_path / "a-file").write_text("not a folder")
@@ -83,7 +85,7 @@ def test_fetch_recent_lands_with_the_database_down_and_process_catches_up(
     ],
 )
 def test_an_implausible_hour_is_one_line(
-    served: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hour: str, says: str
+    cli_world: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hour: str, says: str
 ) -> None:
     _login(monkeypatch)
     result = runner.invoke(app, ["fetch", "recent", "--hour", hour])
@@ -93,7 +95,9 @@ def test_an_implausible_hour_is_one_line(
     assert not (tmp_path / "raw" / "recently_played").exists()  # nothing landed under a bad name
 
 
-def test_a_day_ahead_is_accepted(served: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_day_ahead_is_accepted(
+    cli_world: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _login(monkeypatch)
     tomorrow = datetime.now(UTC) + timedelta(hours=20)
     result = runner.invoke(app, ["fetch", "recent", "--hour", tomorrow.strftime("%Y-%m-%dT%H")])
@@ -103,7 +107,7 @@ def test_a_day_ahead_is_accepted(served: Simulator, tmp_path: Path, monkeypatch:
 
 @pytest.mark.parametrize("command", [["fetch", "recent"], ["fetch", "following"], ["run"]])
 def test_ctrl_c_is_one_line_and_leaves_no_run_running(
-    served: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+    cli_world: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
 ) -> None:
     from spotify_pipeline.spotify.client import SpotifyClient
 
@@ -128,12 +132,12 @@ def test_ctrl_c_is_one_line_and_leaves_no_run_running(
 
 
 def test_pause_clear_shows_the_pause_and_ends_it(
-    served: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli_world: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _login(monkeypatch)
     result = runner.invoke(app, ["pause", "clear"])
     assert result.exit_code == 0 and "no pause was in force" in result.output
-    served.faults.add(path_prefix="/v1/me/player/recently-played", kind="penalty", retry_after=99999999999)
+    cli_world.faults.add(path_prefix="/v1/me/player/recently-played", kind="penalty", retry_after=99999999999)
     result = runner.invoke(app, ["fetch", "recent"])
     assert result.exit_code == 0 and "paused" in result.output and "max_pause_seconds" in result.output
     status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
@@ -143,13 +147,13 @@ def test_pause_clear_shows_the_pause_and_ends_it(
     assert result.exit_code == 0, result.output
     assert f"cleared the pause until {status['paused_until']}" in result.stdout
     assert json.loads(runner.invoke(app, ["status", "--json"]).stdout)["paused_until"] is None
-    served.faults.clear()
+    cli_world.faults.clear()
     result = runner.invoke(app, ["fetch", "recent"])
     assert result.exit_code == 0 and "landed 50 plays" in result.output
 
 
 def test_pause_clear_with_the_database_down_is_one_line(
-    served: Simulator, monkeypatch: pytest.MonkeyPatch
+    cli_world: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SPOTIFY_PIPELINE_WAREHOUSE_URL", f"mysql+pymysql://root@127.0.0.1:{_closed_port()}/x")
     result = runner.invoke(app, ["pause", "clear"])
