@@ -121,3 +121,25 @@ def test_an_unreachable_accounts_service_is_named(
         SpotifyUnreachable, match=r"^could not reach accounts\.example\.test: .*name resolution"
     ):
         client.recently_played()
+
+
+@pytest.mark.parametrize(
+    "uri", ["http://localhost:8888/callback", "http://LOCALHOST:8888/callback", "HTTP://LocalHost./cb"]
+)
+def test_a_localhost_redirect_is_refused_whatever_its_case(uri: str) -> None:
+    from spotify_pipeline.errors import ConfigError
+    from spotify_pipeline.settings import load_settings
+
+    with pytest.raises(ConfigError, match="localhost"):
+        load_settings(redirect_uri=uri)
+
+
+def test_the_callback_server_and_paging_compare_hosts_case_insensitively() -> None:
+    from spotify_pipeline.spotify.auth import _CallbackServer
+    from spotify_pipeline.spotify.paging import same_origin
+
+    assert same_origin("HTTPS://API.SPOTIFY.COM/v1/me/following?after=x", "https://api.spotify.com/v1")
+    assert not same_origin("https://api.spotify.com.evil.test/v1/x", "https://api.spotify.com/v1")
+    server = _CallbackServer("HTTP://127.0.0.1:0/callback")  # the scheme's case does not matter
+    assert server.redirect_uri.startswith("http://127.0.0.1:")
+    server._server.server_close()
