@@ -105,17 +105,26 @@ def test_a_day_ahead_is_accepted(
     assert (tmp_path / "raw" / "recently_played" / f"{tomorrow:%Y%m%d%H}.json").exists()
 
 
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("command", [["fetch", "recent"], ["fetch", "following"], ["run"]])
 def test_ctrl_c_is_one_line_and_leaves_no_run_running(
-    cli_world: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+    cli_world: Simulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+    signal_name: str,
 ) -> None:
+    import os
+    import signal
+
     from spotify_pipeline.spotify.client import SpotifyClient
 
     _login(monkeypatch)
     assert runner.invoke(app, ["init"]).exit_code == 0
 
     def interrupted(self: SpotifyClient, *args: object, **kwargs: object) -> object:
-        raise KeyboardInterrupt
+        os.kill(os.getpid(), getattr(signal, signal_name))  # as Ctrl-C, or as cron's / systemd's stop
+        raise AssertionError("the signal should have interrupted the fetch")
 
     monkeypatch.setattr(SpotifyClient, "recently_played", interrupted)
     monkeypatch.setattr(SpotifyClient, "followed_artists", interrupted)
