@@ -36,6 +36,18 @@ class SpotifyApiError(PipelineError):
         self.endpoint = endpoint
 
 
+class SpotifyUnreachable(SpotifyApiError):
+    """No answer at all (connection refused, DNS, TLS, timeouts) after the retries: there is no
+    status to report, so the message names the host that could not be reached."""
+
+    def __init__(self, host: str, message: str, endpoint: str) -> None:
+        PipelineError.__init__(self, f"could not reach {host}: {message} ({endpoint})")
+        self.status = 0
+        self.api_message = message
+        self.endpoint = endpoint
+        self.host = host
+
+
 class PagingLoopError(PipelineError):
     """A paginator saw the same cursor twice: stop instead of looping forever."""
 

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
 
     # --- behaviour -------------------------------------------------------------------------
     retry_after_cap_seconds: float = Field(30.0, ge=0, description="Longest 429 wait inside a run")
+    max_pause_seconds: float = Field(86400.0, gt=0, description="Longest pause a 429's Retry-After can set")
     max_retries: int = Field(5, ge=0, le=20, description="Retries for 5xx and timeouts")
     backoff_base_seconds: float = Field(0.5, ge=0, description="First backoff step; doubles, with jitter")
     request_timeout_seconds: float = Field(20.0, gt=0)
@@ -88,7 +89,10 @@ class Settings(BaseSettings):
     @field_validator("redirect_uri")
     @classmethod
     def _redirect(cls, v: str) -> str:
-        if v.startswith("http://localhost"):
+        from urllib.parse import urlsplit
+
+        # Host names are case-insensitive (and may end in a dot): http://LOCALHOST. is localhost too.
+        if (urlsplit(v).hostname or "").rstrip(".") == "localhost":
             raise ValueError("Spotify refuses 'localhost' redirect URIs: use http://127.0.0.1:PORT/callback")
         return v
 

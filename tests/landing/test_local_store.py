@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from spotify_pipeline.clock import ManualClock
-from spotify_pipeline.errors import MalformedRawObject, StoreError
+from spotify_pipeline.errors import StoreError
 from spotify_pipeline.landing.envelope import dump, make_fetch, new_envelope, parse_object
 from spotify_pipeline.landing.local import LocalRawStore
 from spotify_pipeline.landing.store import open_store
@@ -80,15 +80,35 @@ def test_merge_into_a_legacy_bare_page_keeps_it(tmp_path: Path) -> None:
     assert len(responses(store)) == 2
 
 
-def test_merge_never_overwrites_an_object_it_cannot_read(tmp_path: Path) -> None:
+def test_merging_into_an_unreadable_object_moves_it_aside_and_lands_the_fetch(tmp_path: Path) -> None:
     (tmp_path / "recently_played").mkdir()
     (tmp_path / KEY).write_bytes(b'{"items": [')
     store = LocalRawStore(tmp_path)
-    with pytest.raises(
-        MalformedRawObject, match="truncated JSON at byte 11; the stored object was left untouched"
-    ):
-        store.merge(KEY, envelope(1))
-    assert (tmp_path / KEY).read_bytes() == b'{"items": ['
+    told: list[str] = []
+    store.merge(KEY, envelope(1), on_set_aside=told.append)
+    assert len(responses(store)) == 1  # the new fetch landed, alone
+    assert (tmp_path / "_quarantine" / KEY).read_bytes() == b'{"items": ['  # the bytes, moved aside
+    note = json.loads((tmp_path / "_quarantine" / (KEY + ".reason.json")).read_bytes())
+    assert note["key"] == KEY and "truncated JSON at byte 11" in note["reason"] and "moved" in note["note"]
+    assert len(told) == 1 and "moved it to _quarantine/" + KEY in told[0] and "truncated JSON" in told[0]
+    store.merge(KEY, envelope(2), on_set_aside=told.append)  # told once: the new object reads fine
+    assert len(told) == 1 and len(responses(store)) == 2
+
+
+def test_a_second_damaged_version_never_overwrites_the_first_set_aside(tmp_path: Path) -> None:
+    store = LocalRawStore(tmp_path)
+    (tmp_path / "recently_played").mkdir()
+    (tmp_path / KEY).write_bytes(b"first damage")
+    store.merge(KEY, envelope(1))
+    (tmp_path / KEY).write_bytes(b"second damage")
+    store.merge(KEY, envelope(2))
+    kept = {
+        p.read_bytes()
+        for p in (tmp_path / "_quarantine" / "recently_played").iterdir()
+        if "reason" not in p.name
+    }
+    assert kept == {b"first damage", b"second damage"}
+    assert [k.key for k in store.list()] == [KEY]  # set-aside copies are not raw objects
 
 
 def test_list_is_sorted_with_prefix_and_skips_temp_lock_and_quarantine(tmp_path: Path) -> None:

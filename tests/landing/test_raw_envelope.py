@@ -365,3 +365,14 @@ def test_merge_encodes_each_fetch_at_most_once(monkeypatch: pytest.MonkeyPatch) 
     again = merge_envelopes(merged, json.loads(json.dumps(merged)))  # each incoming fetch has a twin
     assert again == merged
     assert len(encoded) == len(set(encoded)) == 80  # each of the 40 + 40 fetch objects once
+
+
+def test_a_lone_surrogate_is_landed_as_the_escape_spotify_sent() -> None:
+    # json.loads turns Spotify's "\ud800" into a lone surrogate, which UTF-8 cannot encode: the
+    # whole page (49 other plays) used to be lost to a UnicodeEncodeError.
+    received = json.loads('{"items": [{"played_at": "2026-11-29T09:00:00.000Z", "name": "a\\ud800b é"}]}')
+    when = datetime(2026, 11, 29, 10, 10, tzinfo=UTC)
+    env = new_envelope("recently_played", None, [make_fetch(when, REQ, 200, received)])
+    data = dump(env)
+    assert b'"a\\ud800b \xc3\xa9"' in data  # the escape as sent; other non-ASCII stays UTF-8
+    assert parse_object(data, KEY) == env

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from spotify_pipeline.errors import MalformedRawObject, StoreError
+from spotify_pipeline.errors import StoreError
 from spotify_pipeline.landing.envelope import make_fetch, new_envelope, parse_object
 from spotify_pipeline.landing.s3 import S3RawStore, make_client
 from spotify_pipeline.landing.store import open_store
@@ -107,13 +107,50 @@ def test_merge_into_a_legacy_bare_page(store: S3RawStore, s3_bucket: tuple[str, 
     assert [f["response"] for f in parse_object(data, KEY)["fetches"]][0] == legacy
 
 
-def test_merge_never_overwrites_an_object_it_cannot_read(
+def test_merging_into_an_unreadable_object_moves_it_aside_and_lands_the_fetch(
     store: S3RawStore, s3_bucket: tuple[str, str]
 ) -> None:
     raw_client(s3_bucket).put_object(Bucket=store.bucket, Key=f"raw/zone/{KEY}", Body=b"")
-    with pytest.raises(MalformedRawObject, match="empty file; the stored object was left untouched"):
-        store.merge(KEY, envelope(1))
-    assert store.get(KEY) == b""
+    raw_client(s3_bucket).put_object(Bucket=store.bucket, Key=f"raw/zone/_quarantine/{KEY}", Body=b"older")
+    told: list[str] = []
+    store.merge(KEY, envelope(1), on_set_aside=told.append)
+    assert held(store) == {(0, 1)}
+    qkey = next(
+        k.split("raw/zone/", 1)[1]
+        for k in _keys(s3_bucket)
+        if "_quarantine" in k
+        and k.endswith(".json")
+        and "reason" not in k
+        and not k.endswith(f"_quarantine/{KEY}")
+    )
+    assert store.get(qkey) == b"" and store.get(f"_quarantine/{KEY}") == b"older"  # nothing overwritten
+    note = json.loads(store.get(qkey + ".reason.json") or b"")
+    assert note["reason"] == "empty file" and note["key"] == KEY
+    assert len(told) == 1 and f"moved it to {qkey}" in told[0]
+
+
+def test_setting_aside_loses_a_race_to_a_writer_that_fixed_the_object(
+    store: S3RawStore, s3_bucket: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = raw_client(s3_bucket)
+    client.put_object(Bucket=store.bucket, Key=f"raw/zone/{KEY}", Body=b"{broken")
+    real = store._set_aside
+
+    def racing(*args: Any) -> str:
+        qkey = real(*args)
+        store_fixed = S3RawStore(store.bucket, "raw/zone", client=make_client(s3_bucket[0], "us-east-1"))
+        client.delete_object(Bucket=store.bucket, Key=f"raw/zone/{KEY}")
+        store_fixed.merge(KEY, envelope(7, writer=3))  # another writer replaced it meanwhile
+        return qkey
+
+    monkeypatch.setattr(store, "_set_aside", racing)
+    store.merge(KEY, envelope(1))
+    assert held(store) == {(0, 1), (3, 7)}  # the conditional put re-read and merged: nothing lost
+
+
+def _keys(s3_bucket: tuple[str, str]) -> list[str]:
+    listed = raw_client(s3_bucket).list_objects_v2(Bucket=s3_bucket[1])
+    return [o["Key"] for o in listed.get("Contents", [])]
 
 
 def test_quarantine_copies_with_reason(store: S3RawStore) -> None:

@@ -241,3 +241,26 @@ def test_login_needs_a_client_id(fake: FakeSpotify, clock: ManualClock) -> None:
             transport=fake.transport,
         )
     assert "SPOTIFY_PIPELINE_CLIENT_ID" in str(err.value)
+
+
+def test_an_unreachable_accounts_service_at_login_is_one_line(
+    fake: FakeSpotify, clock: ManualClock, tmp_path: Path
+) -> None:
+    from spotify_pipeline.errors import SpotifyUnreachable
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    fake.on("POST", "/api/token", refuse)
+    echoed: list[str] = []
+    with pytest.raises(SpotifyUnreachable, match=r"^could not reach accounts\.spotify\.com: no answer"):
+        login(
+            settings(),
+            FileTokenStore(tmp_path / "tokens.json"),
+            open_browser=False,
+            prompt=lambda _q: consent(fake, url_in(echoed)),
+            echo=echoed.append,
+            clock=clock,
+            transport=fake.transport,
+        )
+    assert not (tmp_path / "tokens.json").exists()

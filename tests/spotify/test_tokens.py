@@ -133,3 +133,52 @@ def test_delete(tmp_path: Path, clock: ManualClock) -> None:
     store.delete()
     store.delete()  # idempotent
     assert store.load() is None
+
+
+# --- a token_file setting naming someone else's file (issue 10, item 11) -------------------------
+
+
+@pytest.mark.parametrize("content", ["127.0.0.1 localhost\n", '{"hosts": []}', "[1, 2]", "{not json"])
+def test_a_foreign_file_is_never_tightened_overwritten_or_deleted(
+    tmp_path: Path, clock: ManualClock, content: str
+) -> None:
+    path = tmp_path / "hosts"
+    path.write_text(content)
+    os.chmod(path, 0o644)
+    store = FileTokenStore(path)
+    for action in (store.load, lambda: store.save(make_token(clock)), store.delete):
+        with pytest.raises(ConfigError, match="is not a spotify-pipeline token store .*left untouched"):
+            action()
+    assert path.read_text() == content and stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_a_damaged_file_of_ours_can_be_replaced_by_a_new_login(tmp_path: Path, clock: ManualClock) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text('{"format": "spotify-pipeline.tokens/1", "refresh_token": ""}')
+    with pytest.raises(ConfigError, match="is corrupt"):
+        FileTokenStore(path).load()
+    FileTokenStore(path).save(make_token(clock))
+    assert FileTokenStore(path).load() == make_token(clock)
+    assert FileTokenStore(path).delete() is True and FileTokenStore(path).delete() is False
+
+
+def test_a_symlinked_token_file_is_refused_and_its_target_keeps_its_bytes(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    target = tmp_path / "real-tokens.json"
+    FileTokenStore(target).save(make_token(clock))
+    before = target.read_bytes()
+    link = tmp_path / "tokens.json"
+    link.symlink_to(target)
+    store = FileTokenStore(link)
+    for action in (store.load, lambda: store.save(make_token(clock)), store.delete):
+        with pytest.raises(ConfigError, match="is a symbolic link"):
+            action()
+    assert link.is_symlink() and target.read_bytes() == before
+
+
+def test_a_device_or_folder_is_not_read(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not a regular file"):
+        FileTokenStore(Path("/dev/zero")).load()  # would read forever
+    with pytest.raises(ConfigError, match="not a regular file"):
+        FileTokenStore(tmp_path).load()

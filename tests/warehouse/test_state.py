@@ -1,4 +1,5 @@
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -54,3 +55,25 @@ def test_state_refuses_credentials_without_echoing_them(engine: Engine, value: d
 def test_state_values_must_be_objects(engine: Engine) -> None:
     with pytest.raises(TypeError, match="must be a dict"):
         WarehouseStateStore(engine).set("k", ["a"])  # type: ignore[arg-type]
+
+
+def test_the_outage_tolerant_store_tries_the_warehouse_once_then_keeps_state_in_memory() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from spotify_pipeline.warehouse.state import OutageTolerantStateStore
+
+    tries: list[int] = []
+
+    def down() -> Any:
+        tries.append(1)
+        raise OperationalError("connect", {}, ConnectionRefusedError(111, "Connection refused"))
+
+    store = OutageTolerantStateStore(WarehouseStateStore(down))
+    assert store.get("paused_until") is None  # unknown: the fetch goes ahead
+    assert store.outage is not None and "Connection refused" in store.outage
+    store.set("paused_until", {"until": "2026-11-30T00:00:00+00:00"})
+    assert store.get("paused_until") == {"until": "2026-11-30T00:00:00+00:00"}
+    assert store.unsaved == {"paused_until": {"until": "2026-11-30T00:00:00+00:00"}}
+    assert len(tries) == 1  # never a second connect timeout in one run
+    with pytest.raises(ValueError, match="credential"):
+        store.set("k", {"refresh_token": "x"})

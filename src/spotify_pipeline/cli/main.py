@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from . import auth_cmd, config_cmd, demo_cmd, history_cmd, simulator_cmd
+from . import auth_cmd, config_cmd, demo_cmd, fetch_cmd, history_cmd, simulator_cmd
 from .common import STATE, call, console, err_console, print_json, settings
 
 app = typer.Typer(
@@ -19,13 +18,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-fetch_app = typer.Typer(
-    help="Fetch from Spotify and land the raw answers in the raw zone.", no_args_is_help=True
-)
 db_app = typer.Typer(help="Warehouse schema.", no_args_is_help=True)
 app.add_typer(auth_cmd.app, name="auth")
 app.add_typer(config_cmd.app, name="config")
-app.add_typer(fetch_app, name="fetch")
+app.add_typer(fetch_cmd.app, name="fetch")
+app.add_typer(fetch_cmd.pause_app, name="pause")
 app.add_typer(db_app, name="db")
 app.add_typer(simulator_cmd.app, name="simulator")
 app.command("demo")(demo_cmd.demo)
@@ -61,14 +58,6 @@ def _report(report: object, as_json: bool) -> None:
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
-HourOpt = Annotated[
-    datetime | None,
-    typer.Option(
-        "--hour",
-        help="UTC hour the raw object is named after (default: now)",
-        formats=["%Y-%m-%dT%H", "%Y%m%d%H"],
-    ),
-]
 
 
 @app.command()
@@ -98,22 +87,6 @@ def db_upgrade() -> None:
     console.print(f"warehouse {s.masked()['warehouse_url']} is at revision {current_revision(engine)}")
 
 
-@fetch_app.command("recent")
-def download_recently_played(hour: HourOpt = None, as_json: JsonOpt = False) -> None:
-    """Fetch the latest 50 plays and merge them into recently_played/YYYYMMDDHH.json."""
-    from ..jobs import download_recently_played as job
-
-    _report(call(job, settings(), hour=hour.replace(tzinfo=UTC) if hour else None), as_json)
-
-
-@fetch_app.command("following")
-def download_followed_artists(hour: HourOpt = None, as_json: JsonOpt = False) -> None:
-    """Fetch every followed artist and merge them into following_artists/YYYYMMDDHH.json."""
-    from ..jobs import download_followed_artists as job
-
-    _report(call(job, settings(), hour=hour.replace(tzinfo=UTC) if hour else None), as_json)
-
-
 @app.command()
 def process(as_json: JsonOpt = False) -> None:
     """Load every landed raw object the manifest does not list yet; quarantine malformed ones."""
@@ -140,7 +113,7 @@ def run(as_json: JsonOpt = False) -> None:
     """One full cycle for cron: fetch recent, followed artists once a day, process, enrich past the threshold."""
     from ..jobs import run_all
 
-    reports = call(run_all, settings())
+    reports = fetch_cmd.run_interruptible("run", run_all, settings())
     if as_json:
         print_json([r.to_dict() for r in reports])
     else:

@@ -56,6 +56,15 @@ def run_all(
     """One full cycle for cron users: both fetches, process, enrich (when enough ids are missing)."""
     rt = Runtime.resolve(settings, runtime, clock=clock, transport=transport, token_store=token_store)
     reports = [download_recently_played(settings, runtime=rt)]
+    if rt.state.outage is not None:
+        # The plays are landed; everything else needs the warehouse. Say so once and stop: each
+        # further try would only wait for the same connect timeout.
+        stopped = JobReport("process", status="failed")
+        stopped.message = (
+            f"not run: the warehouse is unreachable ({rt.state.outage}); the landed plays load "
+            "on the next run that reaches it"
+        )
+        return [*reports, stopped]
     if reports[-1].status != "paused":
         reports.append(_followed_artists_when_due(settings, rt))
     reports.append(process(settings, runtime=rt))

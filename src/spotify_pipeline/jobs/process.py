@@ -36,6 +36,9 @@ def process(settings: Settings, *, clock: Clock | None = None, runtime: Runtime 
     rt = Runtime.resolve(settings, runtime, clock=clock)
     report = JobReport("process")
     from ..warehouse import writes
+    from .bookkeeping import catch_up
+
+    catch_up(rt, report)  # fetches landed while the warehouse was down: gap checks before their plays load
 
     # The manifest in one query, not one per object: an object another run loads meanwhile is at
     # worst loaded twice, which adds nothing (a play's identity is its key).

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
     from ..landing.store import RawStore
     from ..spotify.client import SpotifyClient
-    from ..spotify.state import StateStore
     from ..spotify.tokens import TokenStore
+    from ..warehouse.state import OutageTolerantStateStore
 
 _migrate_lock = threading.Lock()
 
@@ -76,10 +76,11 @@ class Runtime:
         return FileTokenStore(self.settings.token_file)
 
     @cached_property
-    def state(self) -> StateStore:
-        from ..warehouse.state import WarehouseStateStore
+    def state(self) -> OutageTolerantStateStore:
+        # Built without connecting: a fetch lands its plays even when the warehouse is down.
+        from ..warehouse.state import OutageTolerantStateStore, WarehouseStateStore
 
-        return WarehouseStateStore(self.engine)
+        return OutageTolerantStateStore(WarehouseStateStore(lambda: self.engine))
 
     @cached_property
     def client(self) -> SpotifyClient:

@@ -18,6 +18,7 @@ envelope whose fetch metadata is unknown (``None``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from itertools import groupby
@@ -386,4 +387,20 @@ def _short(value: Any) -> str:
 def dump(envelope: Mapping[str, Any]) -> bytes:
     """Serialize: UTF-8, compact. Key order is the envelope's own (fixed by construction) and each
     response keeps Spotify's key order, so the same envelope always gives the same bytes."""
-    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return json_bytes(envelope, separators=(",", ":"))
+
+
+# A lone UTF-16 surrogate (U+D800..U+DFFF) is what json.loads makes of Spotify's "\ud800" escape.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_bytes(value: Any, **kwargs: Any) -> bytes:
+    """JSON as UTF-8 bytes, non-ASCII kept as it is, except a lone surrogate, which UTF-8 cannot
+    encode: it is written back as the ``\\udXXX`` escape Spotify sent, so the file holds exactly
+    what was received and the rest of the page (the other 49 plays) is never lost over one name.
+    Surrogates only ever stand inside JSON strings, where the escape means the same value."""
+    text = json.dumps(value, ensure_ascii=False, **kwargs)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")

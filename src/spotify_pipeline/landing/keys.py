@@ -65,7 +65,9 @@ def raw_key(kind: str, hour: datetime, user: str | None = None) -> str:
         raise ValueError(f"unknown raw object kind {kind!r}: expected one of {', '.join(KINDS)}")
     if hour.tzinfo is None or hour.utcoffset() is None:
         raise ValueError(f"raw_key needs a timezone-aware datetime, got naive {hour.isoformat()}")
-    stamp = hour.astimezone(UTC).strftime("%Y%m%d%H")
+    utc = hour.astimezone(UTC)
+    # Not strftime: "%Y" of the year 1 is "1" on glibc, a key that parse_key would never read.
+    stamp = f"{utc.year:04d}{utc.month:02d}{utc.day:02d}{utc.hour:02d}"
     base = f"{kind}/{stamp}.json"
     if user is None:
         return base

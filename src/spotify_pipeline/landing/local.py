@@ -14,9 +14,10 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
+import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,12 @@ from .store import (
     quarantine_key,
     reason_note,
     reason_sidecar_key,
+    set_aside_key,
+    set_aside_notice,
+    sidecar_of,
 )
+
+log = logging.getLogger(__name__)
 
 _TEMP_PREFIX = ".tmp-"
 _LOCK_NAME = ".lock"
@@ -63,10 +69,14 @@ class LocalRawStore:
             ) from None
 
     def list(self, prefix: str = "") -> Iterator[RawObjectInfo]:
-        if not self.root.is_dir():
+        # Walk only the folder the prefix names (a run lists its few bookkeeping notes every poll,
+        # not a year of objects); nothing under _quarantine/ is ever listed.
+        folder = prefix.rpartition("/")[0]
+        start = self.root.joinpath(*folder.split("/")) if folder else self.root
+        if not start.is_dir() or (prefix + "/").startswith(QUARANTINE_PREFIX):
             return
         found: list[tuple[str, Path]] = []
-        for dirpath, dirnames, filenames in os.walk(self.root, onerror=self._walk_error):
+        for dirpath, dirnames, filenames in os.walk(start, onerror=self._walk_error):
             rel_dir = Path(dirpath).relative_to(self.root).as_posix()
             if rel_dir == ".":
                 rel_dir = ""
@@ -105,7 +115,9 @@ class LocalRawStore:
         raise StoreError(f"could not list {exc.filename}: {exc.strerror}; check the folder's permissions")
 
     # --- writing ---------------------------------------------------------------------------
-    def merge(self, key: str, envelope: dict[str, Any]) -> RawObjectInfo:
+    def merge(
+        self, key: str, envelope: dict[str, Any], on_set_aside: Callable[[str], None] | None = None
+    ) -> RawObjectInfo:
         path = self._path(key)
         self._ensure_dir(path.parent, key)
         with self._locked(path, key):
@@ -115,12 +127,14 @@ class LocalRawStore:
                 try:
                     old = parse_object(old_bytes, key)
                 except MalformedRawObject as exc:
-                    # Never overwrite what we cannot read: it may hold plays we do not understand.
-                    raise MalformedRawObject(
-                        key,
-                        f"{exc.reason}; the stored object was left untouched and the new fetch was not "
-                        f"written: move {path} aside (or quarantine it) and fetch again",
-                    ) from None
+                    # Never overwrite what we cannot read (it may hold plays we do not understand),
+                    # and never let it block the hour: move it aside, bytes intact, then land anew.
+                    qkey = self._set_aside(key, old_bytes, exc.reason)
+                    notice = set_aside_notice(key, qkey, exc.reason)
+                    log.warning("%s", notice)
+                    if on_set_aside is not None:
+                        on_set_aside(notice)
+                    old_bytes = None
             merged = merge_envelopes(old, envelope)
             if old is not None and merged == old and old_bytes is not None:
                 return RawObjectInfo(key, len(old_bytes), hashlib.sha256(old_bytes).hexdigest())
@@ -139,6 +153,28 @@ class LocalRawStore:
             self._ensure_dir(target.parent, target_key)
             self._write_atomic(target, payload, target_key)
         return qkey
+
+    def _set_aside(self, key: str, data: bytes, reason: str) -> str:
+        """Copy an unreadable object under ``_quarantine/`` (fsynced) before the caller replaces it:
+        the replace is the second half of the move, so a crash between the two leaves both copies."""
+        etag = hashlib.sha256(data).hexdigest()
+        qkey = quarantine_key(key)
+        held = self.get(qkey)
+        if held is not None and held != data:
+            qkey = set_aside_key(key, etag, taken=True)
+        note = reason_note(key, reason, etag, self._clock.now(), moved=True)
+        for target_key, payload in ((qkey, data), (sidecar_of(qkey), note)):
+            target = self._path(target_key)
+            self._ensure_dir(target.parent, target_key)
+            self._write_atomic(target, payload, target_key)
+        return qkey
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._write_error(exc, key, path.parent) from None
 
     def put_bytes(self, key: str, data: bytes) -> RawObjectInfo:
         path = self._path(key)

@@ -14,6 +14,7 @@ this module never reads or prints them.
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -34,7 +35,12 @@ from .store import (
     quarantine_key,
     reason_note,
     reason_sidecar_key,
+    set_aside_key,
+    set_aside_notice,
+    sidecar_of,
 )
+
+log = logging.getLogger(__name__)
 
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}  # not NoSuchBucket: that one must surface
@@ -116,23 +122,25 @@ class S3RawStore:
             raise self._error("read", full, exc) from None
 
     # --- writing ---------------------------------------------------------------------------
-    def merge(self, key: str, envelope: dict[str, Any]) -> RawObjectInfo:
+    def merge(
+        self, key: str, envelope: dict[str, Any], on_set_aside: Callable[[str], None] | None = None
+    ) -> RawObjectInfo:
         full = self._full(key)
         for attempt in range(self._max_merge_attempts):
             found = self._read(key)
             old = None
+            notice = None
             if found is not None:
                 try:
                     old = parse_object(found[0], key)
                 except MalformedRawObject as exc:
-                    # Never overwrite what we cannot read: it may hold plays we do not understand.
-                    raise MalformedRawObject(
-                        key,
-                        f"{exc.reason}; the stored object was left untouched and the new fetch was not "
-                        f"written: move s3://{self.bucket}/{full} aside (or quarantine it) and fetch again",
-                    ) from None
+                    # Never overwrite what we cannot read: copy it under _quarantine/ first. The
+                    # If-Match put below is the conditional delete: it replaces exactly the bytes
+                    # copied, or loses the race and re-reads (the copy then is a spare, not a loss).
+                    qkey = self._set_aside(key, found[0], found[1], exc.reason)
+                    notice = set_aside_notice(key, qkey, exc.reason)
             merged = merge_envelopes(old, envelope)
-            if found is not None and merged == old:
+            if found is not None and old is not None and merged == old:
                 return RawObjectInfo(key, len(found[0]), found[1])
             data = dump(merged)
             condition = {"IfMatch": found[1]} if found is not None else {"IfNoneMatch": "*"}
@@ -153,6 +161,10 @@ class S3RawStore:
             except BotoCoreError as exc:
                 raise self._error("write", full, exc) from None
             etag = str(response.get("ETag") or hashlib.md5(data, usedforsecurity=False).hexdigest())
+            if notice is not None:
+                log.warning("%s", notice)
+                if on_set_aside is not None:
+                    on_set_aside(notice)
             return RawObjectInfo(key, len(data), etag.strip('"'))
         raise StoreError(
             f"gave up writing s3://{self.bucket}/{full} after {self._max_merge_attempts} attempts: other "
@@ -173,6 +185,30 @@ class S3RawStore:
             except (ClientError, BotoCoreError) as exc:
                 raise self._error("write", full, exc) from None
         return qkey
+
+    def _set_aside(self, key: str, data: bytes, etag: str, reason: str) -> str:
+        qkey = quarantine_key(key)
+        held = self._read(qkey)
+        if held is not None and held[0] != data:
+            qkey = set_aside_key(key, etag, taken=True)
+        note = reason_note(key, reason, etag, self._clock.now(), moved=True)
+        for target, payload in ((qkey, data), (sidecar_of(qkey), note)):
+            full = self._full(target)
+            try:
+                self._client.put_object(Bucket=self.bucket, Key=full, Body=payload, ContentType=_CONTENT_TYPE)
+            except (ClientError, BotoCoreError) as exc:
+                raise self._error("write", full, exc) from None
+        return qkey
+
+    def delete(self, key: str) -> None:
+        full = self._full(key)
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=full)
+        except ClientError as exc:
+            if not _is_missing(exc):
+                raise self._error("write", full, exc) from None
+        except BotoCoreError as exc:
+            raise self._error("write", full, exc) from None
 
     def put_bytes(self, key: str, data: bytes) -> RawObjectInfo:
         full = self._full(key)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -33,8 +32,18 @@ class RawStore(Protocol):
         """Objects whose key starts with ``prefix``, sorted by key; no temp files, nothing quarantined."""
         ...
 
-    def merge(self, key: str, envelope: dict[str, Any]) -> RawObjectInfo:
-        """Atomically make the object ``merge_envelopes(old, envelope)``; never drops a fetch it held."""
+    def merge(
+        self, key: str, envelope: dict[str, Any], on_set_aside: Callable[[str], None] | None = None
+    ) -> RawObjectInfo:
+        """Atomically make the object ``merge_envelopes(old, envelope)``; never drops a fetch it held.
+
+        An object that cannot be read is moved under ``_quarantine/`` (its bytes kept, a reason
+        beside them) and the new fetch lands in a new object: one damaged file must not stop every
+        later fetch of its hour. ``on_set_aside`` receives the one-line notice for the user."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object (no error when it is already gone). Only for bookkeeping notes."""
         ...
 
     def quarantine(self, key: str, reason: str) -> str:
@@ -95,16 +104,42 @@ def quarantine_key(key: str) -> str:
 
 
 def reason_sidecar_key(key: str) -> str:
-    return QUARANTINE_PREFIX + key + ".reason.json"
+    return sidecar_of(quarantine_key(key))
 
 
-def reason_note(key: str, reason: str, etag: str, quarantined_at: datetime) -> bytes:
+def sidecar_of(qkey: str) -> str:
+    return qkey + ".reason.json"
+
+
+def set_aside_key(key: str, etag: str, taken: bool) -> str:
+    """Where an unreadable object is moved: ``_quarantine/<key>``, or, when that place already holds
+    other bytes (an earlier damaged version), ``_quarantine/<key>.<etag>``, so nothing is overwritten."""
+    if not taken:
+        return quarantine_key(key)
+    stem, dot, ext = key.rpartition(".")
+    return quarantine_key(f"{stem}.{etag[:16]}.{ext}" if dot else f"{key}.{etag[:16]}")
+
+
+def set_aside_notice(key: str, qkey: str, reason: str) -> str:
+    return (
+        f"{key} could not be read ({reason}): moved it to {qkey} (bytes kept, the reason beside it) "
+        f"and landed this fetch in a new {key}; look at the quarantined copy to recover anything in it"
+    )
+
+
+def reason_note(key: str, reason: str, etag: str, quarantined_at: datetime, *, moved: bool = False) -> bytes:
     """The sidecar a person reads next to a quarantined copy: which object, why, and which version."""
     note = {
         "key": key,
         "reason": reason,
         "etag": etag,
         "quarantined_at": quarantined_at.isoformat(),
-        "note": "a copy; the original stays in the raw zone. Fix or remove it, then run `process` again.",
+        "note": (
+            "moved here: a fetch found it unreadable and landed its plays in a new object at the key"
+            if moved
+            else "a copy; the original stays in the raw zone. Fix or remove it, then run `process` again."
+        ),
     }
-    return json.dumps(note, ensure_ascii=False, indent=2).encode("utf-8")
+    from .envelope import json_bytes
+
+    return json_bytes(note, indent=2)

@@ -23,7 +23,7 @@ import httpx
 from pydantic import SecretStr
 
 from ..clock import Clock
-from ..errors import AuthError, ConfigError, LoginRequired, SpotifyApiError
+from ..errors import AuthError, ConfigError, LoginRequired, SpotifyApiError, SpotifyUnreachable
 from ..redact import redact, register_secret
 from ..settings import SCOPES
 from .tokens import TokenState, TokenStore
@@ -391,9 +391,16 @@ def login(
                 f"Then paste the full address the browser was sent to (it starts with {redirect_uri})"
             )
         code = parse_callback(received, state)
-        token = exchange_code(
-            http, settings.accounts_url, client_id, secret, code, redirect_uri, verifier, clock.now()
-        )
+        try:
+            token = exchange_code(
+                http, settings.accounts_url, client_id, secret, code, redirect_uri, verifier, clock.now()
+            )
+        except httpx.TransportError as exc:
+            raise SpotifyUnreachable(
+                httpx.URL(settings.accounts_url).host,
+                f"no answer ({type(exc).__name__}: {redact(str(exc))[:120]}); run `spotify-pipeline auth login` again",
+                TOKEN_ENDPOINT,
+            ) from None
 
     missing = [s for s in scopes if s not in token.scopes]
     if token.scope and missing:

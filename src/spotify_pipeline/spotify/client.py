@@ -39,19 +39,21 @@ from ..errors import (
     QuotaExceeded,
     RateLimitPaused,
     SpotifyApiError,
+    SpotifyUnreachable,
 )
 from ..redact import redact, register_secret
 from ..settings import Settings
 from . import auth
 from .capabilities import ALBUMS_BATCH, ARTISTS_BATCH, AUDIO_FEATURES, TRACKS_BATCH, Capabilities
 from .paging import CursorNextPaginator
+from .pause import PAUSE_KEY as PAUSE_KEY
+from .pause import read_pause, record_pause
 from .retry import NO_RETRY_AFTER_PAUSE, QUOTA_REASON, BackoffPolicy, is_transient_status, retry_after_seconds
 from .state import StateStore
 from .tokens import TokenState, TokenStore
 
 log = logging.getLogger(__name__)
 
-PAUSE_KEY = "paused_until"
 TOKEN_ENDPOINT = auth.TOKEN_ENDPOINT
 _T = TypeVar("_T")
 
@@ -80,6 +82,7 @@ class SpotifyClient:
         sleep: Callable[[float], None] = time.sleep,
         backoff: BackoffPolicy | None = None,
         retry_after_cap_seconds: float = 30.0,
+        max_pause_seconds: float = 86400.0,
     ) -> None:
         self.http = http
         self.api_url = api_url.rstrip("/")
@@ -93,6 +96,7 @@ class SpotifyClient:
         self.sleep = sleep
         self.backoff = backoff or BackoffPolicy(max_retries=5, base_seconds=0.5)
         self.retry_after_cap = retry_after_cap_seconds
+        self.max_pause = timedelta(seconds=max_pause_seconds)
         self.capabilities = Capabilities(state, client_id)
         self.calls: collections.Counter[str] = collections.Counter()
         self._token_state: TokenState | None = None
@@ -132,6 +136,7 @@ class SpotifyClient:
                 rng=rng or random.Random(),
             ),
             retry_after_cap_seconds=settings.retry_after_cap_seconds,
+            max_pause_seconds=settings.max_pause_seconds,
         )
 
     def close(self) -> None:
@@ -376,66 +381,52 @@ class SpotifyClient:
     # ---------------------------------------------------------------- 429 and the pause
 
     def paused_until(self) -> tuple[datetime, str] | None:
-        """The recorded pause, when it is still in the future."""
-        entry = self.state.get(PAUSE_KEY)
-        if not entry or "until" not in entry:
-            return None
-        try:
-            until = datetime.fromisoformat(str(entry["until"]))
-        except ValueError:
-            log.warning("state %r holds an unreadable time %r; ignoring the pause", PAUSE_KEY, entry["until"])
-            return None
-        if until <= self.clock.now():
-            return None
-        return until, str(entry.get("reason", "rate limited by Spotify"))
+        """The recorded pause, when it is still in the future (capped at ``max_pause_seconds``)."""
+        pause = read_pause(self.state, self.clock.now(), self.max_pause)
+        return (pause.until, pause.reason) if pause else None
 
     def _check_paused(self, endpoint: str) -> None:
-        paused = self.paused_until()
-        if paused is None:
+        pause = read_pause(self.state, self.clock.now(), self.max_pause)
+        if pause is None:
             return
-        until, reason = paused
-        kind = (self.state.get(PAUSE_KEY) or {}).get("kind")
-        log.info("skipping %s: Spotify calls are paused until %s", endpoint, until.isoformat())
-        raise (QuotaExceeded if kind == "quota" else RateLimitPaused)(until, reason)
+        log.info("skipping %s: Spotify calls are paused until %s", endpoint, pause.until.isoformat())
+        raise (QuotaExceeded if pause.kind == "quota" else RateLimitPaused)(pause.until, pause.reason)
 
-    def _pause(self, until: datetime, reason: str, kind: str, endpoint: str) -> NoReturn:
-        now = self.clock.now()
-        self.state.set(
-            PAUSE_KEY,
-            {
-                "until": until.isoformat(),
-                "reason": reason,
-                "kind": kind,
-                "endpoint": endpoint,
-                "set_at": now.isoformat(),
-            },
+    def _pause(self, seconds: float | None, reason: str, kind: str, endpoint: str) -> NoReturn:
+        pause = record_pause(
+            self.state,
+            self.clock.now(),
+            seconds,
+            NO_RETRY_AFTER_PAUSE,
+            reason=reason,
+            kind=kind,
+            endpoint=endpoint,
+            max_pause=self.max_pause,
         )
-        log.warning("%s; pausing Spotify calls until %s", reason, until.isoformat())
-        raise (QuotaExceeded if kind == "quota" else RateLimitPaused)(until, reason)
+        log.warning("%s; pausing Spotify calls until %s", pause.reason, pause.until.isoformat())
+        raise (QuotaExceeded if kind == "quota" else RateLimitPaused)(pause.until, pause.reason)
 
     def _on_429(self, response: httpx.Response, body: Any, endpoint: str, retry: int) -> None:
         """Sleep a short Retry-After, or record a pause and raise."""
-        now = self.clock.now()
-        wait = retry_after_seconds(response.headers, now)
+        wait = retry_after_seconds(response.headers, self.clock.now())
         error = body.get("error") if isinstance(body, dict) else None
         if isinstance(error, dict) and error.get("reason") == QUOTA_REASON:
-            until = now + (timedelta(seconds=wait) if wait is not None else NO_RETRY_AFTER_PAUSE)
             self._pause(
-                until,
+                wait,
                 f"Spotify says this app's quota is used up (429 QUOTA_EXCEEDED on {endpoint})",
                 "quota",
                 endpoint,
             )
         if wait is None:
             self._pause(
-                now + NO_RETRY_AFTER_PAUSE,
-                f"Spotify answered 429 on {endpoint} without Retry-After (paused 1 h by policy)",
+                None,
+                f"Spotify answered 429 on {endpoint} {_retry_after_problem(response.headers)} (paused 1 h by policy)",
                 "rate_limit",
                 endpoint,
             )
         if wait > self.retry_after_cap:
             self._pause(
-                now + timedelta(seconds=wait),
+                wait,
                 f"Spotify asked to wait {wait:.0f} s on {endpoint} (Retry-After), longer than the "
                 f"{self.retry_after_cap:.0f} s a run waits (retry_after_cap_seconds)",
                 "rate_limit",
@@ -443,7 +434,7 @@ class SpotifyClient:
             )
         if retry >= self.backoff.max_retries:
             self._pause(
-                now + timedelta(seconds=max(wait, self.retry_after_cap)),
+                max(wait, self.retry_after_cap),
                 f"Spotify kept answering 429 on {endpoint} after {retry + 1} short waits",
                 "rate_limit",
                 endpoint,
@@ -516,7 +507,7 @@ class SpotifyClient:
             try:
                 return call()
             except httpx.TransportError as exc:
-                status, failure = 0, f"no answer ({type(exc).__name__})"
+                status, failure = 0, f"no answer ({type(exc).__name__}: {redact(str(exc))[:120]})"
             except SpotifyApiError as exc:
                 if not is_transient_status(exc.status) and exc.status != 200:
                     raise
@@ -527,7 +518,11 @@ class SpotifyClient:
     def _wait_or_give_up(self, endpoint: str, status: int, failure: str, retry: int) -> None:
         """After a transient failure: sleep the backoff of this ``retry``, or raise once they are used up."""
         if retry >= self.backoff.max_retries:
-            raise SpotifyApiError(status, f"{failure}; gave up after {retry + 1} attempts", endpoint)
+            gave_up = f"{failure}; gave up after {retry + 1} attempts"
+            if status == 0:  # no answer at all: say which host, not "Spotify answered 0"
+                base = self.accounts_url if endpoint == TOKEN_ENDPOINT else self.api_url
+                raise SpotifyUnreachable(_host(base), gave_up, endpoint)
+            raise SpotifyApiError(status, gave_up, endpoint)
         delay = self.backoff.delay(retry)
         log.warning(
             "%s failed (%s); retry %d of %d in %.2f s",
@@ -558,6 +553,19 @@ class SpotifyClient:
 
 
 # ---------------------------------------------------------------- small helpers
+
+
+def _host(url: str) -> str:
+    """``api.spotify.com`` or ``127.0.0.1:8901``: where a request went, for messages."""
+    parts = httpx.URL(url)
+    return f"{parts.host}:{parts.port}" if parts.port else parts.host
+
+
+def _retry_after_problem(headers: httpx.Headers) -> str:
+    value = headers.get("retry-after")
+    if value is None:
+        return "without Retry-After"
+    return f"with an unusable Retry-After {redact(value.strip())[:40]!r}"
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -7,6 +7,7 @@ not come back in lockstep.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,12 +47,16 @@ def retry_after_seconds(headers: httpx.Headers, now: datetime) -> float | None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # "inf", "nan" and "1e400" parse as floats but name no time; treated as no header at all
+        # (the one-hour policy). Huge finite values are capped where the pause is stored.
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -117,7 +118,7 @@ class TokenState:
 class TokenStore(Protocol):
     def load(self) -> TokenState | None: ...
     def save(self, state: TokenState) -> None: ...
-    def delete(self) -> None: ...
+    def delete(self) -> bool | None: ...
 
 
 class MemoryTokenStore:
@@ -134,8 +135,9 @@ class MemoryTokenStore:
         self._state = state
         self.saves += 1
 
-    def delete(self) -> None:
-        self._state = None
+    def delete(self) -> bool:
+        had, self._state = self._state is not None, None
+        return had
 
     def __repr__(self) -> str:
         return f"MemoryTokenStore(holds_token={self._state is not None})"
@@ -147,18 +149,26 @@ class FileTokenStore:
     A crash while saving leaves the previous file intact: the new content goes to a temporary
     file in the same folder (created 0600, so the token is never world-readable, not even for a
     moment), is fsynced, then renamed over the old one.
+
+    The path comes from a setting, so it may name anything (as root, ``/etc/hosts``): the file is
+    changed (tightened to 0600, replaced, deleted) only once it is known to be a token store of
+    ours. A symbolic link is refused: the rename would replace the link with a file and leave the
+    rotated-out refresh token behind in the link's target.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
     def load(self) -> TokenState | None:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        text = self._read()
+        if text is None:
             return None
-        except OSError as exc:
-            raise ConfigError(f"token file {self.path} cannot be read ({exc.strerror}): {_RELOGIN}") from None
+        try:
+            state = TokenState.from_json(text)
+        except ValueError as exc:
+            if not _looks_ours(text):
+                raise self._foreign(str(exc)) from None
+            raise ConfigError(f"token file {self.path} is corrupt ({exc}): {_RELOGIN}") from None
         mode = self.path.stat().st_mode & 0o777
         if mode & 0o077:
             log.warning(
@@ -166,12 +176,12 @@ class FileTokenStore:
             )
             with contextlib.suppress(OSError):
                 os.chmod(self.path, 0o600)
-        try:
-            return TokenState.from_json(text)
-        except ValueError as exc:
-            raise ConfigError(f"token file {self.path} is corrupt ({exc}): {_RELOGIN}") from None
+        return state
 
     def save(self, state: TokenState) -> None:
+        text = self._read()
+        if text is not None and text.strip() and not _looks_ours(text):
+            raise self._foreign("it would be overwritten")
         folder = self.path.parent
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         # mkstemp creates the file with mode 0600.
@@ -188,8 +198,60 @@ class FileTokenStore:
             raise
         fsync_dir(folder)
 
-    def delete(self) -> None:
+    def delete(self) -> bool:
+        """Remove the stored tokens; False when there were none. A foreign file is never removed."""
+        text = self._read()
+        if text is None:
+            return False
+        if text.strip() and not _looks_ours(text):
+            raise self._foreign("it would be deleted")
         self.path.unlink(missing_ok=True)
+        return True
+
+    def _read(self) -> str | None:
+        """The file's text, None when there is none; refuses links, devices, folders, huge files."""
+        try:
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ConfigError(f"token file {self.path} cannot be read ({exc.strerror}): {_RELOGIN}") from None
+        if stat.S_ISLNK(st.st_mode):
+            raise ConfigError(
+                f"token file {self.path} is a symbolic link: refusing it, since saving a refreshed token "
+                "would replace the link and leave the old token in its target. Set token_file "
+                "(SPOTIFY_PIPELINE_TOKEN_FILE) to the real path"
+            )
+        if not stat.S_ISREG(st.st_mode):
+            raise self._foreign("it is not a regular file")
+        if st.st_size > _MAX_TOKEN_FILE:
+            raise self._foreign(f"{st.st_size} bytes is far more than a token store holds")
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise self._foreign("it is not UTF-8 text") from None
+        except OSError as exc:
+            raise ConfigError(f"token file {self.path} cannot be read ({exc.strerror}): {_RELOGIN}") from None
+
+    def _foreign(self, why: str) -> ConfigError:
+        return ConfigError(
+            f"token file {self.path} is not a spotify-pipeline token store ({why}); it was left untouched. "
+            "Set token_file (SPOTIFY_PIPELINE_TOKEN_FILE) to a path of its own, then run "
+            "`spotify-pipeline auth login` again"
+        )
 
     def __repr__(self) -> str:
         return f"FileTokenStore({str(self.path)!r})"
+
+
+_MAX_TOKEN_FILE = 64 * 1024
+
+
+def _looks_ours(text: str) -> bool:
+    """A token store of ours (possibly damaged by hand): a JSON object in our format, or one holding
+    a refresh token. Anything else is someone else's file, whatever its name."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and (data.get("format") == TOKEN_FILE_FORMAT or "refresh_token" in data)
