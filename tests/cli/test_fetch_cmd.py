@@ -1,5 +1,5 @@
-"""`fetch recent|following`, `run` and `pause clear` on hostile input and faults (issue 10: items
-3, 8, 9, 16): the database down, absurd hours, Ctrl-C, a pause to clear. CliRunner against the
+"""`fetch recent|following`, `run` and `pause clear` on hostile input and faults:
+the database down, absurd hours, Ctrl-C, a pause to clear. CliRunner against the
 simulator served on a loopback port."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Capture under hostile conditions (issue 10): the warehouse down at fetch time, an unreadable
+"""Capture under hostile conditions: the warehouse down at fetch time, an unreadable
 object in the current hour, a Retry-After that names no sane time. Each polls as cron would and
 ends with the three checks (tests/faults/checks.py)."""
 

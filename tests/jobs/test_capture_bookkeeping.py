@@ -1,4 +1,4 @@
-"""Fetch, land, then bookkeeping (issue 10, items 3, 4, 9): what a fetch records, when it records
+"""Fetch, land, then bookkeeping: what a fetch records, when it records
 it, and that no hostile answer or interruption costs the plays of a page or leaves a run `running`."""
 
 from __future__ import annotations

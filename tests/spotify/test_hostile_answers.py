@@ -1,5 +1,5 @@
 """Answers a tester would send: absurd Retry-After values, a host that does not answer, a pause
-stored by an older version that lasts for millennia (issue 10, items 9 and 18)."""
+stored by an older version that lasts for millennia."""
 
 from __future__ import annotations
 

@@ -135,7 +135,7 @@ def test_delete(tmp_path: Path, clock: ManualClock) -> None:
     assert store.load() is None
 
 
-# --- a token_file setting naming someone else's file (issue 10, item 11) -------------------------
+# --- a token_file setting naming someone else's file -------------------------
 
 
 @pytest.mark.parametrize("content", ["127.0.0.1 localhost\n", '{"hosts": []}', "[1, 2]", "{not json"])

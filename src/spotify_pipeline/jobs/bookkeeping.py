@@ -1,7 +1,7 @@
 """What a fetch writes to the warehouse after it has landed: its ``fetch_runs`` row, the gap check
 and the cursor it moves, and a pause Spotify asked for. Capture never waits for this part.
 
-Order (issue 10): fetch, land, then bookkeeping. When the warehouse cannot be reached, the fetch's
+Order: fetch, land, then bookkeeping. When the warehouse cannot be reached, the fetch's
 record goes to the raw zone instead, as a small note under ``_bookkeeping/<user>/`` (named by its
 start time, so notes sort in time order), and the next run that reaches the warehouse (a fetch or
 ``process``) applies every note, oldest first, before anything of its own: the gap rule needs the

@@ -100,7 +100,7 @@ class OutageTolerantStateStore:
     """The state the Spotify client reads (the pause, the app's capabilities): the warehouse's, or,
     once the warehouse cannot be reached, this run's memory.
 
-    Capture must not depend on the warehouse (issue 10): with the database down a fetch cannot see
+    Capture must not depend on the warehouse: with the database down a fetch cannot see
     a recorded pause, so it calls Spotify and honours a 429 if one comes (this run stops; the pause
     is kept in ``unsaved`` for the bookkeeping to write once the warehouse is back). After the first
     failure the warehouse is not tried again in this run: each try could cost a connect timeout.
