@@ -16,7 +16,7 @@ import fcntl
 import hashlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ class LocalRawStore:
                 f"could not read {path}: {exc.strerror}; check the folder's permissions"
             ) from None
 
-    def list(self, prefix: str = "") -> Iterator[RawObjectInfo]:
+    def list(self, prefix: str = "", accept: Callable[[str], bool] | None = None) -> Iterator[RawObjectInfo]:
         if not self.root.is_dir():
             return
         found: list[tuple[str, Path]] = []
@@ -77,7 +77,7 @@ class LocalRawStore:
                 if name.startswith("."):  # temp files, lock files, editor droppings
                     continue
                 key = f"{rel_dir}/{name}" if rel_dir else name
-                if key.startswith(prefix):
+                if key.startswith(prefix) and (accept is None or accept(key)):
                     found.append((key, Path(dirpath) / name))
         for key, path in sorted(found):
             try:
@@ -96,7 +96,7 @@ class LocalRawStore:
         cached = self._etags.get(path)
         if cached and cached[0] == stamp:
             return cached[1]
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = _file_digest(path)[1]  # in chunks: a large file is never held in memory
         self._etags[path] = (stamp, digest)
         return digest
 

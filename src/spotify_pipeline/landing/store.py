@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -29,8 +29,11 @@ class RawStore(Protocol):
         """The object's bytes, or None when there is no such object."""
         ...
 
-    def list(self, prefix: str = "") -> Iterator[RawObjectInfo]:
-        """Objects whose key starts with ``prefix``, sorted by key; no temp files, nothing quarantined."""
+    def list(self, prefix: str = "", accept: Callable[[str], bool] | None = None) -> Iterator[RawObjectInfo]:
+        """Objects whose key starts with ``prefix``, sorted by key; no temp files, nothing quarantined.
+
+        ``accept(key)`` filters keys before anything else is done for them (a local store hashes each
+        file it lists for the etag: a stray file that is no raw object is then never read)."""
         ...
 
     def merge(self, key: str, envelope: dict[str, Any]) -> RawObjectInfo:
