@@ -7,6 +7,7 @@ SQLite + a local folder (the raw objects are edited as files). Three checks at t
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -410,3 +411,83 @@ def test_an_object_over_the_size_cap_is_not_read_and_stray_files_are_ignored(tmp
     assert again.status == "ok" and "objects_quarantined" not in again.counts
     told += _landed(world, 1)
     assert_three_checks(world, told, f"quarantined {BAD} (left in place)", "over the 64 MiB", "move it out")
+
+
+_MEASURED_PROCESS = """
+import json, resource, sys
+from spotify_pipeline.jobs import process
+from spotify_pipeline.settings import load_settings
+
+report = process(load_settings(raw_zone=sys.argv[1], warehouse_url=sys.argv[2], user="alice"))
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+print(json.dumps({"summary": report.summary(), "problems": report.problems, "rss_kib": rss}))
+"""
+
+
+def test_process_memory_stays_bounded_whatever_sits_in_the_raw_zone(tmp_path: Path) -> None:
+    """A stray 1 GiB file took 1.1 GB RSS (every listed file was read whole to hash it): now files
+    that are no raw object are never read, and one under a raw key is hashed in chunks and, over
+    the cap, never loaded."""
+    import subprocess
+    import sys
+
+    world = _morning(tmp_path)
+    told = _landed(world, 2)
+    raw = tmp_path / "raw"
+    for path, size in (
+        (raw / "dump.iso", 2**30),
+        (raw / "recently_played" / "x.bin", 2**30),
+        (raw / BAD, 2**28),
+    ):
+        with path.open("wb") as f:  # sparse: costs no disk
+            f.truncate(size)
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURED_PROCESS, str(raw), world.settings.warehouse_url.get_secret_value()],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root / "src")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    told += [result["summary"], *result["problems"]]
+    assert result["rss_kib"] < 200 * 1024, f"process peaked at {result['rss_kib'] // 1024} MiB"
+    # the 256 MiB object under a raw key: quarantined, left in place; the stray files: not mentioned
+    assert len(result["problems"]) == 1
+    assert_three_checks(world, told, "process: partial", f"quarantined {BAD} (left in place)")
+
+
+def test_ctrl_c_during_process_says_so_in_one_line_and_loses_nothing(tmp_path: Path) -> None:
+    from spotify_pipeline.errors import PipelineError
+
+    world = _morning(tmp_path)
+    told: list[str] = []
+    for _ in range(3):  # landed, not loaded yet
+        world.clock.advance(timedelta(hours=1))
+        told.append(shown(download_recently_played(world.settings, runtime=world.fresh_runtime())))
+    rt = world.fresh_runtime()
+    seen = {"n": 0}
+
+    @sa.event.listens_for(rt.engine, "before_cursor_execute")
+    def ctrl_c(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "INTO landed_files" in statement:
+            seen["n"] += 1
+            if seen["n"] == 2:  # inside the second object's transaction
+                raise KeyboardInterrupt
+
+    with pytest.raises(PipelineError) as interrupted:
+        process(world.settings, runtime=rt)
+    message = str(interrupted.value)
+    assert "\n" not in message
+    told.append(f"error: {message}")
+    with world.runtime.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM landed_files")).scalar_one() == 1
+    report = process(world.settings, runtime=world.fresh_runtime())
+    told.append(shown(report))
+    assert report.counts["objects_loaded"] == 2
+    assert_three_checks(
+        world, told, "process interrupted (Ctrl-C) while loading recently_played/", "rolled back",
+        "the 1 objects before it are saved", "process: ok - loaded 2 objects",
+    )  # fmt: skip
