@@ -106,7 +106,7 @@ def _process_one(
         data = rt.store.get(info.key)
         if data is None:  # deleted between list and get
             return
-        rows = _rows(data, info.key, kind, user, rt.clock.now())
+        rows = read_object(data, info.key, kind, user, rt.clock.now())
         _write(rt, info, kind, user, rows, memo, report)
     except MalformedRawObject as exc:
         _quarantine(rt, info, kind, user, exc.reason, report)
@@ -125,7 +125,8 @@ def _process_one(
         _quarantine(rt, info, kind, user, f"unexpected {type(exc).__name__}: {exc}", report)
 
 
-def _rows(data: bytes, key: str, kind: str, user: str, now: datetime) -> ObjectRows:
+def read_object(data: bytes, key: str, kind: str, user: str, now: datetime) -> ObjectRows:
+    """The rows of a raw object's bytes; raises only MalformedRawObject, whatever the bytes."""
     try:
         envelope = parse_object(data, key)
     except RecursionError:

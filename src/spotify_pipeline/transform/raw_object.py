@@ -73,7 +73,7 @@ def object_rows(kind: str, envelope: dict[str, Any], user: str, key: str, now: d
 def _responses(fetches: list[Any]) -> list[Any]:
     # A failed fetch (a 5xx answer landed with its status) holds no page; None is a page the
     # original DAGs saved, which they only did for successful answers.
-    return [fetch["response"] for fetch in _fetch_objects(fetches) if fetch.get("status") in (200, None)]
+    return [fetch.get("response") for fetch in _fetch_objects(fetches) if fetch.get("status") in (200, None)]
 
 
 def _fetch_objects(fetches: list[Any]) -> list[dict[str, Any]]:
@@ -96,13 +96,13 @@ def _following(fetches: list[Any], key: str, now: datetime) -> ObjectRows:
     ordered = sorted(runs.values(), key=lambda pages: _fetched_at_text(pages[0][1]))
     for run_pages in ordered:
         pages = [fetch for _, fetch in sorted(run_pages, key=lambda p: p[0])]
-        complete = any(fetch.get("last_page") is True for fetch in pages) or _ends(pages[-1]["response"])
+        complete = any(fetch.get("last_page") is True for fetch in pages) or _ends(pages[-1].get("response"))
         if not complete:
             out.problems.append(f"{key}: an incomplete followed-artists snapshot was not folded")
             continue
         artists: list[ArtistRow] = []
         for fetch in pages:
-            artists.extend(followed_artist_rows(fetch["response"], key))
+            artists.extend(followed_artist_rows(fetch.get("response"), key))
         out.snapshots.append(Snapshot(_fetched_at(pages[-1], "the last page") or now, artists))
     return out
 
