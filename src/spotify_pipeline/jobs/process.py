@@ -55,21 +55,23 @@ def process(
     progress = progress or no_progress
     from ..warehouse import writes
 
-    # The manifest in one query, not one per object: an object another run loads meanwhile is at
-    # worst loaded twice, which adds nothing (a play's identity is its key).
-    with rt.engine.connect() as conn:
-        manifest = {key: entry["etag"] for key, entry in writes.manifest_entries(conn).items()}
-    # Keys are filtered before the store looks at a file's content: a stray file is never read.
-    todo = [info for info in rt.store.list("", accept=_is_ours) if manifest.get(info.key, None) != info.etag]
-    memo = WriteMemo()  # this run's own writes, so a year of overlapping pages is not re-sent
-    progress(0, len(todo), "loading raw objects")
-    current = None
+    current: str | None = None
     try:
+        # The manifest in one query, not one per object: an object another run loads meanwhile is at
+        # worst loaded twice, which adds nothing (a play's identity is its key).
+        with rt.engine.connect() as conn:
+            manifest = {key: entry["etag"] for key, entry in writes.manifest_entries(conn).items()}
+        # Keys are filtered before the store looks at a file's content: a stray file is never read.
+        todo = [info for info in rt.store.list("", accept=_is_ours) if manifest.get(info.key) != info.etag]
+        memo = WriteMemo()  # this run's own writes, so a year of overlapping pages is not re-sent
+        progress(0, len(todo), "loading raw objects")
         for done, info in enumerate(todo, start=1):
             current = info.key
             _process_one(rt, settings, info, memo, report)
             progress(done, len(todo), "loading raw objects")
     except KeyboardInterrupt:
+        if current is None:
+            raise PipelineError("process interrupted (Ctrl-C) before it loaded anything") from None
         raise PipelineError(
             f"process interrupted (Ctrl-C) while loading {current}: that object's transaction was rolled "
             f"back and the {_n_done(report)} objects before it are saved; run `spotify-pipeline process` "
