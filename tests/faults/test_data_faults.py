@@ -367,6 +367,28 @@ def test_a_value_the_database_refuses_quarantines_that_object_only(
     assert_three_checks(world, told, f"quarantined {BAD}", "the warehouse refused it", words)
 
 
+def test_a_warehouse_left_unusable_still_stops_process_and_quarantines_nothing(tmp_path: Path) -> None:
+    """The safety net is for one object's surprises: SQLAlchemy saying the warehouse itself cannot be
+    used (a pool timeout, a connection left unusable) stops the run like a lost connection does."""
+    world = _morning(tmp_path)
+    told = _landed(world)
+    (tmp_path / "raw" / BAD).write_text(_bad_copy(tmp_path, lambda page: None))
+    rt = world.fresh_runtime()
+    fired = {"n": 0}
+
+    @sa.event.listens_for(rt.engine, "before_cursor_execute")
+    def unusable(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "INTO plays" in statement and not fired["n"]:
+            fired["n"] += 1
+            raise sa.exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached")
+
+    told += cron(world, rt)
+    assert told[-1].startswith(f"error: the warehouse failed while loading {BAD} (TimeoutError: QueuePool")
+    assert not (tmp_path / "raw" / "_quarantine").exists()
+    told += _landed(world, 1)  # the next run loads it
+    assert_three_checks(world, told, "run `spotify-pipeline process` again", "process: ok - loaded 2 objects")
+
+
 def test_an_unexpected_error_on_one_object_quarantines_it_without_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

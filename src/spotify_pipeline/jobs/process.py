@@ -18,7 +18,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 
 from ..clock import Clock
 from ..errors import MalformedRawObject, PipelineError
@@ -120,6 +120,11 @@ def _process_one(
         _quarantine(rt, info, kind, user, f"the warehouse refused it: {_driver_words(exc)}", report)
     except RowRejected as exc:
         _quarantine(rt, info, kind, user, f"a value does not fit the warehouse: {exc}", report)
+    except SQLAlchemyError as exc:
+        if not isinstance(exc, StatementError):  # pool timeout, a connection left unusable, ...
+            raise _warehouse_down(info.key, exc, report) from None
+        # A value the column type's own conversion refused (before the driver saw it): this object's.
+        _quarantine(rt, info, kind, user, f"a value does not fit the warehouse: {exc.orig!r}", report)
     except (PipelineError, MemoryError):
         raise  # the raw zone cannot be read (StoreError), ...: every later object would fail too
     except Exception as exc:  # noqa: BLE001 - the safety net: one object's surprise never blocks the rest
@@ -185,7 +190,7 @@ def _quarantine(
     log.error("quarantined %s: %s", info.key, reason)
 
 
-def _warehouse_down(key: str, exc: DBAPIError, report: JobReport) -> PipelineError:
+def _warehouse_down(key: str, exc: SQLAlchemyError, report: JobReport) -> PipelineError:
     return PipelineError(
         f"the warehouse failed while loading {key} ({_driver_words(exc)}); that object's transaction was "
         f"rolled back and {_n_done(report)} objects before it are saved: run `spotify-pipeline process` "
@@ -193,9 +198,10 @@ def _warehouse_down(key: str, exc: DBAPIError, report: JobReport) -> PipelineErr
     )
 
 
-def _driver_words(exc: DBAPIError) -> str:
+def _driver_words(exc: SQLAlchemyError) -> str:
     # The driver's own words only: str(exc) would add the SQL and its parameters.
-    return _readable(f"{type(exc.orig).__name__}: {exc.orig}")
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    return _readable(f"{type(cause).__name__}: {cause}")
 
 
 def _readable(reason: str) -> str:
