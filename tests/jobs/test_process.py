@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -66,3 +67,23 @@ def test_ctrl_c_in_the_process_command_is_one_line(tmp_path: Path, monkeypatch: 
     assert "Traceback" not in result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: process interrupted (Ctrl-C) while loading"), lines
+
+
+def test_a_bare_page_the_original_dags_wrote_loads_its_plays(tmp_path: Path) -> None:
+    """The original DAGs saved the page alone (no fetch status): its plays load, they are not
+    taken for a failed fetch's answer (they were: 'loaded 1 objects, 0 new plays')."""
+    world = make_world(tmp_path)
+    track = {
+        "id": "a" * 22,
+        "name": "Go Outside",
+        "type": "track",
+        "artists": [{"id": "b" * 22, "name": "Cults"}],
+    }
+    page = {"items": [{"played_at": "2026-11-01T10:00:00.000Z", "track": track}], "cursors": None}
+    legacy = tmp_path / "raw" / "recently_played" / "recently_played_2026110110.json"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text(json.dumps(page))
+    report = process(world.settings, runtime=world.fresh_runtime())
+    assert (
+        report.summary() == "process: ok - loaded 1 objects, 1 new plays (objects_loaded=1, plays_inserted=1)"
+    )
