@@ -136,9 +136,11 @@ def read_object(data: bytes, key: str, kind: str, user: str, now: datetime) -> O
     """The rows of a raw object's bytes; raises only MalformedRawObject, whatever the bytes."""
     try:
         envelope = parse_object(data, key)
+    # parse_object turns json's own RecursionError and ValueError (an integer of over 4300 digits)
+    # into MalformedRawObject; these catch the same from its later steps (it re-encodes fetches).
     except RecursionError:
         raise MalformedRawObject(key, "JSON nested too deeply to read (over ~1000 levels)") from None
-    except ValueError as exc:  # json refuses integers of more than 4300 digits this way
+    except ValueError as exc:
         raise MalformedRawObject(key, f"invalid JSON: {exc}") from None
     return object_rows(kind, envelope, user, key, now)
 
