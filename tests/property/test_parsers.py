@@ -10,9 +10,11 @@ error naming the record, never anything else.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -216,3 +218,18 @@ def test_invalid_export_records_raise_malformed_record_naming_it(
     except MalformedRecord as exc:
         assert exc.source == "some_file.json" and exc.index == index
         assert str(exc).startswith(f"some_file.json record {index}: ")
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "JSON nested too deeply"),
+        (b'{"items": [], "total": ' + b"9" * 5000 + b"}", "invalid JSON: Exceeds the limit (4300 digits)"),
+    ],
+    ids=["nested-100k-deep", "5000-digit-integer"],
+)
+def test_json_too_deep_or_too_long_a_number_is_a_malformed_raw_object(data: bytes, reason: str) -> None:
+    """Not a RecursionError or ValueError: every reader of the raw zone (process, merge, rebuild)
+    treats the object as malformed."""
+    with pytest.raises(MalformedRawObject, match=re.escape(reason)):
+        parse_object(data, "recently_played/2026110206.json")

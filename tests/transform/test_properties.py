@@ -1,6 +1,7 @@
 """Property tests: any valid page round-trips to the rows it describes; any junk raises only the
 two malformed-input errors."""
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -8,7 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spotify_pipeline.errors import MalformedRawObject, MalformedRecord
-from spotify_pipeline.transform import format_played_at, parse_played_at, recently_played_rows
+from spotify_pipeline.jobs.process import read_object
+from spotify_pipeline.transform import fields, format_played_at, parse_played_at, recently_played_rows
+from spotify_pipeline.transform.raw_object import object_rows
 
 ids = st.text(
     alphabet="0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=22, max_size=22
@@ -167,3 +170,93 @@ def test_offsets_are_normalised_to_utc(when: datetime, offset_minutes: int) -> N
     local = when.astimezone(timezone(timedelta(minutes=offset_minutes)))
     text = local.isoformat(timespec="milliseconds")
     assert parse_played_at(text) == when
+
+
+# --- whole raw objects: any junk in any page or fetch is a MalformedRawObject, nothing else --------
+
+# Values that broke the load before: strings over their column, lone surrogates, integers past
+# INTEGER and BIGINT and past what str() converts, numbers in the wrong places.
+hostile_text = st.text(max_size=12) | st.sampled_from(["\ud800", "a\udfffb", "x" * 65, "y" * 300, ""])
+hostile_ints = st.integers() | st.sampled_from([2**31, 2**63, -(2**63) - 1, 10**4000, -1])
+hostile = st.recursive(
+    st.none() | st.booleans() | hostile_ints | st.floats() | hostile_text,
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(hostile_text, kids, max_size=4),
+    max_leaves=15,
+)
+hostile_artist = st.fixed_dictionaries(
+    {"type": st.just("artist")},
+    optional={
+        "id": hostile | ids, "name": hostile | names, "uri": hostile, "genres": hostile,
+        "popularity": hostile, "followers": hostile | st.fixed_dictionaries({"total": hostile}),
+    },
+)  # fmt: skip
+pages = st.one_of(
+    hostile,
+    st.fixed_dictionaries({"items": hostile | st.lists(hostile | junk_fields, max_size=4)}, optional={"cursors": hostile}),
+    st.fixed_dictionaries(
+        {"artists": hostile | st.fixed_dictionaries({"items": hostile | st.lists(hostile | hostile_artist, max_size=3)}, optional={"next": hostile})}
+    ),
+    hostile_artist,
+)  # fmt: skip
+fetches = st.fixed_dictionaries(
+    {
+        "fetched_at": st.none() | played_ats.map(format_played_at) | hostile,
+        "request": st.none() | hostile | st.sampled_from(
+            ["GET /v1/artists/abc", "GET /v1/albums/" + "a" * 70, "GET /v1/tracks/x", "GET /v1/audio-features/x", "GET /v1/me"]
+        ),
+        "status": st.sampled_from([200, 404, 500, None]) | hostile,
+        "response": pages,
+    },
+    optional={"run_id": hostile, "page": hostile, "last_page": hostile},
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(["recently_played", "following_artists", "metadata"]),
+    st.lists(hostile | fetches, max_size=3),
+)
+def test_any_junk_in_a_raw_object_raises_only_malformed_raw_object(
+    kind: str, junk_fetches: list[Any]
+) -> None:
+    key = f"{kind}/2026110206.json"
+    try:
+        rows = object_rows(kind, {"fetches": junk_fetches}, "u", key, datetime(2026, 11, 2, 6, tzinfo=UTC))
+    except MalformedRawObject as exc:
+        assert exc.key == key and exc.reason
+        return
+    # what is returned fits the warehouse: valid Unicode, ids within their columns
+    for value in _leaves(rows):
+        if isinstance(value, str):
+            value.encode("utf-8")
+        elif isinstance(value, int):
+            assert -(2**63) <= value < 2**63
+    for page in rows.pages:
+        assert all(len(t.id) <= fields.ID for t in page.tracks)
+
+
+def _leaves(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        for item in value:
+            yield from _leaves(item)
+    elif hasattr(value, "__dataclass_fields__"):
+        for name in value.__dataclass_fields__:
+            yield from _leaves(getattr(value, name))
+    else:
+        yield value
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        st.sampled_from(["[" * 5000 + "]" * 5000, '{"items": [' * 3000, '{"items": [], "n": ' + "7" * 4400 + "}"]).map(str.encode),
+        st.builds(lambda fs: json.dumps({"format": "spotify-pipeline.raw/1", "kind": "recently_played", "user": None, "fetches": fs}).encode(), st.lists(fetches, max_size=2)),
+    )
+)  # fmt: skip
+def test_any_bytes_under_a_raw_key_raise_only_malformed_raw_object(data: bytes) -> None:
+    key = "recently_played/2026110206.json"
+    try:
+        read_object(data, key, "recently_played", "u", datetime(2026, 11, 2, 6, tzinfo=UTC))
+    except MalformedRawObject as exc:
+        assert exc.key == key

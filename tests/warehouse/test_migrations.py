@@ -30,7 +30,7 @@ def test_migrated_schema_equals_schema_py(kind: str, tmp_path: Path, request: py
     assert current_revision(engine) is None
     upgrade(engine)
     upgrade(engine)  # idempotent
-    assert current_revision(engine) == head_revision() == "0003"
+    assert current_revision(engine) == head_revision() == "0004"
     assert _diff(engine, schema.metadata) == []
 
     # the comparison is not vacuous: a column schema.py lacks, or a changed type, shows up
@@ -90,3 +90,52 @@ def test_mysql_engine_settings(mysql_url: str) -> None:
 def test_unsupported_url_names_the_setting() -> None:
     with pytest.raises(ValueError, match="SPOTIFY_PIPELINE_WAREHOUSE_URL"):
         make_engine("postgresql://localhost/x")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def test_0004_widens_names_and_numbers_keeping_every_value(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from datetime import UTC, datetime
+
+    engine = _fresh(kind, tmp_path, request)
+    upgrade(engine, "0003")
+    at = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(schema.users.insert().values(id="alice", created_at=at))
+        conn.execute(
+            schema.tracks.insert().values(id="t1", name="Ä" * 1024, duration_ms=2**31 - 1, first_seen_at=at)
+        )
+        conn.execute(schema.artists.insert().values(id="a1", name="x", genres='["pop"]', followers=7))
+        conn.execute(
+            schema.plays.insert().values(
+                user_id="alice", played_at=at, track_id="t1", source="export", ms_played=5, loaded_at=at
+            )
+        )
+    upgrade(engine)
+    assert current_revision(engine) == "0004"
+    long_name, big = "名" * 70_000, 3_000_000_000  # over MySQL TEXT's 64 KiB; over INTEGER's range
+    with engine.begin() as conn:
+        conn.execute(
+            schema.tracks.insert().values(id="t2", name=long_name, duration_ms=big, first_seen_at=at)
+        )
+        conn.execute(
+            schema.plays.insert().values(
+                user_id="alice", played_at=datetime(2026, 11, 2, 9, tzinfo=UTC), track_id="t2",
+                source="export", ms_played=big, track_name=long_name, loaded_at=at,
+            )
+        )  # fmt: skip
+        with pytest.raises(sa.exc.IntegrityError):  # names stay NOT NULL through the rewrite
+            with conn.begin_nested():
+                conn.execute(schema.tracks.insert().values(id="t3", name=None, first_seen_at=at))
+    with engine.connect() as conn:
+        tracks = dict(conn.execute(sa.select(schema.tracks.c.id, schema.tracks.c.name)).all())
+        durations = dict(conn.execute(sa.select(schema.tracks.c.id, schema.tracks.c.duration_ms)).all())
+        plays = conn.execute(sa.select(schema.plays.c.ms_played, schema.plays.c.track_name)).all()
+        artist = conn.execute(sa.select(schema.artists.c.genres, schema.artists.c.followers)).one()
+    assert tracks == {"t1": "Ä" * 1024, "t2": long_name}
+    assert durations == {"t1": 2**31 - 1, "t2": big}
+    assert sorted(plays, key=lambda p: p[0]) == [(5, None), (big, long_name)]
+    assert tuple(artist) == ('["pop"]', 7)
+    assert _diff(engine, schema.metadata) == []
+    engine.dispose()

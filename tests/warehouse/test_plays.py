@@ -142,16 +142,40 @@ def test_ids_differing_only_in_case_are_different_rows(engine: Engine) -> None:
 def test_a_row_that_does_not_fit_is_refused_not_truncated(engine: Engine) -> None:
     with engine.begin() as conn:
         writes.ensure_user(conn, "alice", T0)
-    long_name = PlayRow("alice", T0, "x", track_name="a" * 1025)
+    long_context = PlayRow("alice", T0, "x", context_type="a" * 33)
     with (
-        pytest.raises(RowRejected, match="plays.track_name holds at most 1024 characters"),
+        pytest.raises(RowRejected, match="plays.context_type holds at most 32 characters"),
         engine.begin() as conn,
     ):
-        writes.save_plays(conn, [long_name], loaded_at=T0)
+        writes.save_plays(conn, [long_context], loaded_at=T0)
     with pytest.raises(RowRejected, match="plays.source is required"), engine.begin() as conn:
         writes.save_plays(conn, [PlayRow("alice", T0, "x", source=None)], loaded_at=T0)  # type: ignore[arg-type]
+    # MariaDB's INSERT IGNORE would clamp this to 2**63 - 1 and SQLite keep it: both refuse it
+    huge = PlayRow("alice", T0, "x", source="export", ms_played=2**63)
+    with pytest.raises(
+        RowRejected, match=r"plays.ms_played holds whole numbers .*row 0 has 9223372036854775808"
+    ):
+        with engine.begin() as conn:
+            writes.save_plays(conn, [huge], loaded_at=T0)
+    # neither engine can store a lone surrogate as UTF-8: both refuse it the same way
+    surrogate = PlayRow("alice", T0, "x", track_name="bad \ud800 name")
+    with pytest.raises(RowRejected, match="plays.track_name of row 0 holds a lone surrogate at character 4"):
+        with engine.begin() as conn:
+            writes.save_plays(conn, [surrogate], loaded_at=T0)
     with engine.connect() as conn:
         assert count(conn, s.plays) == 0
+
+
+def test_long_names_and_big_numbers_are_kept_exactly_on_every_engine(engine: Engine) -> None:
+    """Names are long text (no limit from Spotify) and ms_played a BIGINT: MariaDB used to clamp
+    3,000,000,000 to 2,147,483,647 while SQLite kept it; a 2000-character name stopped a load."""
+    with engine.begin() as conn:
+        writes.ensure_user(conn, "alice", T0)
+        play = PlayRow("alice", T0, None, source="export", ms_played=3_000_000_000, track_name="Ü" * 20_000)
+        assert writes.save_plays(conn, [play], loaded_at=T0) == 1
+    with engine.connect() as conn:
+        row = conn.execute(select(s.plays.c.ms_played, s.plays.c.track_name)).one()
+    assert tuple(row) == (3_000_000_000, "Ü" * 20_000)
 
 
 def test_export_plays_with_every_kept_column(engine: Engine) -> None:

@@ -91,8 +91,11 @@ def db_upgrade() -> None:
 def process(as_json: JsonOpt = False) -> None:
     """Load every landed raw object the manifest does not list yet; quarantine malformed ones."""
     from ..jobs import process as job
+    from .progress import progress_bar
 
-    _report(call(job, settings()), as_json)
+    with progress_bar("loading raw objects", "objects") as bar:
+        report = call(job, settings(), progress=bar)
+    _report(report, as_json)
 
 
 @app.command()

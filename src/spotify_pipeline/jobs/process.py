@@ -3,90 +3,218 @@
 An object is loaded when the manifest (``landed_files``) does not list it with the same content
 hash: new objects, objects that a later fetch merged into, and objects edited by hand all load,
 and since a play's identity is (user, played_at) a reload never counts anything twice. Nothing
-depends on "today and yesterday" by wall clock. A malformed object is quarantined with its
-reason; the rest of the batch loads.
+depends on "today and yesterday" by wall clock.
+
+One bad object never blocks the rest: whatever goes wrong while reading, transforming or writing
+one object (a malformed page, a value no column can hold, a value the database refuses, a bug) is
+that object's problem: it is quarantined with the reason and the next one loads. Only a warehouse
+that is down (connection lost, disk gone) or a raw zone that cannot be read stops the run, since
+every later object would fail the same way.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 
 from ..clock import Clock
-from ..errors import MalformedRawObject, MalformedRecord, PipelineError
+from ..errors import MalformedRawObject, PipelineError
 from ..landing.envelope import parse_object
 from ..landing.keys import parse_key
+from ..landing.store import RawObjectInfo
 from ..settings import Settings
-from ..transform.timestamps import parse_played_at
+from ..transform.raw_object import Lookup, ObjectRows, object_rows
 from ..warehouse.memo import WriteMemo
+from ..warehouse.upsert import RowRejected
+from .progress import ProgressFn, no_progress
 from .report import JobReport
 from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-_LOOKUP = re.compile(r"^GET /v1/(artists|albums|tracks|audio-features)/([A-Za-z0-9]+)")
 KINDS = ("recently_played", "following_artists", "metadata")
+# The largest object process reads. A real one is far smaller (an hour of polls: a few MB; every
+# followed artist: a few MB); a bigger file under a raw key is not one of ours, and reading it
+# whole would take its size in memory.
+MAX_OBJECT_BYTES = 64 * 1024 * 1024
+_MAX_REASON = 2000  # characters of a reason kept in the manifest and the sidecar
 
 
-def process(settings: Settings, *, clock: Clock | None = None, runtime: Runtime | None = None) -> JobReport:
+def process(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    runtime: Runtime | None = None,
+    progress: ProgressFn | None = None,
+) -> JobReport:
     rt = Runtime.resolve(settings, runtime, clock=clock)
     report = JobReport("process")
+    progress = progress or no_progress
     from ..warehouse import writes
     from .bookkeeping import catch_up
 
     catch_up(rt, report)  # fetches landed while the warehouse was down: gap checks before their plays load
 
-    # The manifest in one query, not one per object: an object another run loads meanwhile is at
-    # worst loaded twice, which adds nothing (a play's identity is its key).
-    with rt.engine.connect() as conn:
-        manifest = {key: entry["etag"] for key, entry in writes.manifest_entries(conn).items()}
-    memo = WriteMemo()  # this run's own writes, so a year of overlapping pages is not re-sent
-    for info in rt.store.list(""):
-        try:
-            kind, _hour, key_user = parse_key(info.key)
-        except ValueError:
-            continue  # not a raw object of ours (README, quarantine sidecars, ...)
-        if kind not in KINDS:
-            continue
-        user = key_user or settings.user
-        if info.key in manifest and manifest[info.key] == info.etag:
-            continue
-        data = rt.store.get(info.key)
-        if data is None:  # deleted between list and get
-            continue
-        try:
-            envelope = parse_object(data, info.key)
-            try:
-                # memo.transaction() outside begin(): the memo keeps rows only after the commit.
-                with memo.transaction(), rt.engine.begin() as conn:
-                    writes.ensure_user(conn, user, memo=memo)
-                    inserted = _load(conn, kind, envelope, user, info.key, rt.clock.now(), report, memo)
-                    writes.mark_loaded(conn, info.key, kind, user, info.etag, info.size, inserted)
-            except DBAPIError as exc:
-                # The driver's own words only: str(exc) would add the SQL and its parameters.
-                raise PipelineError(
-                    f"the warehouse failed while loading {info.key} ({type(exc.orig).__name__}: {exc.orig}); "
-                    f"that object's transaction was rolled back and {_n_done(report)} objects before it are "
-                    "saved: run `spotify-pipeline process` again to load the rest"
-                ) from None
-            report.add("objects_loaded")
-        except (MalformedRawObject, MalformedRecord) as exc:
-            reason = exc.reason if isinstance(exc, MalformedRawObject) else str(exc)
-            qkey = rt.store.quarantine(info.key, reason)
-            with rt.engine.begin() as conn:
-                writes.mark_quarantined(conn, info.key, kind, user, info.etag, reason)
-            report.add("objects_quarantined")
-            report.problems.append(f"quarantined {info.key} (copy at {qkey}): {reason}")
-            log.error("quarantined %s: %s", info.key, reason)
+    current: str | None = None
+    try:
+        # The manifest in one query, not one per object: an object another run loads meanwhile is at
+        # worst loaded twice, which adds nothing (a play's identity is its key).
+        with rt.engine.connect() as conn:
+            manifest = {key: entry["etag"] for key, entry in writes.manifest_entries(conn).items()}
+        # Keys are filtered before the store looks at a file's content: a stray file is never read.
+        todo = [info for info in rt.store.list("", accept=_is_ours) if manifest.get(info.key) != info.etag]
+        memo = WriteMemo()  # this run's own writes, so a year of overlapping pages is not re-sent
+        progress(0, len(todo), "loading raw objects")
+        for done, info in enumerate(todo, start=1):
+            current = info.key
+            _process_one(rt, settings, info, memo, report)
+            progress(done, len(todo), "loading raw objects")
+    except KeyboardInterrupt:
+        if current is None:
+            raise PipelineError("process interrupted (Ctrl-C) before it loaded anything") from None
+        raise PipelineError(
+            f"process interrupted (Ctrl-C) while loading {current}: that object's transaction was rolled "
+            f"back and the {_n_done(report)} objects before it are saved; run `spotify-pipeline process` "
+            "again to load the rest"
+        ) from None
     if report.problems:
         report.status = "partial"
     n = report.counts.get("objects_loaded", 0)
     report.message = f"loaded {n} objects, {report.counts.get('plays_inserted', 0)} new plays"
     return report
+
+
+def _is_ours(key: str) -> bool:
+    try:
+        return parse_key(key).kind in KINDS
+    except ValueError:
+        return False  # not a raw object of ours (README, quarantine sidecars, a stray file, ...)
+
+
+def _process_one(
+    rt: Runtime, settings: Settings, info: RawObjectInfo, memo: WriteMemo, report: JobReport
+) -> None:
+    kind, _hour, key_user = parse_key(info.key)
+    user = key_user or settings.user
+    try:
+        if info.size > MAX_OBJECT_BYTES:
+            # Not read, and not copied to the quarantine either (that would read it): left in place.
+            reason = (
+                f"the file is {info.size / 2**20:,.0f} MiB, over the {MAX_OBJECT_BYTES // 2**20} MiB a raw "
+                "object may be; it is not a raw object this pipeline wrote: move it out of the raw zone"
+            )
+            _quarantine(rt, info, kind, user, reason, report, copy=False)
+            return
+        data = rt.store.get(info.key)
+        if data is None:  # deleted between list and get
+            return
+        rows = read_object(data, info.key, kind, user, rt.clock.now())
+        _write(rt, info, kind, user, rows, memo, report)
+    except MalformedRawObject as exc:
+        _quarantine(rt, info, kind, user, exc.reason, report)
+    except DBAPIError as exc:
+        if not isinstance(exc, DataError | IntegrityError):
+            raise _warehouse_down(info.key, exc, report) from None
+        # The database refused a value of this object (the transform's checks should have caught
+        # it first): the object's problem, not the warehouse's. The driver's words name the column.
+        _quarantine(rt, info, kind, user, f"the warehouse refused it: {_driver_words(exc)}", report)
+    except RowRejected as exc:
+        _quarantine(rt, info, kind, user, f"a value does not fit the warehouse: {exc}", report)
+    except SQLAlchemyError as exc:
+        if not isinstance(exc, StatementError):  # pool timeout, a connection left unusable, ...
+            raise _warehouse_down(info.key, exc, report) from None
+        # A value the column type's own conversion refused (before the driver saw it): this object's.
+        _quarantine(rt, info, kind, user, f"a value does not fit the warehouse: {exc.orig!r}", report)
+    except (PipelineError, MemoryError):
+        raise  # the raw zone cannot be read (StoreError), ...: every later object would fail too
+    except Exception as exc:  # noqa: BLE001 - the safety net: one object's surprise never blocks the rest
+        log.debug("unexpected failure loading %s", info.key, exc_info=True)
+        _quarantine(rt, info, kind, user, f"unexpected {type(exc).__name__}: {exc}", report)
+
+
+def read_object(data: bytes, key: str, kind: str, user: str, now: datetime) -> ObjectRows:
+    """The rows of a raw object's bytes; raises only MalformedRawObject, whatever the bytes."""
+    try:
+        envelope = parse_object(data, key)
+    # parse_object turns json's own RecursionError and ValueError (an integer of over 4300 digits)
+    # into MalformedRawObject; these catch the same from its later steps (it re-encodes fetches).
+    except RecursionError:
+        raise MalformedRawObject(key, "JSON nested too deeply to read (over ~1000 levels)") from None
+    except ValueError as exc:
+        raise MalformedRawObject(key, f"invalid JSON: {exc}") from None
+    return object_rows(kind, envelope, user, key, now)
+
+
+def _write(
+    rt: Runtime,
+    info: RawObjectInfo,
+    kind: str,
+    user: str,
+    rows: ObjectRows,
+    memo: WriteMemo,
+    report: JobReport,
+) -> None:
+    from ..warehouse import writes
+
+    counts = JobReport("object")  # this object's counts join the report only once it committed
+    # memo.transaction() outside begin(): the memo keeps rows only after the commit.
+    with memo.transaction(), rt.engine.begin() as conn:
+        writes.ensure_user(conn, user, memo=memo)
+        inserted = _save(conn, kind, rows, user, rt.clock.now(), counts, memo)
+        writes.mark_loaded(conn, info.key, kind, user, info.etag, info.size, inserted)
+    for name, n in counts.counts.items():
+        report.add(name, n)
+    report.problems.extend(counts.problems)
+    report.add("objects_loaded")
+
+
+def _quarantine(
+    rt: Runtime,
+    info: RawObjectInfo,
+    kind: str,
+    user: str,
+    reason: str,
+    report: JobReport,
+    *,
+    copy: bool = True,
+) -> None:
+    from ..warehouse import writes
+
+    reason = _readable(reason)
+    where = f"copy at {rt.store.quarantine(info.key, reason)}" if copy else "left in place"
+    try:
+        with rt.engine.begin() as conn:
+            writes.mark_quarantined(conn, info.key, kind, user, info.etag, reason, size=info.size)
+    except DBAPIError as exc:
+        raise _warehouse_down(info.key, exc, report) from None
+    report.add("objects_quarantined")
+    report.problems.append(f"quarantined {info.key} ({where}): {reason}")
+    log.error("quarantined %s: %s", info.key, reason)
+
+
+def _warehouse_down(key: str, exc: SQLAlchemyError, report: JobReport) -> PipelineError:
+    return PipelineError(
+        f"the warehouse failed while loading {key} ({_driver_words(exc)}); that object's transaction was "
+        f"rolled back and {_n_done(report)} objects before it are saved: run `spotify-pipeline process` "
+        "again to load the rest"
+    )
+
+
+def _driver_words(exc: SQLAlchemyError) -> str:
+    # The driver's own words only: str(exc) would add the SQL and its parameters.
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    return _readable(f"{type(cause).__name__}: {cause}")
+
+
+def _readable(reason: str) -> str:
+    """One line of valid UTF-8, bounded: a reason quotes values from the object, which may be huge
+    or hold lone surrogates, and it is stored in the manifest, a sidecar and the log."""
+    text = " ".join(reason.split())
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
 
 
 def _n_done(report: JobReport) -> int:
@@ -103,78 +231,56 @@ def _load(
     report: JobReport,
     memo: WriteMemo | None = None,
 ) -> int:
-    from ..transform.following import followed_artist_rows
-    from ..transform.recently_played import recently_played_rows
+    """Load one parsed object inside the caller's transaction (``enrich`` loads what it landed so)."""
+    return _save(conn, kind, object_rows(kind, envelope, user, key, now), user, now, report, memo)
+
+
+def _save(
+    conn: Any,
+    kind: str,
+    rows: ObjectRows,
+    user: str,
+    now: datetime,
+    report: JobReport,
+    memo: WriteMemo | None,
+) -> int:
     from ..warehouse import writes
 
-    fetches = [f for f in envelope.get("fetches", []) if f.get("status", 200) == 200 or kind == "metadata"]
+    report.problems.extend(rows.problems)
     if kind == "recently_played":
-        inserted = 0
-        for fetch in fetches:
-            rows = recently_played_rows(fetch["response"], user, key)
-            inserted += writes.save_recently_played(conn, rows, memo=memo)
+        inserted = sum(writes.save_recently_played(conn, page, memo=memo) for page in rows.pages)
         report.add("plays_inserted", inserted)
         return inserted
     if kind == "following_artists":
-        runs: dict[str, list[dict[str, Any]]] = {}
-        for fetch in fetches:
-            runs.setdefault(fetch.get("run_id") or fetch.get("fetched_at") or "legacy", []).append(fetch)
         folded = 0
-        for run in sorted(runs.values(), key=lambda fs: fs[0].get("fetched_at") or ""):
-            pages = sorted(run, key=lambda f: f.get("page", 0))
-            complete = any(f.get("last_page") for f in pages) or _ends(pages[-1]["response"])
-            if not complete:
-                report.problems.append(f"{key}: an incomplete followed-artists snapshot was not folded")
-                continue
-            artists = []
-            for fetch in pages:
-                artists.extend(followed_artist_rows(fetch["response"], key))
-            seen_at = _fetched_at(pages[-1]) or now
-            writes.save_artists_full(conn, artists, seen_at, memo=memo)  # the page holds full artist objects
-            new, gone = writes.fold_followed_snapshot(conn, user, {a.id for a in artists}, seen_at, memo=memo)
+        for snapshot in rows.snapshots:
+            # The page holds full artist objects.
+            writes.save_artists_full(conn, snapshot.artists, snapshot.seen_at, memo=memo)
+            ids = {a.id for a in snapshot.artists}
+            new, gone = writes.fold_followed_snapshot(conn, user, ids, snapshot.seen_at, memo=memo)
             report.add("follows_opened", new)
             report.add("follows_closed", gone)
-            folded += len(artists)
+            folded += len(snapshot.artists)
         return folded
-    # metadata: single lookups landed by enrich
-    saved = 0
-    for fetch in fetches:
-        saved += _load_lookup(conn, fetch, key, now, memo)
+    saved = sum(_save_lookup(conn, lookup, memo) for lookup in rows.lookups)
     report.add("metadata_rows", saved)
     return saved
 
 
-def _ends(page: dict[str, Any]) -> bool:
-    inner = page.get("artists") if isinstance(page, dict) else None
-    return isinstance(inner, dict) and inner.get("next") is None
-
-
-def _fetched_at(fetch: dict[str, Any]) -> datetime | None:
-    value = fetch.get("fetched_at")
-    return parse_played_at(value) if value else None
-
-
-def _load_lookup(conn: Any, fetch: dict[str, Any], key: str, now: datetime, memo: WriteMemo | None) -> int:
-    from ..transform.metadata import album_row, artist_row, audio_features_row
+def _save_lookup(conn: Any, lookup: Lookup, memo: WriteMemo | None) -> int:
+    from ..transform.rows import AlbumRow, ArtistRow, AudioFeaturesRow
     from ..warehouse import writes
 
-    match = _LOOKUP.match(fetch.get("request", ""))
-    if not match:
-        raise MalformedRawObject(key, f"unknown metadata request {fetch.get('request')!r}")
-    kind, ident = match.groups()
-    obj = fetch.get("response")
-    at = _fetched_at(fetch) or now
-    if fetch.get("status") == 404 or obj is None:
-        writes.record_miss(conn, kind, ident, "404", at)
+    rows, at = lookup.rows, lookup.at
+    if rows is None:
+        writes.record_miss(conn, lookup.kind, lookup.ident, "404", at)
         return 0
-    if kind == "artists":
-        writes.save_artists_full(conn, [artist_row(obj)], at, memo=memo)
-    elif kind == "albums":
-        writes.save_albums_full(conn, [album_row(obj)], at, memo=memo)
-    elif kind == "audio-features":
-        writes.save_audio_features(conn, [audio_features_row(obj)], at)
+    if isinstance(rows, ArtistRow):
+        writes.save_artists_full(conn, [rows], at, memo=memo)
+    elif isinstance(rows, AlbumRow):
+        writes.save_albums_full(conn, [rows], at, memo=memo)
+    elif isinstance(rows, AudioFeaturesRow):
+        writes.save_audio_features(conn, [rows], at)
     else:
-        from ..transform.metadata import track_rows
-
-        writes.save_tracks_full(conn, track_rows(obj), memo=memo)
+        writes.save_tracks_full(conn, rows, memo=memo)
     return 1

@@ -245,6 +245,10 @@ def parse_object(data: bytes, key: str) -> dict[str, Any]:
         raise MalformedRawObject(
             key, f"invalid JSON at byte {offset} (line {exc.lineno}, column {exc.colno}): {exc.msg}"
         ) from None
+    except RecursionError:
+        raise MalformedRawObject(key, "JSON nested too deeply to read (over ~1000 levels)") from None
+    except ValueError as exc:  # json refuses an integer of more than 4300 digits this way
+        raise MalformedRawObject(key, f"invalid JSON: {exc}") from None
     key_kind = _kind_of_key(key)
     if isinstance(value, dict) and "fetches" in value:
         return _check_envelope(value, key, key_kind)

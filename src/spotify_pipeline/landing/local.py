@@ -68,7 +68,7 @@ class LocalRawStore:
                 f"could not read {path}: {exc.strerror}; check the folder's permissions"
             ) from None
 
-    def list(self, prefix: str = "") -> Iterator[RawObjectInfo]:
+    def list(self, prefix: str = "", accept: Callable[[str], bool] | None = None) -> Iterator[RawObjectInfo]:
         # Walk only the folder the prefix names (a run lists its few bookkeeping notes every poll,
         # not a year of objects); nothing under _quarantine/ is ever listed.
         folder = prefix.rpartition("/")[0]
@@ -87,7 +87,7 @@ class LocalRawStore:
                 if name.startswith("."):  # temp files, lock files, editor droppings
                     continue
                 key = f"{rel_dir}/{name}" if rel_dir else name
-                if key.startswith(prefix):
+                if key.startswith(prefix) and (accept is None or accept(key)):
                     found.append((key, Path(dirpath) / name))
         for key, path in sorted(found):
             try:
@@ -106,7 +106,7 @@ class LocalRawStore:
         cached = self._etags.get(path)
         if cached and cached[0] == stamp:
             return cached[1]
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = _file_digest(path)[1]  # in chunks: a large file is never held in memory
         self._etags[path] = (stamp, digest)
         return digest
 

@@ -95,7 +95,7 @@ class S3RawStore:
         found = self._read(key)
         return None if found is None else found[0]
 
-    def list(self, prefix: str = "") -> Iterator[RawObjectInfo]:
+    def list(self, prefix: str = "", accept: Callable[[str], bool] | None = None) -> Iterator[RawObjectInfo]:
         base = self.prefix + "/" if self.prefix else ""
         paginator = self._client.get_paginator("list_objects_v2")
         try:
@@ -103,7 +103,7 @@ class S3RawStore:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=base + prefix):
                 for obj in page.get("Contents", []):
                     key = obj["Key"][len(base) :]
-                    if key.startswith(QUARANTINE_PREFIX):
+                    if key.startswith(QUARANTINE_PREFIX) or (accept is not None and not accept(key)):
                         continue
                     yield RawObjectInfo(key, int(obj["Size"]), obj["ETag"].strip('"'))
         except (ClientError, BotoCoreError) as exc:

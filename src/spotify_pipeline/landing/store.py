@@ -28,8 +28,11 @@ class RawStore(Protocol):
         """The object's bytes, or None when there is no such object."""
         ...
 
-    def list(self, prefix: str = "") -> Iterator[RawObjectInfo]:
-        """Objects whose key starts with ``prefix``, sorted by key; no temp files, nothing quarantined."""
+    def list(self, prefix: str = "", accept: Callable[[str], bool] | None = None) -> Iterator[RawObjectInfo]:
+        """Objects whose key starts with ``prefix``, sorted by key; no temp files, nothing quarantined.
+
+        ``accept(key)`` filters keys before anything else is done for them (a local store hashes each
+        file it lists for the etag: a stray file that is no raw object is then never read)."""
         ...
 
     def merge(

@@ -63,7 +63,7 @@ def audio_features_row(obj: Any, *, source: str = "audio features object") -> Au
         values: dict[str, Any] = {name: f.opt_float(o, name, "audio features") for name in _FEATURE_FLOATS}
         for name in _FEATURE_INTS:
             values[name] = _opt_signed_int(o, name, "audio features")
-        return AudioFeaturesRow(track_id=f.req_str(o, "id", "audio features"), **values)
+        return AudioFeaturesRow(track_id=f.req_str(o, "id", "audio features", f.ID), **values)
     except f.BadField as exc:
         raise MalformedRecord(source, _id_of(obj), str(exc)) from None
 
@@ -81,14 +81,16 @@ def parse_artist(value: Any, where: str, *, full: bool) -> ArtistRow:
         if raw_genres is not None:
             if not all(isinstance(g, str) for g in raw_genres):
                 raise f.BadField(f"{where}.genres holds a value that is not a string")
-            genres = tuple(raw_genres)
+            genres = tuple(f.text(g, f"{where}.genres[{n}]") for n, g in enumerate(raw_genres))
         follower_obj = f.opt_obj(o, "followers", where)
-        followers = f.opt_int(follower_obj, "total", f"{where}.followers") if follower_obj else None
+        followers = (
+            f.opt_int(follower_obj, "total", f"{where}.followers", f.BIG_MAX) if follower_obj else None
+        )
         popularity = f.opt_int(o, "popularity", where)
     return ArtistRow(
-        id=f.req_str(o, "id", where),
+        id=f.req_str(o, "id", where, f.ID),
         name=f.req_str(o, "name", where),
-        uri=f.opt_str(o, "uri", where),
+        uri=f.opt_str(o, "uri", where, f.URI),
         genres=genres,
         popularity=popularity,
         followers=followers,
@@ -98,7 +100,7 @@ def parse_artist(value: Any, where: str, *, full: bool) -> ArtistRow:
 
 def parse_album(value: Any, where: str, *, full: bool, into: CatalogRows) -> AlbumRow:
     o = f.obj(value, where)
-    album_id = f.req_str(o, "id", where)
+    album_id = f.req_str(o, "id", where, f.ID)
     total_tracks = f.opt_int(o, "total_tracks", where)
     if total_tracks is None and full:
         # Older full album captures carry the count only in the track paging object.
@@ -107,13 +109,13 @@ def parse_album(value: Any, where: str, *, full: bool, into: CatalogRows) -> Alb
     album = AlbumRow(
         id=album_id,
         name=f.req_str(o, "name", where),
-        album_type=f.opt_str(o, "album_type", where),
-        release_date=f.opt_str(o, "release_date", where),
-        release_date_precision=f.opt_str(o, "release_date_precision", where),
+        album_type=f.opt_str(o, "album_type", where, f.SHORT),
+        release_date=f.opt_str(o, "release_date", where, f.RELEASE_DATE),
+        release_date_precision=f.opt_str(o, "release_date_precision", where, f.PRECISION),
         total_tracks=total_tracks,
         label=f.opt_str(o, "label", where) if full else None,
         popularity=f.opt_int(o, "popularity", where) if full else None,
-        uri=f.opt_str(o, "uri", where),
+        uri=f.opt_str(o, "uri", where, f.URI),
         full=full,
     )
     credits = _credits(o, album_id, where, into)
@@ -126,7 +128,7 @@ def parse_track(value: Any, where: str, *, into: CatalogRows) -> TrackRow | None
     o = f.obj(value, where)
     if f.opt_bool(o, "is_local", where):
         return None
-    track_id = f.req_str(o, "id", where)
+    track_id = f.req_str(o, "id", where, f.ID)
     album_obj = f.opt_obj(o, "album", where)
     album = parse_album(album_obj, f"{where}.album", full=False, into=into) if album_obj else None
     external = f.opt_obj(o, "external_ids", where)
@@ -134,13 +136,13 @@ def parse_track(value: Any, where: str, *, into: CatalogRows) -> TrackRow | None
         id=track_id,
         name=f.req_str(o, "name", where),
         album_id=album.id if album else None,
-        duration_ms=f.opt_int(o, "duration_ms", where),
+        duration_ms=f.opt_int(o, "duration_ms", where, f.BIG_MAX),
         explicit=f.opt_bool(o, "explicit", where),
-        isrc=(f.opt_str(external, "isrc", f"{where}.external_ids") or None) if external else None,
+        isrc=(f.opt_str(external, "isrc", f"{where}.external_ids", f.ISRC) or None) if external else None,
         track_number=f.opt_int(o, "track_number", where),
         disc_number=f.opt_int(o, "disc_number", where),
         popularity=f.opt_int(o, "popularity", where),
-        uri=f.opt_str(o, "uri", where),
+        uri=f.opt_str(o, "uri", where, f.URI),
     )
     credits = _credits(o, track_id, where, into)
     into.extend(CatalogRows(tracks=[track], track_artists=credits))
@@ -159,12 +161,15 @@ def _credits(o: dict[str, Any], owner_id: str, where: str, into: CatalogRows) ->
 
 
 def _opt_signed_int(o: dict[str, Any], key: str, where: str) -> int | None:
-    # Audio features use -1 for "no key detected"; other ints here are small.
+    # Audio features use -1 for "no key detected"; duration_ms is BIGINT, the others INTEGER.
     value = o.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not -f.INT_MAX <= value <= f.INT_MAX:
-        raise f.BadField(f"{where}.{key} is {value!r}, expected an integer")
+    top = f.BIG_MAX if key == "duration_ms" else f.INT_MAX
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise f.BadField(f"{where}.{key} is {f.describe(value)}, expected an integer")
+    if not -top <= value <= top:
+        raise f.BadField(f"{where}.{key} = {f.number(value)} is out of range {-top}..{top}")
     return value
 
 

@@ -78,8 +78,8 @@ def _item_rows(item: Any, user_id: str, source_key: str) -> tuple[PlayRow | None
         track_name=track.name if track else f.opt_str(track_obj, "name", "item.track"),
         artist_name=first_artist,
         album_name=catalog.albums[0].name if track and catalog.albums else _local_album(track_obj),
-        context_type=f.opt_str(context, "type", "item.context") if context else None,
-        context_uri=f.opt_str(context, "uri", "item.context") if context else None,
+        context_type=f.opt_str(context, "type", "item.context", f.SHORT) if context else None,
+        context_uri=f.opt_str(context, "uri", "item.context", f.URI) if context else None,
         source="api",
         raw_key=source_key,
     )

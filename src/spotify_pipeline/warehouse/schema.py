@@ -9,6 +9,12 @@ Choices that hold on both engines:
   row, and a lost play is the one failure this system must not have. Writes keep references whole.
 - Raw keys can be long (S3 prefixes, user partitions); the manifest's primary key is the SHA-256 of
   the key so the index stays small whatever the key's length.
+- Names and other free text Spotify sets no limit on are ``LongText`` (MEDIUMTEXT on MySQL); ids,
+  codes and URIs are bounded VARCHARs. The transform refuses, naming the field, a value longer than
+  its column (``transform/fields.py`` holds the limits used here), and ``upsert.check_rows`` checks
+  every row again, so no engine truncates anything (0004).
+- Milliseconds and follower counts are BIGINT: MariaDB would clamp 3,000,000,000 to 2,147,483,647
+  where SQLite keeps it. Both engines get the same range checks before a write (0004).
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from .types import UtcDateTime
+from ..transform import fields as limits
+from .types import LongText, UtcDateTime
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -43,9 +50,9 @@ MYSQL_OPTIONS: dict[str, Any] = {
     "mysql_collate": "utf8mb4_bin",
 }
 
-ID = 64  # Spotify ids are 22 characters; room for other id schemes (users, local ids)
-NAME = 1024  # track and album names of classical works run to hundreds of characters
-URI = 255
+ID = limits.ID  # Spotify ids are 22 characters; room for other id schemes (users, local ids)
+URI = limits.URI
+SHORT = limits.SHORT
 KEY = 1024
 
 metadata = MetaData(naming_convention=NAMING)
@@ -64,13 +71,13 @@ plays = Table(
     Column("user_id", String(ID), nullable=False),
     Column("played_at", UtcDateTime(), nullable=False),
     Column("track_id", String(ID)),
-    Column("track_name", String(NAME)),
-    Column("artist_name", String(NAME)),
-    Column("album_name", String(NAME)),
-    Column("context_type", String(32)),
+    Column("track_name", LongText()),
+    Column("artist_name", LongText()),
+    Column("album_name", LongText()),
+    Column("context_type", String(SHORT)),
     Column("context_uri", String(URI)),
     Column("source", String(8), nullable=False),
-    Column("ms_played", Integer),
+    Column("ms_played", BigInteger),
     Column("reason_start", String(64)),
     Column("reason_end", String(64)),
     Column("shuffle", Boolean),
@@ -110,11 +117,11 @@ tracks = Table(
     "tracks",
     metadata,
     Column("id", String(ID), primary_key=True),
-    Column("name", String(NAME), nullable=False),
+    Column("name", LongText(), nullable=False),
     Column("album_id", String(ID)),
-    Column("duration_ms", Integer),
+    Column("duration_ms", BigInteger),
     Column("explicit", Boolean),
-    Column("isrc", String(32)),
+    Column("isrc", String(limits.ISRC)),
     Column("track_number", Integer),
     Column("disc_number", Integer),
     Column("popularity", Integer),
@@ -129,12 +136,12 @@ albums = Table(
     "albums",
     metadata,
     Column("id", String(ID), primary_key=True),
-    Column("name", String(NAME), nullable=False),
-    Column("album_type", String(32)),
-    Column("release_date", String(10)),
-    Column("release_date_precision", String(8)),
+    Column("name", LongText(), nullable=False),
+    Column("album_type", String(SHORT)),
+    Column("release_date", String(limits.RELEASE_DATE)),
+    Column("release_date_precision", String(limits.PRECISION)),
     Column("total_tracks", Integer),
-    Column("label", String(NAME)),
+    Column("label", LongText()),
     Column("popularity", Integer),
     Column("uri", String(URI)),
     Column("fetched_at", UtcDateTime()),  # NULL: only the simplified object on a track seen so far
@@ -145,10 +152,10 @@ artists = Table(
     "artists",
     metadata,
     Column("id", String(ID), primary_key=True),
-    Column("name", String(NAME), nullable=False),
-    Column("genres", Text),  # JSON list; NULL = unknown (Development Mode often omits it)
+    Column("name", LongText(), nullable=False),
+    Column("genres", LongText()),  # JSON list; NULL = unknown (Development Mode often omits it)
     Column("popularity", Integer),
-    Column("followers", Integer),
+    Column("followers", BigInteger),
     Column("uri", String(URI)),
     Column("fetched_at", UtcDateTime()),  # NULL: the full object was never fetched
     **MYSQL_OPTIONS,
@@ -180,7 +187,7 @@ AUDIO_FEATURE_FLOATS = (
     "danceability", "energy", "loudness", "speechiness", "acousticness",
     "instrumentalness", "liveness", "valence", "tempo",
 )  # fmt: skip
-AUDIO_FEATURE_INTS = ("key", "mode", "time_signature", "duration_ms")
+AUDIO_FEATURE_INTS = ("key", "mode", "time_signature")
 
 audio_features = Table(
     "audio_features",
@@ -188,6 +195,7 @@ audio_features = Table(
     Column("track_id", String(ID), primary_key=True),
     *(Column(name, Double) for name in AUDIO_FEATURE_FLOATS),
     *(Column(name, Integer) for name in AUDIO_FEATURE_INTS),
+    Column("duration_ms", BigInteger),
     Column("fetched_at", UtcDateTime(), nullable=False),
     **MYSQL_OPTIONS,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -44,3 +44,26 @@ class UtcDateTime(TypeDecorator[datetime]):
 def datetime3() -> TypeEngine[datetime]:
     """The plain column type a migration creates for a ``UtcDateTime`` column."""
     return DateTime().with_variant(mysql.DATETIME(fsp=3), *MYSQL)
+
+
+class LongText(TypeDecorator[str]):
+    """Free text with no limit from Spotify (names, labels): TEXT on SQLite, MEDIUMTEXT on MySQL.
+
+    MySQL's TEXT holds only 64 KiB (in bytes, and a name takes up to 4 bytes a character);
+    MEDIUMTEXT holds 16 MiB. ``MAX_BYTES`` is checked before a row is written
+    (``upsert.check_rows``), so SQLite, which has no limit, refuses exactly what MySQL would.
+    """
+
+    impl = Text
+    cache_ok = True
+    MAX_BYTES = 2**24 - 1
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in MYSQL:
+            return dialect.type_descriptor(mysql.MEDIUMTEXT())
+        return dialect.type_descriptor(Text())
+
+
+def long_text() -> TypeEngine[str]:
+    """The plain column type a migration creates for a ``LongText`` column."""
+    return Text().with_variant(mysql.MEDIUMTEXT(), *MYSQL)

@@ -6,9 +6,11 @@ well under a second). SQLite uses ``ON CONFLICT``; MySQL/MariaDB ``INSERT IGNORE
 ``ON DUPLICATE KEY UPDATE``.
 
 ``INSERT IGNORE`` ignores more than duplicate keys: MySQL turns an over-long string into a
-truncated one and a NULL in a NOT NULL column into '' or 0, with only a warning. So rows are
+truncated one, a number out of its column's range into the nearest one it can hold (3,000,000,000
+into 2,147,483,647) and a NULL in a NOT NULL column into '' or 0, with only a warning. So rows are
 checked against the table first (``check_rows``), which also makes SQLite (which enforces no
-lengths at all) reject exactly what MySQL would.
+lengths or ranges at all) reject exactly what MySQL would, and refuse text that is no valid
+Unicode (a lone surrogate), which neither can store as UTF-8.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.types import String
+from sqlalchemy.types import BigInteger, Boolean, Integer, String
 
-from .types import MYSQL
+from .types import MYSQL, LongText
 
 CHUNK = 1000  # rows per executemany: well under MySQL's max_allowed_packet for our widest rows
 _NOTHING = object()
@@ -174,7 +176,10 @@ def upsert(
 
 class _Rules(NamedTuple):
     required: list[str]
-    limits: list[tuple[str, int]]
+    limits: list[tuple[str, int]]  # String columns: most characters
+    text: list[str]  # every string column: valid Unicode
+    byte_limits: list[tuple[str, int]]  # LongText columns: most UTF-8 bytes
+    ranges: list[tuple[str, int, int]]  # integer columns: (name, lowest, highest)
 
 
 _RULES: weakref.WeakKeyDictionary[Table, _Rules] = weakref.WeakKeyDictionary()
@@ -191,8 +196,20 @@ def _rules(table: Table) -> _Rules:
         limits = [
             (c.name, c.type.length) for c in table.columns if isinstance(c.type, String) and c.type.length
         ]
-        rules = _RULES[table] = _Rules(required, limits)
+        text = [c.name for c in table.columns if isinstance(c.type, String | LongText)]
+        byte_limits = [(c.name, LongText.MAX_BYTES) for c in table.columns if isinstance(c.type, LongText)]
+        ranges = [(c.name, *bounds) for c in table.columns if (bounds := _range(c.type)) is not None]
+        rules = _RULES[table] = _Rules(required, limits, text, byte_limits, ranges)
     return rules
+
+
+def _range(type_: Any) -> tuple[int, int] | None:
+    # BigInteger is an Integer subclass: test it first. A Boolean is no Integer in SQLAlchemy.
+    if isinstance(type_, BigInteger):
+        return -(2**63), 2**63 - 1
+    if isinstance(type_, Integer) and not isinstance(type_, Boolean):
+        return -(2**31), 2**31 - 1
+    return None
 
 
 def check_rows(table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -202,7 +219,7 @@ def check_rows(table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     nested loops (profiled on the import, where this ran for every one of 500k rows)."""
     if not rows:
         return
-    required, limits = _rules(table)
+    required, limits, *_ = _rules(table)
     keys = rows[0].keys()
     for n, row in enumerate(rows):
         if row.keys() != keys:  # a set comparison, without building a set per row
@@ -223,6 +240,59 @@ def check_rows(table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
             raise RowRejected(
                 f"{table.name}.{name} holds at most {length} characters; row {n} has {sizes[n]}: {_brief(rows[n])}"
             )
+    _check_text(table, rows, keys)
+    _check_ranges(table, rows, keys)
+
+
+def _check_text(table: Table, rows: Sequence[Mapping[str, Any]], keys: Any) -> None:
+    """Every string valid Unicode, and within its LongText column's bytes. ASCII (nearly every
+    value) is one byte a character and always valid, so only other strings are encoded."""
+    rules = _rules(table)
+    byte_limits = dict(rules.byte_limits)
+    for name in rules.text:
+        if name not in keys:
+            continue
+        column = [row[name] for row in rows]
+        limit = byte_limits.get(name)
+        for n in [i for i, v in enumerate(column) if v.__class__ is str and not v.isascii()]:
+            try:
+                size = len(column[n].encode("utf-8"))
+            except UnicodeEncodeError as exc:
+                raise RowRejected(
+                    f"{table.name}.{name} of row {n} holds a lone surrogate at character {exc.start}, "
+                    f"which is no valid Unicode text: {_brief(rows[n])}"
+                ) from None
+            if limit is not None and size > limit:
+                raise RowRejected(f"{table.name}.{name} holds at most {limit:,} bytes; row {n} has {size:,}")
+        if limit is not None:
+            sizes = [len(v) if v.__class__ is str else 0 for v in column]
+            if max(sizes) > limit:
+                n = next(i for i, size in enumerate(sizes) if size > limit)
+                raise RowRejected(
+                    f"{table.name}.{name} holds at most {limit:,} bytes; row {n} has {sizes[n]:,}"
+                )
+
+
+def _check_ranges(table: Table, rows: Sequence[Mapping[str, Any]], keys: Any) -> None:
+    """Whole numbers within their column's range: MySQL would clamp the others (``INSERT IGNORE``)."""
+    for name, low, high in _rules(table).ranges:
+        if name not in keys:
+            continue
+        column = [row[name] for row in rows]
+        if all(v is None or (v.__class__ is int and low <= v <= high) for v in column):
+            continue
+        n = next(
+            i for i, v in enumerate(column) if not (v is None or (v.__class__ is int and low <= v <= high))
+        )
+        value = column[n]
+        shown = (
+            f"a {value.bit_length()}-bit integer"
+            if isinstance(value, int) and abs(value) > 10**30
+            else repr(value)[:60]
+        )
+        raise RowRejected(
+            f"{table.name}.{name} holds whole numbers {low}..{high}; row {n} has {shown}: {_brief(rows[n])}"
+        )
 
 
 def _assignments(
