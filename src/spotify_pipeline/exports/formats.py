@@ -342,12 +342,11 @@ def _ms_played(value: Any, source: str, index: int) -> int:
 
 
 def _short(value: Any) -> str:
-    """A value for a message: a 4000-digit number or a 1 MB string is cut, not printed whole."""
-    text = (
-        repr(value)
-        if not isinstance(value, int) or abs(value) < 10**30
-        else f"{str(value)[:12]}... ({len(str(value))} digits)"
-    )
+    """A value for a message: a 4000-digit number or a 1 MB string is cut, never printed whole."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        # str() of a number over 4300 digits raises; its size is what the message needs.
+        return f"(a number of about {int(value.bit_length() * 0.30103) + 1} digits)"
+    text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 

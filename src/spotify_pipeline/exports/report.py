@@ -18,6 +18,7 @@ imported. A short stream that *is* an API play counts as a duplicate of that pla
 
 from __future__ import annotations
 
+import json
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,11 @@ class ReportMismatch(PipelineError):
 #: Malformed records listed by name in the report (all are counted): the report is stored in
 #: import_runs, and a file of a million broken records must not make a report of a hundred megabytes.
 MAX_MALFORMED_LISTED = 1000
+
+#: The stored report (import_runs.report) stays under this many bytes: MariaDB's TEXT holds 65,535, and
+#: a write refused there would fail the run at its very end. ``to_stored_dict`` lists fewer malformed
+#: records to fit; every count stays.
+STORED_REPORT_BYTES = 60_000
 
 #: What became of a recognised file: read to its end, or broken part way (the rest not read).
 FILE_READ, FILE_PARTIAL = "read", "partial"
@@ -226,6 +232,16 @@ class ImportReport:
         if files_found is not None and states != files_found:
             raise ReportMismatch(f"import report: {files_found} JSON files found, {states} accounted for")
 
+    def to_stored_dict(self) -> dict[str, Any]:
+        """``to_dict`` made to fit ``STORED_REPORT_BYTES``: fewer malformed records listed, if need be."""
+        d = self.to_dict()
+        listed = d["malformed_records"]
+        while listed and _stored_size(d) > STORED_REPORT_BYTES:
+            listed = listed[: len(listed) // 2]
+            d["malformed_records"] = listed
+            d["malformed_not_listed"] = self.malformed_count - len(listed)
+        return d
+
     def offset_summary(self) -> dict[str, float | int | None]:
         """Distribution of ts - played_at over the track-id matches (to tune the tolerance)."""
         values = sorted(k for k, n in self.offsets.items() for _ in range(n))
@@ -290,6 +306,10 @@ class ImportReport:
             "gaps_closed": list(self.gaps_closed),
             "gaps_open": self.gaps_open,
         }
+
+
+def _stored_size(d: dict[str, Any]) -> int:
+    return len(json.dumps(d, default=str, sort_keys=True).encode())  # as writes.finish_import_run stores it
 
 
 def render_report_table(report: ImportReport, max_listed: int = 20) -> Table:

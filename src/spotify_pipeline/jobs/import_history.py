@@ -255,7 +255,7 @@ def _finish(engine: Engine, report: ImportReport, clock: Clock, status: str, err
     assert report.import_id is not None
     try:
         with engine.begin() as conn:
-            writes.finish_import_run(conn, report.import_id, clock.now(), status, report.to_dict())
+            writes.finish_import_run(conn, report.import_id, clock.now(), status, report.to_stored_dict())
     except Exception as exc:
         if status in ("ok", "partial"):
             raise ImportFailed(
