@@ -85,6 +85,7 @@ _TRACK_URI = re.compile(r"^spotify:track:([0-9A-Za-z]{22})$")
 _ACCOUNT_TIME = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2})$")
 _TS = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z$")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_TEXT_LIMITS = tuple(MAX_TEXT_CHARS.items())
 # A sanity bound when no clock is given (the parser is pure): far enough from year 9999 that no
 # offset added to a time can overflow.
 _LATEST_EVER = datetime(2200, 1, 1, tzinfo=UTC)
@@ -209,7 +210,7 @@ def _check_bounds(rec: ExportRecord, not_after: datetime | None) -> None:
         raise MalformedRecord(
             rec.source, rec.index, _out_of_range(field, f"{rec.ended_at:%Y-%m-%dT%H:%M:%SZ}", not_after)
         )
-    for name, limit in MAX_TEXT_CHARS.items():
+    for name, limit in _TEXT_LIMITS:
         value = getattr(rec, name)
         if value is None:
             continue
@@ -217,7 +218,7 @@ def _check_bounds(rec: ExportRecord, not_after: datetime | None) -> None:
             raise MalformedRecord(
                 rec.source, rec.index, f"{name} is {len(value):,} characters long; at most {limit:,} are kept"
             )
-        if _SURROGATE.search(value):
+        if not value.isascii() and _SURROGATE.search(value):  # isascii: the hot path skips the regex
             raise MalformedRecord(
                 rec.source, rec.index, f"{name} holds a lone surrogate ({ascii(_SURROGATE.search(value).group())}),"  # type: ignore[union-attr]
                 " which is not text and cannot be stored as UTF-8",
