@@ -258,3 +258,20 @@ def test_bytes_spliced_into_a_file_never_lose_the_records_before_them(
     data = b"[" + b",".join([*prefix, junk]) + b"]"
     out = _read(data, chunk_chars=chunk, max_record_chars=1000)
     assert out[: len(prefix)] == [GOOD] * len(prefix)
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 64, 1 << 20])
+def test_bad_bytes_anywhere_are_found_at_their_exact_offset_and_the_file_reads_on(chunk: int) -> None:
+    # Multi-byte characters and a BOM before the bad bytes: the offset counts bytes, not characters.
+    named = json.dumps(
+        {**GOOD, "master_metadata_track_name": "\u4e2d\u00e9 \U0001f3b5"}, ensure_ascii=False
+    ).encode()
+    bad_a = named.replace("\u00e9".encode(), b"\xe9")
+    bad_b = GOOD_BYTES.replace(b"Song", b"So\xff\xfeng")
+    data = b"\xef\xbb\xbf" + _extended([named] * 50 + [bad_a] + [named] * 50 + [bad_b, GOOD_BYTES])
+    out = _read(data, chunk_chars=chunk)
+    assert len(out) == 103 and all(o == json.loads(named) for o in out[:50] + out[51:101])
+    at_e9, at_ff = data.index(b"\xe9"), data.index(b"\xff")
+    assert out[50][:2] == ("bad", 50) and f"byte 0xE9 at offset {at_e9} " in out[50][2]
+    assert out[101][:2] == ("bad", 101) and f"byte 0xFF at offset {at_ff} " in out[101][2]
+    assert out[102] == GOOD
