@@ -32,8 +32,8 @@ def import_history(
     stderr); 1 failed; 130 interrupted (Ctrl-C).
     """
     from ..exports.report import render_report_table
-    from ..jobs.import_history import ImportInterrupted
     from ..jobs.import_history import import_history as job
+    from ..jobs.import_runs import ImportInterrupted
     from .progress import progress_bar
 
     if not path.exists():

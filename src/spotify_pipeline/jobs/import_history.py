@@ -50,9 +50,12 @@ from ..exports.report import FILE_PARTIAL, FileSummary, ImportReport
 from ..landing.store import RawStore
 from ..settings import Settings
 from .import_archive import ArchivedExport, archive_files
+from .import_runs import ImportFailed, ImportInterrupted, close_abandoned_runs, finish_run, one_line
 from .progress import ProgressFn
 
 log = logging.getLogger(__name__)
+
+__all__ = ["ImportFailed", "ImportInterrupted", "import_history"]
 
 BATCH = 5_000
 # Records further apart than this are fetched by separate range queries (an unordered endsong file
@@ -70,19 +73,6 @@ ENRICH_COLUMNS = (
 Resolver = Callable[[str, str], "str | None"]
 #: How often (records) the progress callback is called within a file.
 PROGRESS_EVERY = 1_000
-
-
-class ImportInterrupted(PipelineError):
-    """Ctrl-C during an import: every batch before it is in, the one being written was rolled back."""
-
-    def __init__(self, records: int, import_id: int | None) -> None:
-        super().__init__(f"import interrupted after {records:,} records; nothing half-written: run it again")
-        self.records = records
-        self.import_id = import_id
-
-
-class ImportFailed(PipelineError):
-    """The import stopped on an error outside any one record (the warehouse failing, a bug)."""
 
 
 def import_history(
@@ -121,7 +111,7 @@ def import_history(
     from ..warehouse import writes
 
     with engine.begin() as conn:
-        _close_abandoned_runs(conn, settings.user, clock.now())
+        close_abandoned_runs(conn, settings.user, clock.now())
         report.import_id = writes.start_import_run(conn, settings.user, report.source[:1024], clock.now())
     try:
         _read_all(settings, report, ordered, engine, clock, progress, resolver)
@@ -133,11 +123,11 @@ def import_history(
             report.gaps_open = len(writes.open_gaps(conn, settings.user))
         report.check(files_found)
     except KeyboardInterrupt:
-        _finish(engine, report, clock, "interrupted", f"interrupted after {report.records_read} records")
+        finish_run(engine, report, clock, "interrupted", f"interrupted after {report.records_read} records")
         raise ImportInterrupted(report.records_read, report.import_id) from None
     except BaseException as exc:
-        why = str(exc) if isinstance(exc, PipelineError) else _one_line(exc)
-        _finish(engine, report, clock, "failed", why)
+        why = str(exc) if isinstance(exc, PipelineError) else one_line(exc)
+        finish_run(engine, report, clock, "failed", why)
         if isinstance(exc, PipelineError) or not isinstance(exc, Exception):
             raise
         log.debug("import %s failed", report.import_id, exc_info=True)
@@ -145,7 +135,7 @@ def import_history(
             f"import {report.import_id} failed after {report.records_read:,} records ({why}); the batch being "
             "written was rolled back and every earlier one is in: run it again (what is in is recognised)"
         ) from exc
-    _finish(engine, report, clock, report.status, report.error)
+    finish_run(engine, report, clock, report.status, report.error)
     log.info(
         "import %s: %s", report.import_id, {k: v for k, v in report.to_dict().items() if isinstance(v, int)}
     )
@@ -230,47 +220,6 @@ def _read_all(
             summary.status, summary.problem = FILE_PARTIAL, reader.problem
         if progress is not None:
             progress(report.records_read, None, label)
-
-
-def _close_abandoned_runs(conn: Connection, user: str, now: datetime) -> None:
-    """Runs of this user still ``running`` were abandoned (SIGKILL, power cut, the warehouse gone
-    when the run tried to finish): mark them ``interrupted`` so none stays ``running``. Their batches
-    are in; running the import again completes them."""
-    from ..warehouse import schema as s
-
-    runs = s.import_runs
-    conn.execute(
-        update(runs)
-        .where(runs.c.user_id == user, runs.c.status == "running")
-        .values(status="interrupted", finished_at=now)
-    )
-
-
-def _finish(engine: Engine, report: ImportReport, clock: Clock, status: str, error: str | None) -> None:
-    """Record how the run ended. Best effort on a failure path: if the warehouse itself is what
-    failed, the next import marks the row ``interrupted`` (``_close_abandoned_runs``)."""
-    from ..warehouse import writes
-
-    report.status, report.error = status, error
-    assert report.import_id is not None
-    try:
-        with engine.begin() as conn:
-            writes.finish_import_run(conn, report.import_id, clock.now(), status, report.to_stored_dict())
-    except Exception as exc:
-        if status in ("ok", "partial"):
-            raise ImportFailed(
-                f"import {report.import_id} read every file but could not record its end ({_one_line(exc)}); "
-                "its plays are in: run it again to record it"
-            ) from exc
-        log.warning("import %s: could not mark the run %s (%s)", report.import_id, status, _one_line(exc))
-
-
-def _one_line(exc: BaseException) -> str:
-    """``Type: first line of the message``, short: SQL errors carry the statement and its parameters."""
-    inner = getattr(exc, "orig", None) or exc
-    text = str(inner).strip().splitlines()[0] if str(inner).strip() else ""
-    text = text if len(text) <= 200 else text[:197] + "..."
-    return f"{type(inner).__name__}: {text}" if text else type(inner).__name__
 
 
 _ORDER = {
