@@ -44,8 +44,9 @@ CHUNK_CHARS = 1 << 20
 #: malformed without being held in memory (a 1 GB JSON string costs one chunk, not 1 GB).
 MAX_RECORD_CHARS = 4 * CHUNK_CHARS
 #: Largest export file (a file on disk or a zip member, uncompressed). Spotify's files are at most
-#: ~13 MB; a larger one is refused as unreadable before a byte of it is read or archived.
-MAX_FILE_BYTES = 256 * 1024 * 1024
+#: ~13 MB (10x margin); a larger one is refused as unreadable before a byte of it is read or archived
+#: (the archive copy, jobs/import_archive.py, still holds a file whole: this bounds it).
+MAX_FILE_BYTES = 128 * 1024 * 1024
 #: Largest compression ratio of a zip member (uncompressed / compressed size). Spotify's JSON packs
 #: 5-15x; a zip bomb packs 1000x and more. Members under ``RATIO_FLOOR_BYTES`` are never refused for
 #: their ratio (a small file of spaces packs well and costs nothing).

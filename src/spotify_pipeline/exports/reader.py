@@ -126,7 +126,7 @@ def _add_path(path: Path, found: Discovered, explicit: bool = False) -> None:
 
 def _too_large(size: int) -> str:
     return (
-        f"{size / 1e6:,.0f} MB is larger than the {MAX_FILE_BYTES / 1e6:,.0f} MB an export file may be "
+        f"{size / 2**20:,.0f} MiB is larger than the {MAX_FILE_BYTES / 2**20:,.0f} MiB an export file may be "
         "(Spotify's are under 15 MB): not read"
     )
 
