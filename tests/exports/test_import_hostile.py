@@ -205,3 +205,26 @@ def test_a_run_left_running_by_a_killed_import_is_closed_by_the_next(
         writes.start_import_run(conn, "alice", "old.zip", CLOCK_NOW - timedelta(days=1))
     job.import_history(settings, path, engine=engine, clock=ManualClock(CLOCK_NOW))
     assert _runs(engine) == ["interrupted", "ok"]
+
+
+def test_a_damaged_zip_member_is_unreadable_and_the_others_import(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    archive = tmp_path / "my_spotify_data.zip"
+    big = b"[" + b",\n".join(_enc(_record(m % 60, platform="x" * 2000)) for m in range(1500)) + b"]"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("endsong_0.json", big)  # over 2 MB: sniff reads only its start
+        zf.writestr("endsong_1.json", b"[" + _enc(_record(10)) + b"]")
+    data = bytearray(archive.read_bytes())
+    at = data.index(b"x" * 2000, len(data) // 2)  # a byte near the member's end: only the CRC says so
+    data[at] = ord("y")
+    archive.write_bytes(bytes(data))
+    report = job.import_history(settings, archive, engine=engine, clock=ManualClock(CLOCK_NOW))
+    assert_adds_up(report)
+    ((name, reason),) = report.unreadable_files
+    assert (
+        name == f"{archive}/endsong_0.json"
+        and "Bad CRC-32" in reason
+        and "nothing was imported" not in reason
+    )
+    assert report.imported == 1 and report.status == "partial" and _runs(engine) == ["partial"]

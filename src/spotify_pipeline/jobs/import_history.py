@@ -45,7 +45,7 @@ from ..exports.matching import (
     match_minute_rows,
     name_key,
 )
-from ..exports.reader import Discovered, FileReader, Sniffed, discover, sniff
+from ..exports.reader import Discovered, ExportReadError, FileReader, Sniffed, discover, sniff
 from ..exports.report import FILE_PARTIAL, FileSummary, ImportReport
 from ..landing.store import RawStore
 from ..settings import Settings
@@ -172,9 +172,21 @@ def _survey(
     # Archived before the run is recorded: an import that could not keep its files imports nothing.
     if replay is not None:
         report.archived = list(replay.files)
-    else:
-        report.archived = archive_files(store, settings.user, [s.file for s in ordered])
-    return report, ordered, files_found
+        return report, ordered, files_found
+    report.archived = []
+    kept: list[Sniffed] = []
+    for s in ordered:
+        # File by file: one damaged zip member (a bad CRC past the part sniff read) is unreadable,
+        # named in the report, and the others import. A raw zone that cannot be written (StoreError)
+        # still stops the import before anything is recorded.
+        try:
+            report.archived += archive_files(store, settings.user, [s.file])
+        except ExportReadError as exc:
+            detail = str(exc).removeprefix(f"{s.file.name}: ").replace("; nothing was imported", "")
+            report.unreadable_files.append((s.file.name, detail))
+            continue
+        kept.append(s)
+    return report, kept, files_found
 
 
 def _read_all(
