@@ -40,9 +40,10 @@ class NotAJsonArray(Exception):
     """The file is not an array of records. ``readable`` is False when it is not even text (its first
     characters are bytes that are not UTF-8): then the file is unreadable, not merely unknown."""
 
-    def __init__(self, reason: str, readable: bool = True) -> None:
+    def __init__(self, reason: str, readable: bool = True, empty: bool = False) -> None:
         super().__init__(reason)
         self.readable = readable
+        self.empty = empty
 
 
 class BrokenFile(MalformedRecord):
@@ -173,7 +174,7 @@ def iter_json_array(
         if first is not None and _BAD.match(first):
             raise NotAJsonArray(f"not UTF-8 text ({b.bad_note(b.pos, b.pos + 1)})", readable=False)
         kind = "empty" if first is None else ("a JSON object" if first == "{" else "not a JSON array")
-        raise NotAJsonArray(f"top level is {kind}, not an array of streams")
+        raise NotAJsonArray(f"top level is {kind}, not an array of streams", empty=first is None)
     b.pos += 1
     index = 0
     if b.peek() == "]":

@@ -250,9 +250,9 @@ def sniff(file: ExportFile) -> Sniffed:
                     first = None if isinstance(element, MalformedRecord) else element
                     break
     except NotAJsonArray as exc:
-        named = format_from_name(file.name) is not None
-        # An empty or non-text file named like streaming history is a lost file, not someone else's.
-        return Sniffed(file, None, str(exc), readable=exc.readable and not named)
+        # An empty file named like streaming history is a lost file (a cut download), not someone else's.
+        lost = exc.empty and format_from_name(file.name) is not None
+        return Sniffed(file, None, str(exc), readable=exc.readable and not lost)
     except BrokenFile:
         pass  # broken before a record decoded: the name may still say what the file is
     except READ_ERRORS as exc:
