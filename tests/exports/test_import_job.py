@@ -65,7 +65,12 @@ def test_every_fixture_format_in_one_import(settings: Settings, engine: Engine) 
     assert dancing["import_id"] == report.import_id
     with engine.connect() as conn:
         run = conn.execute(select(s.import_runs)).one()
-    assert run.status == "ok" and json.loads(run.report)["records_read"] == 18
+    # Three records are damaged (a bad time, a bad ms_played, no track name), one is Spotify's empty
+    # record (not damage): partial, and said so.
+    assert run.status == "partial" and json.loads(run.report)["records_read"] == 18
+    assert report.damaged == 3 and "3 malformed record(s)" in report.why_partial()
+    assert report.file_counts() == {"files_read": 4, "files_partial": 0, "files_unreadable": 0,
+                                    "files_unknown": 2, "files_ignored": 0}  # fmt: skip
     render_report_table(report)  # renders without error
 
 
@@ -184,16 +189,15 @@ def test_truncated_file_is_partial_and_closes_no_gap(
         assert conn.execute(select(func.count()).select_from(s.plays)).scalar() == report.imported
 
 
-def test_progress_reaches_the_total(settings: Settings, engine: Engine) -> None:
-    seen: list[tuple[int, int]] = []
-    import_history(
-        settings, REAL, engine=engine, progress=lambda done, total, name: seen.append((done, total))
+def test_progress_counts_records(settings: Settings, engine: Engine) -> None:
+    seen: list[tuple[int, int | None, str | None]] = []
+    report = import_history(
+        settings, REAL, engine=engine, progress=lambda done, total, text: seen.append((done, total, text))
     )
-    assert (
-        seen
-        and seen[-1][0] == seen[-1][1]
-        and all(a <= b for (a, _), (b, _) in zip(seen, seen[1:], strict=False))
-    )
+    # Records, not bytes: the last call says how many records were read, and every file is named.
+    assert seen[-1][0] == report.records_read == 471
+    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:], strict=False))
+    assert seen[-1][2] == "importing StreamingHistory_music_0.json (4/4 files)"
 
 
 @pytest.mark.parametrize("bad", ["nothing-here", "notes.txt"])

@@ -251,7 +251,7 @@ def test_an_interrupted_import_resumed_adds_each_play_once(
         real_flush(self, engine, batch, fmt)
 
     monkeypatch.setattr(job._Run, "flush", crash_in_the_missed_window)
-    with pytest.raises(OSError, match="simulated"):
+    with pytest.raises(job.ImportFailed, match="OSError: disk full .simulated.*run it again"):
         job.import_history(settings, folders["both"], engine=engine)
     assert api_plays < len(_rows(engine)) < len(truth)
     monkeypatch.setattr(job._Run, "flush", real_flush)

@@ -187,7 +187,7 @@ def test_a_change_of_app_mode_from_extended_to_development(tmp_path: Path) -> No
     assert_three_checks(world, told, "audio_features_unavailable=", "enrich: ok")
 
 
-# --- one bad value never blocks the rest (issue 10) --------------------------------------------------
+# --- one bad value never blocks the rest --------------------------------------------------
 
 BAD = "recently_played/2026110100.json"  # an hour before the world starts: no real object has this key
 

@@ -3,52 +3,82 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.markup import escape
 
-from .common import call, console, err_console, print_json, settings
+from ..errors import PipelineError
+from .common import call, console, err_console, fail, print_json, settings
+
+if TYPE_CHECKING:
+    from ..exports.report import ImportReport
+
+
+#: Exit code of an import that finished but did not import everything (``partial``): not 0, so a
+#: script notices; not 1 (an error: nothing more was done), so it can tell the two apart.
+EXIT_PARTIAL = 3
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
 
 
 def import_history(
     path: Annotated[Path, typer.Argument(help="The zip Spotify sent, a folder, or single JSON files")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object")] = False,
 ) -> None:
-    """Import a Spotify privacy export ("Download your data"), deduplicated against API plays."""
+    """Import a Spotify privacy export ("Download your data"), deduplicated against API plays.
+
+    Exit status: 0 everything imported; 3 partial (a file or record was not imported: named on
+    stderr); 1 failed; 130 interrupted (Ctrl-C).
+    """
     from ..exports.report import render_report_table
     from ..jobs.import_history import import_history as job
+    from ..jobs.import_runs import ImportInterrupted
+    from .progress import progress_bar
 
     if not path.exists():
         raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
     s = settings()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,} records"),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
-        task = bar.add_task(f"importing {path.name}", total=None)
-
-        def progress(done: int, total: int | None = None, description: str | None = None) -> None:
-            bar.update(task, completed=done, total=total, description=description or f"importing {path.name}")
-
-        report = call(job, s, path, progress=progress)
+    try:
+        with progress_bar(f"importing {path.name}", "records", disable=as_json) as progress:
+            report = job(s, path, progress=progress)
+    except ImportInterrupted as exc:
+        _say("interrupted", str(exc))
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except KeyboardInterrupt:
+        _say(
+            "interrupted", "import interrupted before any record was read; nothing was written: run it again"
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except PipelineError as exc:
+        fail(str(exc))
     if as_json:
         print_json(report.to_dict())
     else:
         console.print(render_report_table(report))
-        for entry in report.malformed[:20]:
-            err_console.print(
-                f"[yellow]malformed:[/] {entry.file} record {entry.index}: {entry.reason}", highlight=False
-            )
-        if len(report.malformed) > 20:
-            err_console.print(f"... and {len(report.malformed) - 20} more malformed records (see --json)")
-        if report.error:
-            err_console.print(f"[yellow]warning:[/] {report.error}", highlight=False)
+    _warn_what_was_not_imported(report)
+    if report.status != "ok":
+        _say("partial", report.why_partial())
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _say(label: str, text: str) -> None:
+    """One line on stderr: a coloured label, then the text as is (file names may hold ``[...]``)."""
+    err_console.print(f"[yellow]{label}:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
+
+def _warn_what_was_not_imported(report: ImportReport) -> None:
+    """One line per file or record left out, on stderr (whatever stdout carries), at most 20 records."""
+    for f in report.partial_files:
+        _say("partial file", f"{f.name}: {f.records} records read, then {f.problem}")
+    for name, reason in report.unreadable_files:
+        _say("unreadable file", f"{name}: {reason}")
+    for entry in report.malformed[:20]:
+        _say("malformed", f"{entry.file} record {entry.index}: {entry.reason}")
+    if report.malformed_count > 20:
+        _say("malformed", f"... and {report.malformed_count - 20} more (see --json)")
+    if report.error:
+        _say("warning", report.error)
 
 
 def coverage(

@@ -30,6 +30,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..errors import MalformedRecord
+from .limits import EARLIEST_PLAY, MAX_MS_PLAYED, MAX_TEXT_CHARS
 
 
 class ExportFormat(StrEnum):
@@ -80,10 +81,22 @@ _NAME_PATTERNS: tuple[tuple[re.Pattern[str], ExportFormat], ...] = (
 )
 
 _TRACK_URI = re.compile(r"^spotify:track:([0-9A-Za-z]{22})$")
-_ACCOUNT_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})$")
-_TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$")
+# [0-9], not \d: \d also matches other scripts' digits, which int() would then accept.
+_ACCOUNT_TIME = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2})$")
+_TS = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_TEXT_LIMITS = tuple(MAX_TEXT_CHARS.items())
+# A sanity bound when no clock is given (the parser is pure): far enough from year 9999 that no
+# offset added to a time can overflow.
+_LATEST_EVER = datetime(2200, 1, 1, tzinfo=UTC)
 # reason values that say "no reason was recorded": stored as NULL so one missing value means one thing.
 _NO_REASON = frozenset({"", "unknown"})
+
+
+class EmptyRecord(MalformedRecord):
+    """A record Spotify wrote with nothing saying what was played (no track, episode or audiobook
+    metadata). Counted malformed like any record that is not a play, but it is Spotify's own data, not
+    damage: it does not make the import partial."""
 
 
 def format_from_name(name: str) -> ExportFormat | None:
@@ -171,15 +184,45 @@ class ExportRecord:
         return self.ms_played < MIN_PLAY_MS
 
 
-def parse_record(raw: Any, fmt: ExportFormat, source: str, index: int) -> ExportRecord:
+def parse_record(
+    raw: Any, fmt: ExportFormat, source: str, index: int, *, not_after: datetime | None = None
+) -> ExportRecord:
     """One raw JSON record of a file of format ``fmt`` -> ExportRecord, or MalformedRecord naming
-    ``source`` and ``index``. Records with no track, episode or audiobook metadata are malformed too:
-    Spotify writes them (spotify-api.md §6.2) but there is nothing to say what was played."""
+    ``source`` and ``index``. Records with no track, episode or audiobook metadata are malformed too
+    (EmptyRecord): Spotify writes them (spotify-api.md §6.2) but there is nothing to say what was played.
+
+    Values outside ``exports/limits.py`` are malformed: an end before 2006 or after ``not_after`` (the
+    caller's clock plus a margin; None: not checked), ``ms_played`` over 7 days, text longer than its
+    column or holding a lone surrogate (not storable as UTF-8)."""
     if not isinstance(raw, dict):
         raise MalformedRecord(source, index, f"expected a JSON object, got {type(raw).__name__}")
     if fmt.is_account:
-        return _parse_account(raw, fmt, source, index)
-    return _parse_extended(raw, fmt, source, index)
+        rec = _parse_account(raw, fmt, source, index)
+    else:
+        rec = _parse_extended(raw, fmt, source, index)
+    _check_bounds(rec, not_after)
+    return rec
+
+
+def _check_bounds(rec: ExportRecord, not_after: datetime | None) -> None:
+    if not_after is not None and rec.ended_at > not_after:
+        field = "endTime" if rec.format.is_account else "ts"
+        raise MalformedRecord(
+            rec.source, rec.index, _out_of_range(field, f"{rec.ended_at:%Y-%m-%dT%H:%M:%SZ}", not_after)
+        )
+    for name, limit in _TEXT_LIMITS:
+        value = getattr(rec, name)
+        if value is None:
+            continue
+        if len(value) > limit:
+            raise MalformedRecord(
+                rec.source, rec.index, f"{name} is {len(value):,} characters long; at most {limit:,} are kept"
+            )
+        if not value.isascii() and _SURROGATE.search(value):  # isascii: the hot path skips the regex
+            raise MalformedRecord(
+                rec.source, rec.index, f"{name} holds a lone surrogate ({ascii(_SURROGATE.search(value).group())}),"  # type: ignore[union-attr]
+                " which is not text and cannot be stored as UTF-8",
+            )  # fmt: skip
 
 
 def _parse_account(raw: dict[str, Any], fmt: ExportFormat, source: str, index: int) -> ExportRecord:
@@ -218,7 +261,7 @@ def _parse_extended(raw: dict[str, Any], fmt: ExportFormat, source: str, index: 
         # Local files carry spotify:local:... URIs: a real play with names but no id.
         if match is None and not (isinstance(track_uri, str) and track_uri.startswith("spotify:local:")):
             raise MalformedRecord(
-                source, index, f"spotify_track_uri {track_uri!r} is not spotify:track:<22 chars>"
+                source, index, f"spotify_track_uri {_short(track_uri)} is not spotify:track:<22 chars>"
             )
         track_id = match.group(1) if match else None
     track_name = _text(raw.get("master_metadata_track_name"))
@@ -250,9 +293,7 @@ def _parse_extended(raw: dict[str, Any], fmt: ExportFormat, source: str, index: 
             track_name=_text(raw.get("audiobook_chapter_title")), album_name=_text(raw.get("audiobook_title")),
             **common,
         )  # fmt: skip
-    raise MalformedRecord(
-        source, index, "no track, episode or audiobook metadata: nothing says what was played"
-    )
+    raise EmptyRecord(source, index, "no track, episode or audiobook metadata: nothing says what was played")
 
 
 # --- field parsers: each names the field and the record in its error ---------------------------
@@ -272,19 +313,42 @@ def _utc_time(
     """A UTC time from ``pattern``'s groups (year, month, day, hour, minute[, second])."""
     match = pattern.match(value) if isinstance(value, str) else None
     if match is None:
-        raise MalformedRecord(source, index, f"{field} {value!r} is not {shape}")
+        raise MalformedRecord(source, index, f"{field} {_short(value)} is not {shape}")
     try:
         y, mo, d, h, mi, *sec = (int(g) for g in match.groups() if g is not None)
-        return datetime(y, mo, d, h, mi, sec[0] if sec else 0, tzinfo=UTC)
+        when = datetime(y, mo, d, h, mi, sec[0] if sec else 0, tzinfo=UTC)
     except ValueError as exc:
         raise MalformedRecord(source, index, f"{field} {value!r} is not a valid time: {exc}") from None
+    # Checked here, before any arithmetic on it (year 1 minus ms_played overflows); the upper bound
+    # with the caller's clock in _check_bounds.
+    if when < EARLIEST_PLAY or when > _LATEST_EVER:
+        raise MalformedRecord(source, index, _out_of_range(field, value, None))
+    return when
+
+
+def _out_of_range(field: str, value: str, not_after: datetime | None) -> str:
+    latest = "now" if not_after is None else f"{not_after:%Y-%m-%d %H:%M} UTC"
+    return f"{field} {value!r} is outside {EARLIEST_PLAY:%Y-%m-%d} (before Spotify) .. {latest}"
 
 
 def _ms_played(value: Any, source: str, index: int) -> int:
     # bool is an int in Python; a true/false ms_played is a broken record, not 1 ms.
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise MalformedRecord(source, index, f"ms_played {value!r} is not a non-negative integer")
+        raise MalformedRecord(source, index, f"ms_played {_short(value)} is not a non-negative integer")
+    if value > MAX_MS_PLAYED:
+        raise MalformedRecord(
+            source, index, f"ms_played {_short(value)} is more than 7 days ({MAX_MS_PLAYED:,} ms) of playing"
+        )
     return value
+
+
+def _short(value: Any) -> str:
+    """A value for a message: a 4000-digit number or a 1 MB string is cut, never printed whole."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        # str() of a number over 4300 digits raises; its size is what the message needs.
+        return f"(a number of about {int(value.bit_length() * 0.30103) + 1} digits)"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _start(ended_at: datetime, ms: int, offline_ts: Any, source: str, index: int) -> datetime:
@@ -292,12 +356,17 @@ def _start(ended_at: datetime, ms: int, offline_ts: Any, source: str, index: int
     if offline_ts is None or offline_ts == 0:  # 0 = "not recorded" in old endsong files
         return estimate
     if isinstance(offline_ts, bool) or not isinstance(offline_ts, int | float):
-        raise MalformedRecord(source, index, f"offline_timestamp {offline_ts!r} is not a number")
-    seconds = offline_ts / 1000 if offline_ts > _MS_THRESHOLD else float(offline_ts)
+        raise MalformedRecord(source, index, f"offline_timestamp {_short(offline_ts)} is not a number")
     try:
+        seconds = offline_ts / 1000 if offline_ts > _MS_THRESHOLD else float(offline_ts)
         offline = datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):
-        raise MalformedRecord(source, index, f"offline_timestamp {offline_ts!r} is out of range") from None
+        raise MalformedRecord(
+            source, index, f"offline_timestamp {_short(offline_ts)} is out of range"
+        ) from None
+    # A start before Spotify existed is a broken clock, not a start: ts - ms_played is kept instead.
+    if offline < EARLIEST_PLAY:
+        return estimate
     if abs((offline - estimate).total_seconds()) > _START_OVERRIDE_S and offline <= ended_at:
         return offline
     return estimate
@@ -306,7 +375,7 @@ def _start(ended_at: datetime, ms: int, offline_ts: Any, source: str, index: int
 def _flag(value: Any, field: str, source: str, index: int) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
-    raise MalformedRecord(source, index, f"{field} {value!r} is not true, false or null")
+    raise MalformedRecord(source, index, f"{field} {_short(value)} is not true, false or null")
 
 
 def _reason(value: Any) -> str | None:

@@ -1,39 +1,49 @@
 """Find the export files in a zip, a folder or a list of files, and stream their records.
 
 Memory stays flat: a file is never loaded whole. Each JSON array is decoded element by element from
-a text stream read in 1 MiB chunks (the standard library has no incremental JSON parser, and
-``json.load`` of a 12 MB export file costs ~10x its size in Python objects), so the import holds one
-chunk of text and the caller's batch of records at a time, whatever the size of the export.
+a text stream read in 1 MiB chunks (``jsonstream``), so the import holds one chunk of text and the
+caller's batch of records at a time, whatever the size of the export.
+
+Every JSON file ends in exactly one state (docs/import-history.md, "Files"): recognised and *read* to
+its end, recognised but *partial* (it broke: the rest was not read), *unreadable* (too large, a zip
+bomb, encrypted, not UTF-8 text, ...) or *unknown* (JSON that is not streaming history). Nothing is
+dropped without being named.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from ..errors import MalformedRecord, PipelineError
-from .formats import ExportFormat, ExportRecord, detect_format, parse_record
+from .formats import EmptyRecord, ExportFormat, ExportRecord, detect_format, format_from_name, parse_record
+from .jsonstream import BrokenFile, NotAJsonArray, iter_json_array
+from .limits import MAX_COMPRESSION_RATIO, MAX_FILE_BYTES, RATIO_FLOOR_BYTES
 
-CHUNK_CHARS = 1 << 20
-# A streaming-history record is under 2 KB; a "record" that has not closed after this much text is
-# broken JSON, and reading on would pull the rest of the file into memory.
-_MAX_RECORD_CHARS = 4 * CHUNK_CHARS
-_WS = re.compile(r"\s*")
+__all__ = [
+    "BrokenFile", "Discovered", "EmptyRecord", "ExportFile", "ExportReadError", "FileReader", "NotAJsonArray",
+    "Sniffed", "discover", "iter_json_array", "read_records", "sniff",
+]  # fmt: skip
+
+#: What reading a file (from disk or a zip member) can raise besides our own errors: I/O, a corrupt
+#: or truncated member (CRC, deflate stream), a member cut short.
+READ_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zipfile.BadZipFile, zlib.error)
+_ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 
 
 class ExportReadError(PipelineError):
     """A path given to the import cannot be read at all (missing, not a zip, no JSON inside)."""
 
 
-class NotAJsonArray(Exception):
-    """The file is JSON (or not) but not an array of records: an unknown file, reported as such."""
+class FileTooLarge(OSError):
+    """A stream gave more bytes than its file may hold (``MAX_FILE_BYTES`` or the zip's own size)."""
 
 
 @dataclass(frozen=True)
@@ -56,13 +66,12 @@ class ExportFile:
             raw.close()
 
     @contextmanager
-    def text(self, on_bytes: Callable[[int], None] | None = None) -> Iterator[IO[str]]:
-        raw: IO[bytes] = self._open()
-        if on_bytes is not None:
-            raw = _Counting(raw, on_bytes)  # type: ignore[assignment]
+    def text(self) -> Iterator[IO[str]]:
+        """The file as text. A byte that is not UTF-8 becomes a lone surrogate (surrogateescape), which
+        ``jsonstream`` reports with its offset: never replaced silently, never the end of the file."""
+        raw = self._open()
         try:
-            # utf-8-sig: a BOM, if some tool re-saved the file, is not part of the first key.
-            yield io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict")
+            yield io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape")
         finally:
             raw.close()
 
@@ -71,13 +80,14 @@ class ExportFile:
 class Discovered:
     files: list[ExportFile]
     ignored: list[str]  # not JSON (Read_Me_First.pdf, ...): listed, never read
+    # JSON files refused before a byte was read (too large, a zip bomb, encrypted), with the reason.
+    refused: list[tuple[str, str]] = field(default_factory=list)
 
 
 def discover(paths: Path | Iterable[Path]) -> Discovered:
     """Every ``*.json`` under the given zip files, folders and files, in a stable order."""
     items = [paths] if isinstance(paths, Path) else list(paths)
-    files: list[ExportFile] = []
-    ignored: list[str] = []
+    found = Discovered([], [], [])
     for path in items:
         if not path.exists():
             raise ExportReadError(
@@ -85,186 +95,168 @@ def discover(paths: Path | Iterable[Path]) -> Discovered:
             )
         if path.is_dir():
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                _add_path(child, files, ignored)
+                _add_path(child, found)
         else:
-            _add_path(path, files, ignored, explicit=True)
-    if not files:
+            _add_path(path, found, explicit=True)
+    if not found.files and not found.refused:
         raise ExportReadError(
             f"no JSON file found in {', '.join(map(str, items))}: is this a Spotify data export?"
         )
-    return Discovered(files, ignored)
+    return found
 
 
-def _add_path(path: Path, files: list[ExportFile], ignored: list[str], explicit: bool = False) -> None:
+def _add_path(path: Path, found: Discovered, explicit: bool = False) -> None:
     if path.suffix.lower() == ".zip":
-        _add_zip(path, files, ignored)
+        _add_zip(path, found)
     elif path.suffix.lower() == ".json" and not path.name.startswith("._"):
-        files.append(ExportFile(str(path), path.stat().st_size, lambda p=path: open(p, "rb")))  # type: ignore[misc]
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            found.refused.append((str(path), _too_large(size)))
+            return
+
+        def opener(p: Path = path) -> IO[bytes]:
+            return _Capped(open(p, "rb"), str(p), MAX_FILE_BYTES)  # type: ignore[return-value]
+
+        found.files.append(ExportFile(str(path), size, opener))
     elif explicit:
         raise ExportReadError(f"{path}: not a .json or .zip file")
     else:
-        ignored.append(str(path))
+        found.ignored.append(str(path))
 
 
-def _add_zip(path: Path, files: list[ExportFile], ignored: list[str]) -> None:
+def _too_large(size: int) -> str:
+    return (
+        f"{size / 2**20:,.0f} MiB is larger than the {MAX_FILE_BYTES / 2**20:,.0f} MiB an export file may be "
+        "(Spotify's are under 15 MB): not read"
+    )
+
+
+def _add_zip(path: Path, found: Discovered) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
-            members = sorted(zf.infolist(), key=lambda i: i.filename)
+            # By position, not name: a zip may hold two members of one name, and each is read.
+            members = sorted(enumerate(zf.infolist()), key=lambda m: (m[1].filename, m[0]))
     except (zipfile.BadZipFile, OSError) as exc:
         raise ExportReadError(f"{path}: not a readable zip file ({exc}); download the export again") from None
-    for info in members:
+    seen: dict[str, int] = {}
+    for position, info in members:
         base = info.filename.rsplit("/", 1)[-1]
         if info.is_dir() or info.filename.startswith("__MACOSX/"):
             continue
+        name = f"{path}/{info.filename}"
         if not info.filename.lower().endswith(".json") or base.startswith("._"):
-            ignored.append(f"{path}/{info.filename}")
+            found.ignored.append(name)
+            continue
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            name += f" (member {seen[name]} of that name)"
+        problem = _member_problem(info)
+        if problem is not None:
+            found.refused.append((name, problem))
             continue
 
-        def opener(p: Path = path, member: str = info.filename) -> IO[bytes]:
+        def opener(p: Path = path, at: int = position, label: str = name) -> IO[bytes]:
             # One ZipFile per member read, closed with the member: nothing stays open between files.
             zf = zipfile.ZipFile(p)
-            inner = zf.open(member)
-            return _Closing(inner, zf)  # type: ignore[return-value]
-
-        files.append(ExportFile(f"{path}/{info.filename}", info.file_size, opener))
-
-
-class _Counting(io.RawIOBase):
-    """Reports the bytes read from a stream (the progress bar moves as the file is read)."""
-
-    def __init__(self, inner: IO[bytes], on_bytes: Callable[[int], None]) -> None:
-        self._inner, self._on_bytes = inner, on_bytes
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        data = self._inner.read(len(b))
-        b[: len(data)] = data
-        if data:
-            self._on_bytes(len(data))
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._inner.close()
-        super().close()
-
-
-class _Closing(io.RawIOBase):
-    """A zip member stream that also closes its ZipFile."""
-
-    def __init__(self, inner: IO[bytes], owner: zipfile.ZipFile) -> None:
-        self._inner, self._owner = inner, owner
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        data = self._inner.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._inner.close()
-            self._owner.close()
-        super().close()
-
-
-# --- streaming JSON array ------------------------------------------------------------------------
-
-
-def iter_json_array(stream: IO[str], source: str, chunk_chars: int = CHUNK_CHARS) -> Iterator[Any]:
-    """Yield the elements of the top-level JSON array in ``stream`` one at a time.
-
-    Raises NotAJsonArray when the document does not start with ``[``, and MalformedRecord (naming the
-    element's index) when the JSON breaks mid-array: what follows cannot be located reliably.
-    """
-    decoder = json.JSONDecoder()
-    buf, pos, eof = "", 0, False
-
-    def more() -> bool:
-        nonlocal buf, pos, eof
-        if eof:
-            return False
-        chunk = stream.read(chunk_chars)
-        buf, pos = buf[pos:] + chunk, 0
-        eof = not chunk
-        return bool(chunk)
-
-    def peek() -> str | None:
-        nonlocal pos
-        while True:
-            pos = _WS.match(buf, pos).end()  # type: ignore[union-attr]
-            if pos < len(buf):
-                return buf[pos]
-            if not more():
-                return None
-
-    try:
-        first = peek()
-    except UnicodeDecodeError as exc:
-        raise NotAJsonArray(f"not UTF-8 text ({exc.reason})") from None
-    if first != "[":
-        kind = "empty" if first is None else ("a JSON object" if first == "{" else "not a JSON array")
-        raise NotAJsonArray(f"top level is {kind}, not an array of streams")
-    pos += 1
-    index = 0
-    if peek() == "]":
-        return
-    while True:
-        while True:
             try:
-                value, end = decoder.raw_decode(buf, pos)
-            except json.JSONDecodeError as exc:
-                if len(buf) - pos > _MAX_RECORD_CHARS or not more():
-                    raise MalformedRecord(
-                        source, index, f"invalid JSON ({exc.msg}); the rest of the file is unreadable"
-                    ) from None
-                continue
-            # A value that ends exactly at the buffer's end may be a cut number: read on and decode again.
-            if end < len(buf) or eof or not more():
-                break
-        pos = end
-        yield value
-        index += 1
-        sep = peek()
-        if sep == ",":
-            pos += 1
-            peek()
-            continue
-        if sep == "]":
-            return
-        raise MalformedRecord(
-            source,
-            index,
-            "invalid JSON (expected ',' or ']' after a record); the rest of the file is unreadable",
+                member = zf.infolist()[at]
+                inner = zf.open(member)
+            except BaseException:
+                zf.close()
+                raise
+            return _Capped(inner, label, min(member.file_size, MAX_FILE_BYTES), owner=zf)  # type: ignore[return-value]
+
+        found.files.append(ExportFile(name, info.file_size, opener))
+
+
+def _member_problem(info: zipfile.ZipInfo) -> str | None:
+    """Why a zip member is refused before it is read (None: it may be read)."""
+    if info.flag_bits & 0x1:
+        return "encrypted in the zip: unzip it with your system's tool and import the folder"
+    if info.compress_type not in _ZIP_METHODS:
+        return (
+            f"compressed with zip method {info.compress_type}, which Python cannot read: unzip it with your "
+            "system's tool and import the folder"
         )
+    if info.file_size > MAX_FILE_BYTES:
+        return _too_large(info.file_size)
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size > RATIO_FLOOR_BYTES and ratio > MAX_COMPRESSION_RATIO:
+        return (
+            f"expands {ratio:,.0f} times ({info.compress_size:,} bytes to {info.file_size:,}), more than the "
+            f"{MAX_COMPRESSION_RATIO} times a real export file does (a zip bomb?): not read"
+        )
+    return None
+
+
+class _Capped(io.RawIOBase):
+    """A file or zip member stream that refuses to give more than ``limit`` bytes, and closes the
+    ZipFile it came from with it."""
+
+    def __init__(self, inner: IO[bytes], name: str, limit: int, owner: zipfile.ZipFile | None = None) -> None:
+        self._inner, self._name, self._left, self._owner = inner, name, limit, owner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._inner.read(len(b))
+        self._left -= len(data)
+        if self._left < 0:
+            raise FileTooLarge(
+                f"{self._name} gives more bytes than it declares (or than an export file may hold)"
+            )
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._inner.close()
+            finally:
+                if self._owner is not None:
+                    self._owner.close()
+        super().close()
 
 
 # --- what a file is, and its records -------------------------------------------------------------
+
+#: How many leading elements ``sniff`` looks through for a record to recognise the format by.
+_SNIFF_ELEMENTS = 20
 
 
 @dataclass(frozen=True)
 class Sniffed:
     file: ExportFile
     format: ExportFormat | None
-    problem: str | None = None  # why the file is unknown
+    problem: str | None = None  # why the file is unknown or unreadable
+    readable: bool = True  # False: the file could not be read (unreadable), not merely unknown
+
+    @property
+    def status(self) -> str:
+        if self.format is not None:
+            return "recognised"
+        return "unknown" if self.readable else "unreadable"
 
 
 def sniff(file: ExportFile) -> Sniffed:
-    """Open a file, look at its first record only, and say which format it is (or why it is unknown)."""
+    """Open a file, look at its first records only, and say which format it is (or why it is unknown
+    or unreadable). The first record that decodes decides: one bad first record does not hide a file."""
+    first: Any = None
     try:
         with file.text() as stream:
-            elements = iter_json_array(stream, file.name)
-            first = next(elements, None)
+            for n, element in enumerate(iter_json_array(stream, file.name)):
+                if not isinstance(element, MalformedRecord) or n >= _SNIFF_ELEMENTS:
+                    first = None if isinstance(element, MalformedRecord) else element
+                    break
     except NotAJsonArray as exc:
-        return Sniffed(file, None, str(exc))
-    except MalformedRecord:
-        first = None  # broken first record: the name may still say what the file is
-    except UnicodeDecodeError as exc:
-        return Sniffed(file, None, f"not UTF-8 text ({exc.reason})")
+        # An empty file named like streaming history is a lost file (a cut download), not someone else's.
+        lost = exc.empty and format_from_name(file.name) is not None
+        return Sniffed(file, None, str(exc), readable=exc.readable and not lost)
+    except BrokenFile:
+        pass  # broken before a record decoded: the name may still say what the file is
+    except READ_ERRORS as exc:
+        return Sniffed(file, None, f"could not be read ({_describe(exc)})", readable=False)
     fmt = detect_format(first, file.name)
     if fmt is None:
         keys = ", ".join(sorted(first)[:8]) if isinstance(first, dict) else "none"
@@ -272,23 +264,53 @@ def sniff(file: ExportFile) -> Sniffed:
     return Sniffed(file, fmt)
 
 
-def read_records(
-    file: ExportFile, fmt: ExportFormat, on_bytes: Callable[[int], None] | None = None
-) -> Iterator[ExportRecord | MalformedRecord]:
-    """Every record of ``file`` parsed as ``fmt``: an ExportRecord, or the MalformedRecord saying why
-    not. A JSON syntax error ends the file with one MalformedRecord for the record where it broke."""
-    count = 0
+def _describe(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class FileReader:
+    """Iterate over every record of ``file`` parsed as ``fmt``: an ExportRecord, or the
+    MalformedRecord saying why not. After the iteration, ``problem`` says why the file was not read to
+    its end (None: it was): broken JSON, text after the array, an I/O or zip error."""
+
+    def __init__(self, file: ExportFile, fmt: ExportFormat, not_after: datetime | None = None) -> None:
+        self.file, self.fmt, self.not_after = file, fmt, not_after
+        self.problem: str | None = None
+
+    def __iter__(self) -> Iterator[ExportRecord | MalformedRecord]:
+        count = 0
+        name = self.file.name
+        try:
+            with self.file.text() as stream:
+                for raw in iter_json_array(stream, name):
+                    if isinstance(raw, MalformedRecord):
+                        yield raw
+                    else:
+                        yield _parse(raw, self.fmt, name, count, self.not_after)
+                    count += 1
+        except BrokenFile as broken:
+            self.problem = broken.reason
+            if broken.record_lost:
+                yield broken
+        except READ_ERRORS as exc:
+            self.problem = f"could not be read past record {count} ({_describe(exc)})"
+            yield BrokenFile(name, count, f"{self.problem}; the rest of the file was not read")
+
+
+def _parse(
+    raw: Any, fmt: ExportFormat, name: str, index: int, not_after: datetime | None
+) -> ExportRecord | MalformedRecord:
     try:
-        with file.text(on_bytes) as stream:
-            for raw in iter_json_array(stream, file.name):
-                try:
-                    yield parse_record(raw, fmt, file.name, count)
-                except MalformedRecord as bad:
-                    yield bad
-                count += 1
-    except MalformedRecord as broken:
-        yield broken
-    except UnicodeDecodeError as exc:
-        yield MalformedRecord(
-            file.name, count, f"not UTF-8 text ({exc.reason}); the rest of the file is unreadable"
-        )
+        return parse_record(raw, fmt, name, index, not_after=not_after)
+    except MalformedRecord as bad:
+        return bad
+    except Exception as exc:  # noqa: BLE001 - one record's odd value must never stop the file
+        return MalformedRecord(name, index, f"could not be parsed ({_describe(exc)})")
+
+
+def read_records(
+    file: ExportFile, fmt: ExportFormat, not_after: datetime | None = None
+) -> Iterator[ExportRecord | MalformedRecord]:
+    """Every record of ``file`` parsed as ``fmt`` (``FileReader`` without the file's problem)."""
+    yield from FileReader(file, fmt, not_after)

@@ -5,7 +5,12 @@ Every record read lands in exactly one bucket::
     records_read = imported + duplicates_of_api + duplicates_in_export + too_short
                    + podcasts_audiobooks + incognito + malformed
 
-``check()`` enforces it (the job calls it before reporting success, so a miscount is a crash, not a
+and every JSON file found is in exactly one state::
+
+    files found = read + partial + unreadable + unknown
+    records_read = sum of the records of the read and partial files
+
+``check()`` enforces both (the job calls it before reporting success, so a miscount is a crash, not a
 quietly wrong report). Buckets are decided in this order, first that applies wins: malformed,
 podcast/audiobook, incognito, duplicate within the export, duplicate of an API play, too short,
 imported. A short stream that *is* an API play counts as a duplicate of that play (and enriches it).
@@ -13,6 +18,7 @@ imported. A short stream that *is* an API play counts as a duplicate of that pla
 
 from __future__ import annotations
 
+import json
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,11 +44,27 @@ class ReportMismatch(PipelineError):
     """The report's buckets do not add up to the records read: a bug, never a data problem."""
 
 
+#: Malformed records listed by name in the report (all are counted): the report is stored in
+#: import_runs, and a file of a million broken records must not make a report of a hundred megabytes.
+MAX_MALFORMED_LISTED = 1000
+
+#: The stored report (import_runs.report) stays under this many bytes: MariaDB's TEXT holds 65,535, and
+#: a write refused there would fail the run at its very end. ``to_stored_dict`` lists fewer malformed
+#: records to fit; every count stays.
+STORED_REPORT_BYTES = 60_000
+
+#: What became of a recognised file: read to its end, or broken part way (the rest not read).
+FILE_READ, FILE_PARTIAL = "read", "partial"
+
+
 @dataclass
 class FileSummary:
     name: str
     format: str
     records: int = 0
+    malformed: int = 0
+    status: str = FILE_READ
+    problem: str | None = None  # why a partial file was not read to its end
 
 
 @dataclass(frozen=True)
@@ -67,6 +89,7 @@ class MalformedEntry:
     file: str
     index: int | str
     reason: str
+    empty: bool = False  # Spotify's own record with nothing played (formats.EmptyRecord), not damage
 
 
 @dataclass
@@ -77,6 +100,8 @@ class ImportReport:
     status: str = "running"
     files: list[FileSummary] = field(default_factory=list)
     unknown_files: list[tuple[str, str]] = field(default_factory=list)
+    # JSON files that could not be read at all (too large, a zip bomb, not UTF-8 text...), with why.
+    unreadable_files: list[tuple[str, str]] = field(default_factory=list)
     ignored_files: list[str] = field(default_factory=list)
     # None: the import was made before export files were archived (or the copy failed the run).
     archived: list[ArchivedFile] | None = None
@@ -87,7 +112,9 @@ class ImportReport:
     too_short: int = 0
     podcasts_audiobooks: int = 0
     incognito: int = 0
+    malformed_count: int = 0  # the bucket; ``malformed`` lists the first MAX_MALFORMED_LISTED of them
     malformed: list[MalformedEntry] = field(default_factory=list)
+    damaged: int = 0  # malformed records that are not Spotify's empty records (they make it partial)
     # Breakdowns of buckets above (not added into the identity):
     imported_new: int = 0  # rows this run inserted; the rest of `imported` was there from a previous run
     api_plays_enriched: int = 0
@@ -114,8 +141,44 @@ class ImportReport:
 
     # --- counting ------------------------------------------------------------------------------
 
-    def add_malformed(self, file: str, index: int | str, reason: str) -> None:
-        self.malformed.append(MalformedEntry(file, index, reason))
+    def add_malformed(self, file: str, index: int | str, reason: str, empty: bool = False) -> None:
+        self.malformed_count += 1
+        self.damaged += not empty
+        if len(self.malformed) < MAX_MALFORMED_LISTED:
+            self.malformed.append(MalformedEntry(file, index, reason, empty))
+
+    @property
+    def partial_files(self) -> list[FileSummary]:
+        return [f for f in self.files if f.status != FILE_READ]
+
+    @property
+    def files_lost(self) -> bool:
+        """Whether some file, or the end of one, was not read: records nobody has seen are missing."""
+        return bool(self.unreadable_files or self.partial_files)
+
+    def outcome(self) -> str:
+        """ "ok", or "partial" when a file or a record (other than Spotify's empty ones) was not
+        imported. The line ``why_partial`` says which."""
+        return "partial" if self.files_lost or self.damaged else "ok"
+
+    def why_partial(self) -> str:
+        """One line: what was not imported and what to do (empty when nothing)."""
+        parts = []
+        if self.unreadable_files:
+            parts.append(f"{len(self.unreadable_files)} file(s) unreadable")
+        if self.partial_files:
+            parts.append(f"{len(self.partial_files)} file(s) read only in part")
+        if self.damaged:
+            parts.append(f"{self.damaged} malformed record(s)")
+        if not parts:
+            return ""
+        advice = (
+            "download the export again (or fix the files named above) and import it again: what is already "
+            "in is recognised, nothing is doubled"
+            if self.files_lost
+            else "those records cannot be imported as they are; everything else is in"
+        )
+        return f"not everything was imported: {', '.join(parts)}; {advice}"
 
     def add_offset(self, seconds: float) -> None:
         key = int(round(seconds))
@@ -131,11 +194,21 @@ class ImportReport:
         return sum(self.bucket(name) for name in BUCKETS)
 
     def bucket(self, name: str) -> int:
-        value = getattr(self, name)
-        return len(value) if isinstance(value, list) else int(value)
+        return self.malformed_count if name == "malformed" else int(getattr(self, name))
 
-    def check(self) -> None:
-        """Raise ReportMismatch unless every record read is in exactly one bucket."""
+    def file_counts(self) -> dict[str, int]:
+        return {
+            "files_read": sum(f.status == FILE_READ for f in self.files),
+            "files_partial": len(self.partial_files),
+            "files_unreadable": len(self.unreadable_files),
+            "files_unknown": len(self.unknown_files),
+            "files_ignored": len(self.ignored_files),
+        }
+
+    def check(self, files_found: int | None = None) -> None:
+        """Raise ReportMismatch unless every record read is in exactly one bucket, every record read
+        belongs to a read or partial file, and (given the number of JSON files found) every file is in
+        exactly one state."""
         total = self.bucket_total()
         if total != self.records_read:
             parts = " + ".join(f"{name} {self.bucket(name)}" for name in BUCKETS)
@@ -144,6 +217,30 @@ class ImportReport:
             )
         if self.imported_new > self.imported:
             raise ReportMismatch(f"imported_new {self.imported_new} > imported {self.imported}")
+        by_file = sum(f.records for f in self.files)
+        if by_file != self.records_read:
+            raise ReportMismatch(f"import report: files hold {by_file} records, {self.records_read} read")
+        if sum(f.malformed for f in self.files) != self.malformed_count:
+            raise ReportMismatch("import report: malformed records per file do not add up")
+        counts = self.file_counts()
+        states = (
+            counts["files_read"]
+            + counts["files_partial"]
+            + counts["files_unreadable"]
+            + counts["files_unknown"]
+        )
+        if files_found is not None and states != files_found:
+            raise ReportMismatch(f"import report: {files_found} JSON files found, {states} accounted for")
+
+    def to_stored_dict(self) -> dict[str, Any]:
+        """``to_dict`` made to fit ``STORED_REPORT_BYTES``: fewer malformed records listed, if need be."""
+        d = self.to_dict()
+        listed = d["malformed_records"]
+        while listed and _stored_size(d) > STORED_REPORT_BYTES:
+            listed = listed[: len(listed) // 2]
+            d["malformed_records"] = listed
+            d["malformed_not_listed"] = self.malformed_count - len(listed)
+        return d
 
     def offset_summary(self) -> dict[str, float | int | None]:
         """Distribution of ts - played_at over the track-id matches (to tune the tolerance)."""
@@ -186,8 +283,21 @@ class ImportReport:
             "malformed_records": [
                 {"file": m.file, "index": m.index, "reason": m.reason} for m in self.malformed
             ],
-            "files": [{"name": f.name, "format": f.format, "records": f.records} for f in self.files],
+            "malformed_not_listed": self.malformed_count - len(self.malformed),
+            **self.file_counts(),
+            "files": [
+                {
+                    "name": f.name,
+                    "format": f.format,
+                    "status": f.status,
+                    "records": f.records,
+                    "malformed": f.malformed,
+                    "problem": f.problem,
+                }
+                for f in self.files
+            ],  # fmt: skip
             "unknown_files": [{"name": n, "reason": r} for n, r in self.unknown_files],
+            "unreadable_files": [{"name": n, "reason": r} for n, r in self.unreadable_files],
             "ignored_files": list(self.ignored_files),
             "archived": None if self.archived is None else [a.to_dict() for a in self.archived],
             "match_offsets_seconds": self.offset_summary(),
@@ -198,15 +308,25 @@ class ImportReport:
         }
 
 
+def _stored_size(d: dict[str, Any]) -> int:
+    return len(json.dumps(d, default=str, sort_keys=True).encode())  # as writes.finish_import_run stores it
+
+
 def render_report_table(report: ImportReport, max_listed: int = 20) -> Table:
     """The report as a rich table: the identity first, then the breakdowns and what was left out."""
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"Import of {report.source} ({report.status})", show_header=True)
+    table = Table(title=f"Import of {escape(report.source)} ({report.status})", show_header=True)
     table.add_column("", style="bold")
     table.add_column("records", justify="right")
     table.add_column("notes")
-    table.add_row("read", str(report.records_read), f"{len(report.files)} files")
+    counts = report.file_counts()
+    table.add_row(
+        "read", str(report.records_read),
+        f"{counts['files_read']} files read, {counts['files_partial']} partial, {counts['files_unreadable']} "
+        f"unreadable, {counts['files_unknown']} not streaming history",
+    )  # fmt: skip
     notes = {
         "imported": f"{report.imported_new} new, {report.imported - report.imported_new} already there",
         "duplicates_of_api": f"{report.api_plays_enriched} API plays enriched",
@@ -236,7 +356,7 @@ def render_report_table(report: ImportReport, max_listed: int = 20) -> Table:
             f"{report.legacy_unclassified} kept as plays without a track id (music or podcast: unknown)",
         )  # fmt: skip
     if report.resolver_stopped:
-        table.add_row("search stopped", "", report.resolver_stopped)
+        table.add_row("search stopped", "", escape(report.resolver_stopped))
     summary = report.offset_summary()
     if summary["matches"]:
         table.add_row(
@@ -248,11 +368,15 @@ def render_report_table(report: ImportReport, max_listed: int = 20) -> Table:
         table.add_row("period", "", f"{report.first_play:%Y-%m-%d} .. {report.last_play:%Y-%m-%d}")
     table.add_row("gaps closed", str(len(report.gaps_closed)), f"{report.gaps_open} still open")
     for entry in report.malformed[:max_listed]:
-        table.add_row("malformed", "", f"{entry.file} #{entry.index}: {entry.reason}")
-    if len(report.malformed) > max_listed:
-        table.add_row("malformed", "", f"... {len(report.malformed) - max_listed} more (see --json)")
+        table.add_row("malformed", "", escape(f"{entry.file} #{entry.index}: {entry.reason}"))
+    if report.malformed_count > max_listed:
+        table.add_row("malformed", "", f"... {report.malformed_count - max_listed} more (see --json)")
+    for f in report.partial_files:
+        table.add_row("partial file", str(f.records), escape(f"{f.name}: {f.problem}"))
+    for name, reason in report.unreadable_files:
+        table.add_row("unreadable file", "", escape(f"{name}: {reason}"))
     for name, reason in report.unknown_files:
-        table.add_row("unknown file", "", f"{name}: {reason}")
+        table.add_row("unknown file", "", escape(f"{name}: {reason}"))
     if report.error:
-        table.add_row("error", "", report.error)
+        table.add_row("error", "", escape(report.error))
     return table

@@ -34,7 +34,8 @@ from sqlalchemy.engine import Engine
 
 from ..clock import Clock, SystemClock
 from ..errors import MalformedRecord, PipelineError
-from ..exports.formats import ExportFormat, ExportRecord, RecordKind
+from ..exports.formats import EmptyRecord, ExportFormat, ExportRecord, RecordKind
+from ..exports.limits import FUTURE_MARGIN
 from ..exports.matching import (
     MINUTE,
     NAME_SLACK,
@@ -44,13 +45,17 @@ from ..exports.matching import (
     match_minute_rows,
     name_key,
 )
-from ..exports.reader import Discovered, Sniffed, discover, read_records, sniff
-from ..exports.report import FileSummary, ImportReport
+from ..exports.reader import Discovered, ExportReadError, FileReader, Sniffed, discover, sniff
+from ..exports.report import FILE_PARTIAL, FileSummary, ImportReport
 from ..landing.store import RawStore
 from ..settings import Settings
 from .import_archive import ArchivedExport, archive_files
+from .import_runs import ImportFailed, ImportInterrupted, close_abandoned_runs, finish_run, one_line
+from .progress import ProgressFn
 
 log = logging.getLogger(__name__)
+
+__all__ = ["ImportFailed", "ImportInterrupted", "import_history"]
 
 BATCH = 5_000
 # Records further apart than this are fetched by separate range queries (an unordered endsong file
@@ -65,8 +70,9 @@ ENRICH_COLUMNS = (
     "ms_played", "reason_start", "reason_end", "shuffle", "skipped", "offline", "incognito", "platform", "country",
 )  # fmt: skip
 
-Progress = Callable[[int, int, str], None]
 Resolver = Callable[[str, str], "str | None"]
+#: How often (records) the progress callback is called within a file.
+PROGRESS_EVERY = 1_000
 
 
 def import_history(
@@ -74,7 +80,7 @@ def import_history(
     path: Path | Sequence[Path] | ArchivedExport,
     *,
     clock: Clock | None = None,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
     resolver: Resolver | None = None,
     engine: Engine | None = None,
     store: RawStore | None = None,
@@ -84,9 +90,12 @@ def import_history(
     Every recognised file is first copied into the raw zone (``store``, default: the settings' own)
     and the keys recorded in the report; an ``ArchivedExport`` (``rebuild``) is read back from there
     instead, under the names the original import gave.
-    ``progress(done_bytes, total_bytes, file_name)`` is called as files are read. ``resolver(track,
+    ``progress(records_read, None, description)`` is called as records are read. ``resolver(track,
     artist) -> track id | None`` resolves account-data rows (e.g. ``SpotifyClient.search_track``);
-    without one they keep their names. Raises ReportMismatch if the numbers do not add up.
+    without one they keep their names. The report's status is ``ok`` or ``partial`` (a file or a
+    record was not imported: ``report.why_partial()``). Raises ImportInterrupted on Ctrl-C,
+    ImportFailed on any other failure after the run was recorded (the run is then marked
+    ``interrupted`` / ``failed``, never left ``running``), ReportMismatch if the numbers do not add up.
     """
     clock = clock or SystemClock()
     if engine is None:
@@ -97,6 +106,47 @@ def import_history(
         from ..landing.store import open_store
 
         store = open_store(settings, clock)
+    report, ordered, files_found = _survey(settings, path, store)
+
+    from ..warehouse import writes
+
+    with engine.begin() as conn:
+        close_abandoned_runs(conn, settings.user, clock.now())
+        report.import_id = writes.start_import_run(conn, settings.user, report.source[:1024], clock.now())
+    try:
+        _read_all(settings, report, ordered, engine, clock, progress, resolver)
+        report.status = report.outcome()
+        with engine.begin() as conn:
+            # A file not read to its end may hide plays inside a gap: then no gap is closed.
+            if not report.files_lost and report.first_play is not None and report.last_play is not None:
+                report.gaps_closed = _close_gaps(conn, report, clock)
+            report.gaps_open = len(writes.open_gaps(conn, settings.user))
+        report.check(files_found)
+    except KeyboardInterrupt:
+        finish_run(engine, report, clock, "interrupted", f"interrupted after {report.records_read} records")
+        raise ImportInterrupted(report.records_read, report.import_id) from None
+    except BaseException as exc:
+        why = str(exc) if isinstance(exc, PipelineError) else one_line(exc)
+        finish_run(engine, report, clock, "failed", why)
+        if isinstance(exc, PipelineError) or not isinstance(exc, Exception):
+            raise
+        log.debug("import %s failed", report.import_id, exc_info=True)
+        raise ImportFailed(
+            f"import {report.import_id} failed after {report.records_read:,} records ({why}); the batch being "
+            "written was rolled back and every earlier one is in: run it again (what is in is recognised)"
+        ) from exc
+    finish_run(engine, report, clock, report.status, report.error)
+    log.info(
+        "import %s: %s", report.import_id, {k: v for k, v in report.to_dict().items() if isinstance(v, int)}
+    )
+    return report
+
+
+def _survey(
+    settings: Settings, path: Path | Sequence[Path] | ArchivedExport, store: RawStore
+) -> tuple[ImportReport, list[Sniffed], int]:
+    """Find and recognise the files, archive the recognised ones: the report so far, the files to
+    read in import order, and how many JSON files were found (every one ends in one state)."""
     replay: ArchivedExport | None = None
     if isinstance(path, ArchivedExport):
         replay = path
@@ -107,77 +157,81 @@ def import_history(
         found = discover(paths)
         source = ", ".join(str(p) for p in paths)
     report = ImportReport(source=source, user_id=settings.user, ignored_files=list(found.ignored))
+    report.unreadable_files.extend(found.refused)
+    files_found = len(found.files) + len(found.refused)
     if replay is not None:
         report.unknown_files.extend(replay.unknown)
+        files_found += len(replay.unknown)
     sniffed = [sniff(f) for f in found.files]
     for s in sniffed:
-        if s.format is None:
+        if s.status == "unknown":
             report.unknown_files.append((s.file.name, s.problem or "not a streaming history"))
+        elif s.status == "unreadable":
+            report.unreadable_files.append((s.file.name, s.problem or "could not be read"))
     ordered = _plan(sniffed)
     # Archived before the run is recorded: an import that could not keep its files imports nothing.
     if replay is not None:
         report.archived = list(replay.files)
-    else:
-        report.archived = archive_files(store, settings.user, [s.file for s in ordered])
+        return report, ordered, files_found
+    report.archived = []
+    kept: list[Sniffed] = []
+    for s in ordered:
+        # File by file: one damaged zip member (a bad CRC past the part sniff read) is unreadable,
+        # named in the report, and the others import. A raw zone that cannot be written (StoreError)
+        # still stops the import before anything is recorded.
+        try:
+            report.archived += archive_files(store, settings.user, [s.file])
+        except ExportReadError as exc:
+            detail = str(exc).removeprefix(f"{s.file.name}: ").replace("; nothing was imported", "")
+            report.unreadable_files.append((s.file.name, detail))
+            continue
+        kept.append(s)
+    return report, kept, files_found
 
-    from ..warehouse import writes
 
-    with engine.begin() as conn:
-        report.import_id = writes.start_import_run(conn, settings.user, source[:1024], clock.now())
+def _read_all(
+    settings: Settings,
+    report: ImportReport,
+    ordered: list[Sniffed],
+    engine: Engine,
+    clock: Clock,
+    progress: ProgressFn | None,
+    resolver: Resolver | None,
+) -> None:
+    """Read every recognised file and write its records, batch by batch (one transaction each)."""
     run = _Run(settings, report, resolver, clock)
     if any(s.format is not None and s.format.is_account for s in ordered):
         with engine.connect() as conn:
             run.load_private(conn)
-    total = sum(s.file.size for s in ordered)
-    done = 0
-
-    def on_bytes(name: str) -> Callable[[int], None]:
-        def advance(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress is not None:
-                progress(done, total, name)
-
-        return advance
-
-    try:
-        for s in ordered:
-            assert s.format is not None
-            summary = FileSummary(s.file.name, s.format.value)
-            report.files.append(summary)
-            batch: list[ExportRecord] = []
-            for item in read_records(s.file, s.format, on_bytes(s.file.name)):
-                summary.records += 1
-                report.records_read += 1
-                if isinstance(item, MalformedRecord):
-                    report.add_malformed(item.source, item.index, item.reason)
-                    continue
-                report.see_time(item.ended_at)
-                if run.screen(item):
-                    batch.append(item)
-                    if len(batch) >= BATCH:
-                        run.flush(engine, batch, s.format)
-                        batch = []
-            run.flush(engine, batch, s.format)
-        broken = [m for m in report.malformed if "rest of the file is unreadable" in m.reason]
-        report.status = "partial" if broken else "ok"
-        with engine.begin() as conn:
-            if report.status == "ok" and report.first_play is not None and report.last_play is not None:
-                report.gaps_closed = _close_gaps(conn, report, clock)
-            report.gaps_open = len(writes.open_gaps(conn, settings.user))
-        report.check()
-    except Exception as exc:
-        report.status = "failed"
-        report.error = str(exc) if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"
-        with engine.begin() as conn:
-            writes.finish_import_run(conn, report.import_id, clock.now(), "failed", report.to_dict())
-        raise
-    with engine.begin() as conn:
-        writes.finish_import_run(conn, report.import_id, clock.now(), report.status, report.to_dict())
-    log.info(
-        "import %s: %s", report.import_id, {k: v for k, v in report.to_dict().items() if isinstance(v, int)}
-    )
-    return report
+    # A stream ending after the host's clock (plus skew) is a broken time, not a play.
+    not_after = clock.now() + FUTURE_MARGIN
+    for number, s in enumerate(ordered, 1):
+        assert s.format is not None
+        label = f"importing {s.file.name.rsplit('/', 1)[-1]} ({number}/{len(ordered)} files)"
+        summary = FileSummary(s.file.name, s.format.value)
+        report.files.append(summary)
+        batch: list[ExportRecord] = []
+        reader = FileReader(s.file, s.format, not_after)
+        for item in reader:
+            summary.records += 1
+            report.records_read += 1
+            if progress is not None and report.records_read % PROGRESS_EVERY == 0:
+                progress(report.records_read, None, label)
+            if isinstance(item, MalformedRecord):
+                summary.malformed += 1
+                report.add_malformed(item.source, item.index, item.reason, isinstance(item, EmptyRecord))
+                continue
+            report.see_time(item.ended_at)
+            if run.screen(item):
+                batch.append(item)
+                if len(batch) >= BATCH:
+                    run.flush(engine, batch, s.format)
+                    batch = []
+        run.flush(engine, batch, s.format)
+        if reader.problem is not None:
+            summary.status, summary.problem = FILE_PARTIAL, reader.problem
+        if progress is not None:
+            progress(report.records_read, None, label)
 
 
 _ORDER = {
