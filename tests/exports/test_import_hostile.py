@@ -67,7 +67,7 @@ BAD_RECORDS: list[tuple[bytes, str]] = [
     (_enc(_record(6)).replace(b"Song 6", "Song \u00e9".encode("latin-1")), "is not UTF-8"),
     (b'{"deep": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "nested deeper"),
     (b'{"ts": "2024-03-01T08:07:00Z", "ms_played": ' + b"7" * 5000 + b"}", "number too long"),
-    (_enc(_record(8, master_metadata_track_name="n" * 2000)), "track_name is 2,000 characters"),
+    (_enc(_record(8, reason_end="r" * 100)), "reason_end is 100 characters"),
     (_enc(_record(9, conn_country="X" * 40)), "country is 40 characters"),
 ]
 

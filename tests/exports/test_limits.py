@@ -12,6 +12,7 @@ from spotify_pipeline.errors import MalformedRecord
 from spotify_pipeline.exports import limits
 from spotify_pipeline.exports.formats import EmptyRecord, ExportFormat, parse_record
 from spotify_pipeline.warehouse import schema
+from spotify_pipeline.warehouse.types import LongText
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 BASE = {
@@ -28,6 +29,9 @@ def test_text_bounds_never_exceed_the_columns_they_land_in() -> None:
     # If a column is widened or made TEXT, the bound still fits; if one is narrowed, this fails.
     for name, limit in limits.MAX_TEXT_CHARS.items():
         column_type = schema.plays.c[name].type
+        if isinstance(column_type, LongText):  # bytes, up to 4 a character
+            assert limit * 4 <= LongText.MAX_BYTES, name
+            continue
         assert isinstance(column_type, String)
         assert column_type.length is None or limit <= column_type.length, name
     assert limits.MAX_MS_PLAYED < 2**31  # the same number in SQLite and in a MariaDB INT
@@ -47,7 +51,7 @@ def test_text_bounds_never_exceed_the_columns_they_land_in() -> None:
         ({"platform": "p" * 256}, "platform is 256 characters long; at most 255"),
         ({"conn_country": "ABCDEFGHI"}, "country is 9 characters long; at most 8"),
         ({"reason_end": "r" * 65}, "reason_end is 65"),
-        ({"master_metadata_track_name": "n" * 1025}, "track_name is 1,025 characters long"),
+        ({"master_metadata_track_name": "n" * (limits.MAX_NAME_CHARS + 1)}, "track_name is 4,194,304"),
         ({"master_metadata_album_album_name": "a\ud800b"}, "album_name holds a lone surrogate ('\\ud800')"),
         ({"master_metadata_track_name": "x\udce9"}, "track_name holds a lone surrogate"),
         ({"offline_timestamp": 10**400}, "offline_timestamp (a number of about 401 digits) is out of range"),
@@ -75,8 +79,14 @@ def test_values_at_the_bounds_are_kept() -> None:
 def test_account_times_have_the_same_bounds() -> None:
     with pytest.raises(MalformedRecord, match="endTime '1999-12-31 23:59' is outside"):
         parse_record({**ACCOUNT, "endTime": "1999-12-31 23:59"}, ExportFormat.ACCOUNT_MUSIC, "f", 0)
-    with pytest.raises(MalformedRecord, match="artist_name is 1,025"):
-        parse_record({**ACCOUNT, "artistName": "a" * 1025}, ExportFormat.ACCOUNT_MUSIC, "f", 0)
+    with pytest.raises(MalformedRecord, match="reason_start is 65"):
+        parse_record({**BASE, "reason_start": "r" * 65}, ExportFormat.EXTENDED, "f", 0, not_after=NOW)
+
+
+def test_a_long_name_is_kept_as_the_api_path_keeps_it() -> None:
+    # Names are long text in the warehouse: a 2000-character classical title is a real record.
+    rec = parse_record({**ACCOUNT, "trackName": "t" * 2000}, ExportFormat.ACCOUNT_MUSIC, "f", 0)
+    assert rec.track_name == "t" * 2000
 
 
 def test_an_offline_timestamp_before_spotify_is_ignored_not_trusted() -> None:

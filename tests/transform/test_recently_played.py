@@ -303,3 +303,21 @@ def test_the_input_page_is_not_modified() -> None:
     before = copy.deepcopy(page)
     recently_played_rows(page, "alice", KEY)
     assert page == before
+
+
+def test_a_lone_surrogate_in_a_name_becomes_a_replacement_character_and_the_page_loads() -> None:
+    page = page_2023()
+    page["items"][0]["track"]["name"] = "bad \ud800 name"
+    page["items"][0]["track"]["album"]["name"] = "\udfff"
+    rows = recently_played_rows(page, "alice", KEY)
+    assert len(rows.plays) == 2
+    assert rows.plays[0].track_name == "bad \ufffd name"
+    assert rows.tracks[0].name == "bad \ufffd name"
+    assert rows.plays[0].album_name == "\ufffd"
+
+
+def test_a_lone_surrogate_in_an_id_is_refused_naming_the_field() -> None:
+    page = page_2023()
+    page["items"][0]["track"]["id"] = "bad\ud800id"
+    with pytest.raises((MalformedRawObject, MalformedRecord), match=r"track\.id holds a lone surrogate"):
+        recently_played_rows(page, "alice", KEY)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from ..transform.fields import TEXT_CHARS
+
 # --- values of a record ---------------------------------------------------------------------------
 
 #: No stream ended before this: Spotify was founded in 2006 (the service opened in October 2008).
@@ -25,7 +27,9 @@ FUTURE_MARGIN = timedelta(days=1)
 MAX_MS_PLAYED = 7 * 24 * 3600 * 1000
 
 #: Characters kept per text field, by ExportRecord field: the width of the column it lands in.
-MAX_NAME_CHARS = 1024  # track_name, artist_name, album_name (plays.*_name)
+# Names are long text in the warehouse (as on the API path, a long classical title is kept whole);
+# a record is also bounded by MAX_RECORD_CHARS below.
+MAX_NAME_CHARS = TEXT_CHARS  # track_name, artist_name, album_name (plays.*_name)
 MAX_TEXT_CHARS: dict[str, int] = {
     "track_name": MAX_NAME_CHARS,
     "artist_name": MAX_NAME_CHARS,

@@ -67,7 +67,7 @@ def req_str(parent: dict[str, Any], key: str, where: str, limit: int = TEXT_CHAR
     value = parent.get(key)
     if not isinstance(value, str) or not value:
         raise BadField(f"{where}.{key} is {describe(value)}, expected a non-empty string")
-    return text(value, f"{where}.{key}", limit)
+    return text(value, f"{where}.{key}", limit, repair=limit == TEXT_CHARS)
 
 
 def opt_str(parent: dict[str, Any], key: str, where: str, limit: int = TEXT_CHARS) -> str | None:
@@ -77,17 +77,24 @@ def opt_str(parent: dict[str, Any], key: str, where: str, limit: int = TEXT_CHAR
         return None
     if not isinstance(value, str):
         raise BadField(f"{where}.{key} is {describe(value)}, expected a string")
-    return text(value, f"{where}.{key}", limit)
+    return text(value, f"{where}.{key}", limit, repair=limit == TEXT_CHARS)
 
 
-def text(value: str, where: str, limit: int = TEXT_CHARS) -> str:
-    """``value`` if it fits ``limit`` characters and is valid Unicode (storable as UTF-8)."""
+def text(value: str, where: str, limit: int = TEXT_CHARS, *, repair: bool = False) -> str:
+    """``value`` if it fits ``limit`` characters and is valid Unicode (storable as UTF-8).
+
+    With ``repair`` (free text such as a track name), a lone surrogate becomes U+FFFD instead of
+    refusing the value: the play is real and the rest of its page must load, and the raw zone still
+    holds the escape Spotify sent. An identifier or code is never repaired: it would name another
+    thing."""
     if len(value) > limit:
         raise BadField(f"{where} is {len(value):,} characters long; the warehouse keeps at most {limit:,}")
     if not value.isascii():  # the usual case skips the encoding
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
+            if repair:
+                return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in value)
             raise BadField(
                 f"{where} holds a lone surrogate (\\u{ord(value[exc.start]):04x}) at character {exc.start}: "
                 "not valid Unicode text"
