@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from ..errors import MalformedRecord, PipelineError
 from .formats import ExportFormat, ExportRecord, detect_format, parse_record
+from .limits import check_zip_member
 
 CHUNK_CHARS = 1 << 20
 # A streaming-history record is under 2 KB; a "record" that has not closed after this much text is
@@ -119,6 +120,7 @@ def _add_zip(path: Path, files: list[ExportFile], ignored: list[str]) -> None:
         if not info.filename.lower().endswith(".json") or base.startswith("._"):
             ignored.append(f"{path}/{info.filename}")
             continue
+        check_zip_member(path, info)  # a zip bomb is refused before a byte of it is read
 
         def opener(p: Path = path, member: str = info.filename) -> IO[bytes]:
             # One ZipFile per member read, closed with the member: nothing stays open between files.

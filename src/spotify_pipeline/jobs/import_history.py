@@ -49,6 +49,7 @@ from ..exports.report import FileSummary, ImportReport
 from ..landing.store import RawStore
 from ..settings import Settings
 from .import_archive import ArchivedExport, archive_files
+from .import_records import record_import
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +120,14 @@ def import_history(
         report.archived = list(replay.files)
     else:
         report.archived = archive_files(store, settings.user, [s.file for s in ordered])
+    started_at = clock.now()
+    if replay is None:  # the record rebuild replays, in the raw zone next to the files (write-once)
+        record_import(store, settings, report, started_at)
 
     from ..warehouse import writes
 
     with engine.begin() as conn:
-        report.import_id = writes.start_import_run(conn, settings.user, source[:1024], clock.now())
+        report.import_id = writes.start_import_run(conn, settings.user, source[:1024], started_at)
     run = _Run(settings, report, resolver, clock)
     if any(s.format is not None and s.format.is_account for s in ordered):
         with engine.connect() as conn:

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..clock import Clock, SystemClock
 from ..errors import MalformedRawObject, StoreError
@@ -33,6 +33,7 @@ from .store import (
     quarantine_key,
     reason_note,
     reason_sidecar_key,
+    stream_digests,
 )
 
 _TEMP_PREFIX = ".tmp-"
@@ -157,6 +158,24 @@ class LocalRawStore:
             raise already_there(self.location, key)
         return info
 
+    def put_file(self, key: str, src: IO[bytes]) -> RawObjectInfo:
+        path = self._path(key)
+        size, sha, _md5 = stream_digests(src)
+        info = RawObjectInfo(key, size, sha)
+        if not path.exists():
+            self._ensure_dir(path.parent, key)
+            if self._write_atomic(path, src, key, overwrite=False):
+                return info
+        try:
+            held = _file_digest(path)
+        except OSError as exc:
+            raise StoreError(
+                f"could not read {path}: {exc.strerror}; check the folder's permissions"
+            ) from None
+        if held != (size, sha):
+            raise already_there(self.location, key)
+        return info
+
     # --- helpers ---------------------------------------------------------------------------
     def _path(self, key: str) -> Path:
         try:
@@ -184,7 +203,7 @@ class LocalRawStore:
         finally:
             os.close(fd)  # closing releases the flock
 
-    def _write_atomic(self, path: Path, data: bytes, key: str, *, overwrite: bool = True) -> bool:
+    def _write_atomic(self, path: Path, data: bytes | IO[bytes], key: str, *, overwrite: bool = True) -> bool:
         """Write a temp file, fsync it, then publish it at ``path`` in one step. With ``overwrite`` off
         the publish is a hard link, which fails if ``path`` exists, so a racing writer can never
         replace it: returns False then (nothing written)."""
@@ -192,10 +211,12 @@ class LocalRawStore:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
+                if isinstance(data, bytes):
+                    _write_all(fd, data)
+                else:  # a stream (an archived export): copied in chunks, never whole in memory
+                    data.seek(0)
+                    while chunk := data.read(1 << 20):
+                        _write_all(fd, chunk)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -253,6 +274,13 @@ def _publish_once(tmp: Path, path: Path) -> bool:
         return True
     tmp.unlink()
     return True
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def _file_digest(path: Path) -> tuple[int, str]:
