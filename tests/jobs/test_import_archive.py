@@ -32,7 +32,9 @@ def _export(world: World, tmp_path: Path) -> list[Path]:
 
 def _archived(world: World) -> dict[str, bytes]:
     store = world.runtime.store
-    return {info.key: store.get(info.key) or b"" for info in store.list("imports/") if "/_runs/" not in info.key}
+    return {
+        info.key: store.get(info.key) or b"" for info in store.list("imports/") if "/_runs/" not in info.key
+    }
 
 
 def _recorded_reports(world: World) -> list[dict[str, object]]:

@@ -188,14 +188,18 @@ def test_an_import_made_before_archiving_is_replayed_from_its_paths_and_archived
     report = rebuild(world.settings, runtime=world.fresh_runtime(), target_url=target)
 
     assert report.status == "ok", report.problems
-    assert report.counts["imports_archived_from_paths"] == report.counts["imports_recorded_from_warehouse"] == 1
+    assert (
+        report.counts["imports_archived_from_paths"] == report.counts["imports_recorded_from_warehouse"] == 1
+    )
     assert "1 of them predated export archiving and were replayed from their original files" in report.message
     after = _rows(sa.create_engine(target))
     assert after["plays"] == before["plays"]
     # Its files are archived now, and the rebuilt run records them: the next rebuild needs no paths.
     (archived,) = [json.loads(r[-1])["archived"] for r in after["import_runs"]]
     assert {a["name"] for a in archived} == {str(p) for p in export.iterdir()}
-    assert {a["key"] for a in archived} == {i.key for i in world.runtime.store.list("imports/") if "/_runs/" not in i.key}
+    assert {a["key"] for a in archived} == {
+        i.key for i in world.runtime.store.list("imports/") if "/_runs/" not in i.key
+    }
 
 
 def test_an_import_made_before_archiving_whose_files_are_gone_is_named(tmp_path: Path) -> None:
