@@ -275,3 +275,40 @@ def test_the_summary_counts_what_was_rebuilt_and_progress_counts_objects(tmp_pat
     assert gaps[-1] == (6, 6)  # one step per recently-played object
     files = [(d, t) for d, t, text in seen if text and text.startswith("replaying imports")]
     assert files[-1] == (1, 1)  # one archived file
+
+
+def test_rebuilding_again_replays_each_import_once(tmp_path: Path) -> None:
+    """The rebuilt warehouse's import runs carry the rebuild's start times: they are still
+    recognised as the recorded imports, never recorded (and replayed) a second time."""
+    world = make_world(tmp_path, profile="binge")
+    before = _history(world, tmp_path)
+    for _ in range(2):
+        world.clock.advance(timedelta(hours=1))
+        report = rebuild(world.settings, runtime=world.fresh_runtime())
+        assert report.status == "ok" and report.counts["imports_replayed"] == 1, report.counts
+        assert "imports_recorded_from_warehouse" not in report.counts
+    assert len(list_records(world.runtime.store)[0]) == 1
+    assert _warehouse(world) == before
+
+
+def test_an_import_made_before_records_is_recorded_from_the_warehouse_once(tmp_path: Path) -> None:
+    """An import of the previous release (archived files, no record): read from the old warehouse,
+    given its record, and from then on rebuilt without the warehouse."""
+    world = make_world(tmp_path, profile="binge")
+    before = _history(world, tmp_path)
+    for info in list(world.runtime.store.list("imports/")):
+        if "/_runs/" in info.key:
+            (tmp_path / "raw" / info.key).unlink()
+
+    report = rebuild(world.settings, runtime=world.fresh_runtime())
+    assert report.status == "ok" and report.counts["imports_recorded_from_warehouse"] == 1
+    assert "1 import(s) made before this release were read from the old warehouse" in report.message
+    (record,), _ = list_records(world.runtime.store)
+    assert record.origin.startswith("import_runs #1 ")
+
+    world.runtime.engine.dispose()
+    for path in tmp_path.glob("warehouse.db*"):
+        path.unlink()
+    report = rebuild(world.settings, runtime=world.fresh_runtime())
+    assert report.status == "ok" and report.counts["imports_replayed"] == 1
+    assert _warehouse(world) == before

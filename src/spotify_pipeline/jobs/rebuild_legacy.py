@@ -46,9 +46,7 @@ def record_older_imports(
 ) -> int:
     """Write a record for every import of the configured warehouse that has none; how many."""
     written = 0
-    for run in _old_runs(settings.warehouse_url.get_secret_value()):
-        if any(r.user == run.user_id and _ms(r.started_at) == _ms(run.started_at) for r in records):
-            continue  # made by this release: its record is in the raw zone already
+    for run in _unrecorded(_old_runs(settings.warehouse_url.get_secret_value()), records):
         archive = ArchivedExport.from_report(run.report)
         if archive is None:
             archive = _archive_from_paths(store, run, report)
@@ -61,6 +59,36 @@ def record_older_imports(
     if written:
         report.add("imports_recorded_from_warehouse", written)
     return written
+
+
+def _unrecorded(runs: list[OldRun], records: list[RecordedImport]) -> list[OldRun]:
+    """The runs no record in the raw zone stands for, each record standing for one run: the run
+    started at the record's time (an import made by this release, or one given its record by an
+    earlier rebuild), else a run of the same user, source and archived files (a run a rebuild
+    replayed: it started at the rebuild's time)."""
+    free = list(records)
+    left: list[OldRun] = []
+    for run in runs:
+        same = next(
+            (r for r in free if (r.user, _ms(r.started_at)) == (run.user_id, _ms(run.started_at))), None
+        )
+        if same is None:
+            left.append(run)
+        else:
+            free.remove(same)
+    out = []
+    for run in left:
+        keys = sorted(str(a["key"]) for a in run.report.get("archived") or [])
+        same = next(
+            (r for r in free if keys and (r.user, r.archive.source, sorted(f.key for f in r.archive.files))
+             == (run.user_id, run.source, keys)),
+            None,
+        )  # fmt: skip
+        if same is None:
+            out.append(run)
+        else:
+            free.remove(same)
+    return out
 
 
 def _ms(at: datetime) -> datetime:
