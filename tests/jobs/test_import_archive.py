@@ -202,7 +202,7 @@ def test_archiving_a_large_file_streams_it(tmp_path: Path) -> None:
     import tracemalloc
 
     from spotify_pipeline.exports.reader import ExportFile
-    from spotify_pipeline.jobs.import_archive import archive_files
+    from spotify_pipeline.jobs.import_archive import ArchivedExport, archive_files
     from spotify_pipeline.landing.local import LocalRawStore
 
     src = tmp_path / "Streaming_History_Audio_big.json"
@@ -223,6 +223,17 @@ def test_archiving_a_large_file_streams_it(tmp_path: Path) -> None:
     assert archived.size == src.stat().st_size
     assert peak < 16 * (1 << 20), f"archiving held {peak / (1 << 20):.0f} MiB"
     assert (tmp_path / "raw" / archived.key).stat().st_size == archived.size
+
+    # Read back for a replay (sha256 checked first), streamed as well.
+    (copy,) = ArchivedExport(str(src), [archived], [], []).export_files(store)
+    tracemalloc.start()
+    try:
+        with copy.binary() as raw:
+            size = sum(len(chunk) for chunk in iter(lambda: raw.read(1 << 20), b""))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert size == archived.size and peak < 16 * (1 << 20), f"the replay held {peak / (1 << 20):.0f} MiB"
 
 
 def test_a_zip_bomb_member_and_an_oversized_file_are_refused_by_name(

@@ -24,7 +24,6 @@ records the keys in the import run's report; ``rebuild`` replays the import from
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import tempfile
 import zipfile
@@ -156,19 +155,33 @@ class ArchivedExport:
 
 
 def _opener(store: RawStore, archived: ArchivedFile) -> Callable[[], IO[bytes]]:
+    """Streams of the archived copy; the first open checks its sha256 by reading it through once
+    (the import opens a file several times: sniff, then records). Never the whole file in memory."""
+    checked: list[bool] = []
+
     def open_copy() -> IO[bytes]:
-        data = store.get(archived.key)
-        if data is None:
-            raise StoreError(
-                f"the archived copy of {archived.name} ({archived.key}) is not in {store.location}; import "
-                "the export again with `spotify-pipeline import-history PATH`"
-            )
-        if hashlib.sha256(data).hexdigest() != archived.sha256:
-            raise StoreError(
-                f"the archived copy of {archived.name} ({archived.key} in {store.location}) does not match "
-                "its sha256: it was changed after the import. Restore it from a backup, or move it aside and "
-                "import the export again"
-            )
-        return io.BytesIO(data)  # shares the bytes, no copy
+        if not checked:
+            digest = hashlib.sha256()
+            with _stream(store, archived) as raw:
+                while chunk := raw.read(_CHUNK):
+                    digest.update(chunk)
+            if digest.hexdigest() != archived.sha256:
+                raise StoreError(
+                    f"the archived copy of {archived.name} ({archived.key} in {store.location}) does not "
+                    "match its sha256: it was changed after the import. Restore it from a backup, or move it "
+                    "aside and import the export again"
+                )
+            checked.append(True)
+        return _stream(store, archived)
 
     return open_copy
+
+
+def _stream(store: RawStore, archived: ArchivedFile) -> IO[bytes]:
+    raw = store.open(archived.key)
+    if raw is None:
+        raise StoreError(
+            f"the archived copy of {archived.name} ({archived.key}) is not in {store.location}; import "
+            "the export again with `spotify-pipeline import-history PATH`"
+        )
+    return raw

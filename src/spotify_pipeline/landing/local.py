@@ -63,6 +63,17 @@ class LocalRawStore:
                 f"could not read {path}: {exc.strerror}; check the folder's permissions"
             ) from None
 
+    def open(self, key: str) -> IO[bytes] | None:
+        path = self._path(key)
+        try:
+            return path.open("rb")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(
+                f"could not read {path}: {exc.strerror}; check the folder's permissions"
+            ) from None
+
     def list(self, prefix: str = "") -> Iterator[RawObjectInfo]:
         if not self.root.is_dir():
             return

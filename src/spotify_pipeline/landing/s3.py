@@ -90,6 +90,18 @@ class S3RawStore:
         found = self._read(key)
         return None if found is None else found[0]
 
+    def open(self, key: str) -> IO[bytes] | None:
+        full = self._full(key)
+        try:
+            body: IO[bytes] = self._client.get_object(Bucket=self.bucket, Key=full)["Body"]
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise self._error("read", full, exc) from None
+        except BotoCoreError as exc:
+            raise self._error("read", full, exc) from None
+        return body  # botocore's StreamingBody: read(n) and close()
+
     def list(self, prefix: str = "") -> Iterator[RawObjectInfo]:
         base = self.prefix + "/" if self.prefix else ""
         paginator = self._client.get_paginator("list_objects_v2")

@@ -30,6 +30,10 @@ class RawStore(Protocol):
         """The object's bytes, or None when there is no such object."""
         ...
 
+    def open(self, key: str) -> IO[bytes] | None:
+        """The object as a binary stream to read in chunks (large archived exports), or None."""
+        ...
+
     def list(self, prefix: str = "") -> Iterator[RawObjectInfo]:
         """Objects whose key starts with ``prefix``, sorted by key; no temp files, nothing quarantined."""
         ...
