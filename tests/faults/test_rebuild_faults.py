@@ -64,6 +64,7 @@ def test_a_quarantined_object_does_not_stop_a_rebuild(tmp_path: Path) -> None:
     report = rebuild(world.settings, runtime=world.fresh_runtime())
 
     told.append(shown(report))
+    world.runtime = world.fresh_runtime()  # the checks read the new file, not the replaced one
     assert report.counts["imports_replayed"] == 1 and _enriched(world) == enriched
     assert_three_checks(
         world, told, "rebuild: partial", "quarantined recently_played/2026110123.json", "yesterday"
@@ -86,10 +87,12 @@ def test_ctrl_c_mid_rebuild_changes_nothing_and_the_next_rebuild_completes(
             rebuild(world.settings, runtime=world.fresh_runtime())
     told.append(f"error: {caught.value}")
     assert _enriched(world) == enriched  # the old warehouse, export columns and all
+    assert_three_checks(world, told, "rebuild interrupted: the warehouse was not changed; run it again")
 
     report = rebuild(world.settings, runtime=world.fresh_runtime())
 
     told.append(shown(report))
+    world.runtime = world.fresh_runtime()  # the checks read the new file, not the replaced one
     assert _enriched(world) == enriched
     assert_three_checks(
         world, told, "rebuild interrupted: the warehouse was not changed; run it again", "1 imports replayed"
@@ -105,6 +108,6 @@ def test_a_deleted_warehouse_is_rebuilt_from_the_raw_zone_with_its_imports(tmp_p
     report = rebuild(world.settings, runtime=world.fresh_runtime())
 
     told.append(shown(report))
-    world.runtime = world.fresh_runtime()  # the checks read the new file
+    world.runtime = world.fresh_runtime()  # the checks read the new file, not the deleted one
     assert _enriched(world) == enriched
     assert_three_checks(world, told, "rebuild: ok", "1 imports replayed")

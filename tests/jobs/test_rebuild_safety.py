@@ -312,3 +312,22 @@ def test_an_import_made_before_records_is_recorded_from_the_warehouse_once(tmp_p
     report = rebuild(world.settings, runtime=world.fresh_runtime())
     assert report.status == "ok" and report.counts["imports_replayed"] == 1
     assert _warehouse(world) == before
+
+
+def test_the_load_forwards_progress_to_a_process_that_counts_objects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = importlib.import_module("spotify_pipeline.jobs.process")
+    original = module.process
+
+    def counting(settings: Any, *, runtime: Any, progress: Any) -> Any:
+        progress(1, 2, "objects")
+        return original(settings, runtime=runtime)
+
+    monkeypatch.setattr(module, "process", counting)
+    world = make_world(tmp_path)
+    world.clock.advance(timedelta(hours=2))
+    download_recently_played(world.settings, runtime=world.fresh_runtime())
+    seen: list[tuple[int, int | None, str | None]] = []
+    rebuild(world.settings, progress=lambda d, t=None, x=None: seen.append((d, t, x)))
+    assert (1, 2, "loading raw objects") in seen
