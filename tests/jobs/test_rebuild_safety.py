@@ -331,3 +331,16 @@ def test_the_load_forwards_progress_to_a_process_that_counts_objects(
     seen: list[tuple[int, int | None, str | None]] = []
     rebuild(world.settings, progress=lambda d, t=None, x=None: seen.append((d, t, x)))
     assert (1, 2, "loading raw objects") in seen
+
+
+def test_an_unreadable_import_record_stops_an_in_place_rebuild(tmp_path: Path) -> None:
+    world = make_world(tmp_path, profile="binge")
+    before = _history(world, tmp_path)
+    (record,), _ = list_records(world.runtime.store)
+    (tmp_path / "raw" / record.key).write_text('{"version": 1, "user": "alice"')  # cut short
+
+    report = rebuild(world.settings, runtime=world.fresh_runtime())
+
+    assert report.status == "failed" and "the warehouse was not changed" in report.message
+    assert any(record.key in p and "unreadable" in p for p in report.problems), report.problems
+    assert _warehouse(world) == before

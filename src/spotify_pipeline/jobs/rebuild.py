@@ -96,7 +96,7 @@ def _rebuild(
             "database, or leave the target out to rebuild the configured warehouse in place"
         )
     report = JobReport("rebuild")
-    records = _imports(base, settings, report)
+    records, lost = _imports(base, settings, report)
     with staged(target) as stage:
         target_settings = settings.model_copy(update={"warehouse_url": SecretStr(target)})
         rt = Runtime(
@@ -104,7 +104,7 @@ def _rebuild(
         )
         _load(rt, report, show)
         _gaps(rt, report, show)
-        failed = _replay(rt, records, report, show)
+        failed = lost + _replay(rt, records, report, show)
         _count_open_gaps(rt, report)
         if failed and in_place:
             report.status = "failed"
@@ -123,13 +123,15 @@ def _rebuild(
     return report
 
 
-def _imports(rt: Runtime, settings: Settings, report: JobReport) -> list[RecordedImport]:
-    """The recorded imports, oldest first: the raw zone's, after older ones got their record."""
+def _imports(rt: Runtime, settings: Settings, report: JobReport) -> tuple[list[RecordedImport], int]:
+    """The recorded imports, oldest first: the raw zone's, after older ones got their record; and
+    how many imports are known but cannot be replayed (an unreadable record, files gone)."""
     records, problems = list_records(rt.store)
-    if record_older_imports(rt.store, settings, records, report):
+    written, unarchived = record_older_imports(rt.store, settings, records, report)
+    if written:
         records, problems = list_records(rt.store)
     report.problems.extend(problems)
-    return records
+    return records, len(problems) + unarchived
 
 
 def _load(rt: Runtime, report: JobReport, show: ProgressFn) -> None:

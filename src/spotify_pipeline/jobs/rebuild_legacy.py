@@ -43,14 +43,16 @@ class OldRun:
 
 def record_older_imports(
     store: RawStore, settings: Settings, records: list[RecordedImport], report: JobReport
-) -> int:
-    """Write a record for every import of the configured warehouse that has none; how many."""
-    written = 0
+) -> tuple[int, int]:
+    """Write a record for every import of the configured warehouse that has none. Returns how many
+    were written, and how many could not be (files gone: named in the report)."""
+    written = failed = 0
     for run in _unrecorded(_old_runs(settings.warehouse_url.get_secret_value()), records):
         archive = ArchivedExport.from_report(run.report)
         if archive is None:
             archive = _archive_from_paths(store, run, report)
             if archive is None:
+                failed += 1
                 continue
         origin = f"import_runs #{run.id} of the warehouse replaced by rebuild"
         tolerance = settings.export_match_tolerance_seconds  # older runs did not record it
@@ -58,7 +60,7 @@ def record_older_imports(
         written += 1
     if written:
         report.add("imports_recorded_from_warehouse", written)
-    return written
+    return written, failed
 
 
 def _unrecorded(runs: list[OldRun], records: list[RecordedImport]) -> list[OldRun]:

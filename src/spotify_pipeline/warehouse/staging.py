@@ -267,8 +267,9 @@ class _MysqlStage(Stage):
     def _failed(self, what: str, exc: DBAPIError) -> PipelineError:
         return PipelineError(
             f"rebuild could not {what} beside database {self.target} ({type(exc.orig).__name__}: "
-            f"{exc.orig}); the warehouse was not changed. The rebuild needs CREATE and DROP on "
-            f"`{self.staging}` and `{self.old}`"
+            f"{exc.orig}); the warehouse was not changed. The rebuild builds beside it and needs, as "
+            f"an administrator would grant: GRANT ALL ON `{self.staging}`.* TO <user>; GRANT ALL ON "
+            f"`{self.old}`.* TO <user>"
         )
 
 
