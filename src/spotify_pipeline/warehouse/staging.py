@@ -199,8 +199,8 @@ class _MysqlStage(Stage):
         name = url.database or ""
         if not _MYSQL_NAME.fullmatch(name):
             raise PipelineError(
-                f"cannot rebuild database {name!r} in place: use a name of at most 55 letters, digits "
-                "and '_' (the rebuild builds beside it, in a database named with a suffix)"
+                f"cannot rebuild into database {name!r}: use a name of at most 55 letters, digits and "
+                "'_' (the rebuild builds beside it, in a database named with a suffix)"
             )
         self.target, self.staging, self.old = name, name + STAGING_DB, name + OLD_DB
         self.url = url.set(database=self.staging)
@@ -209,7 +209,7 @@ class _MysqlStage(Stage):
     @contextmanager
     def locked(self) -> Iterator[None]:
         # Its own connection, held for the whole rebuild: the lock is released when it closes.
-        name = "spotify-pipeline-rebuild:" + self.target
+        name = "sp-rebuild:" + self.target  # GET_LOCK names are at most 64 characters
         try:
             holder = self.admin.connect().execution_options(isolation_level="AUTOCOMMIT")
             got = holder.execute(select(func.get_lock(name, 0))).scalar()
@@ -246,6 +246,9 @@ class _MysqlStage(Stage):
         moves += [f"`{self.staging}`.`{t}` TO `{self.target}`.`{t}`" for t in new]
         with self._run("swap the rebuilt tables in") as conn:
             conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{self.old}`")
+            # A long transaction elsewhere holding a table would make RENAME wait for a year (the
+            # default): a minute, then the rename fails whole and the warehouse is the old one.
+            conn.exec_driver_sql("SET SESSION lock_wait_timeout = 60")
             conn.exec_driver_sql("RENAME TABLE " + ", ".join(moves))  # all or nothing
 
     def discard(self) -> None:
