@@ -344,3 +344,36 @@ def test_an_unreadable_import_record_stops_an_in_place_rebuild(tmp_path: Path) -
     assert report.status == "failed" and "the warehouse was not changed" in report.message
     assert any(record.key in p and "unreadable" in p for p in report.problems), report.problems
     assert _warehouse(world) == before
+
+
+@pytest.mark.mysql
+def test_a_database_user_who_may_not_build_beside_the_warehouse_is_told_the_grant(
+    tmp_path: Path, mysql_url: str
+) -> None:
+    import uuid
+
+    import pymysql
+
+    url = sa.engine.make_url(mysql_url)
+    user, password = "sp_rb_" + uuid.uuid4().hex[:8], "pw-" + uuid.uuid4().hex[:8]
+    admin = pymysql.connect(host=url.host, port=url.port or 3306, user="root", password="", autocommit=True)
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY %s", (password,))
+        cur.execute(f"GRANT ALL PRIVILEGES ON `{url.database}`.* TO '{user}'@'127.0.0.1'")
+    try:
+        limited = url.set(username=user, password=password).render_as_string(hide_password=False)
+        world = make_world(tmp_path, warehouse_url=limited)
+        world.clock.advance(timedelta(hours=3))
+        download_recently_played(world.settings, runtime=world.fresh_runtime())
+        process(world.settings, runtime=world.fresh_runtime())
+        before = _warehouse(world)
+        with pytest.raises(PipelineError) as caught:
+            rebuild(world.settings, runtime=world.fresh_runtime())
+        message = str(caught.value)
+        assert "the warehouse was not changed" in message and password not in message
+        assert f"GRANT ALL ON `{url.database}__rebuild`.* TO <user>" in message
+        assert _warehouse(world) == before
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'127.0.0.1'")
+        admin.close()
