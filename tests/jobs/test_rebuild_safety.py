@@ -377,3 +377,17 @@ def test_a_database_user_who_may_not_build_beside_the_warehouse_is_told_the_gran
         with admin.cursor() as cur:
             cur.execute(f"DROP USER IF EXISTS '{user}'@'127.0.0.1'")
         admin.close()
+
+
+def test_a_damaged_warehouse_file_is_replaced_by_the_rebuild(tmp_path: Path) -> None:
+    world = make_world(tmp_path, profile="binge")
+    before = _history(world, tmp_path)
+    world.runtime.engine.dispose()
+    for path in tmp_path.glob("warehouse.db-*"):
+        path.unlink()
+    (tmp_path / "warehouse.db").write_bytes(b"this is not a database any more" * 100)
+
+    report = rebuild(world.settings, runtime=world.fresh_runtime())
+
+    assert report.status == "ok", report.problems
+    assert report.counts["imports_replayed"] == 1 and _warehouse(world) == before

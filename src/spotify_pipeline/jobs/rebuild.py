@@ -31,7 +31,7 @@ from __future__ import annotations
 import inspect
 import logging
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 from sqlalchemy import func, select
@@ -48,6 +48,9 @@ from .progress import ProgressFn, no_progress
 from .rebuild_legacy import record_older_imports
 from .report import JobReport
 from .runtime import Runtime
+
+if TYPE_CHECKING:
+    from ..warehouse.staging import Stage
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +73,11 @@ def rebuild(
     zone. Returns what was rebuilt and what could not be; Ctrl-C raises ``RebuildInterrupted``."""
     base = Runtime.resolve(settings, runtime, clock=clock)
     target = target_url or settings.warehouse_url.get_secret_value()
-    swapped: list[bool] = []
+    stages: list[Stage] = []
     try:
-        report = _rebuild(base, settings, target, progress or no_progress, swapped)
+        report = _rebuild(base, settings, target, progress or no_progress, stages)
     except KeyboardInterrupt:
-        if swapped:
+        if stages and stages[0].swapped:
             raise RebuildInterrupted(
                 "rebuild interrupted while cleaning up: the rebuilt warehouse is in place; the next "
                 "rebuild removes what is left beside it"
@@ -85,7 +88,7 @@ def rebuild(
 
 
 def _rebuild(
-    base: Runtime, settings: Settings, target: str, show: ProgressFn, swapped: list[bool]
+    base: Runtime, settings: Settings, target: str, show: ProgressFn, stages: list[Stage]
 ) -> JobReport:
     from ..warehouse.staging import holds_data, staged
 
@@ -98,6 +101,7 @@ def _rebuild(
     report = JobReport("rebuild")
     records, lost = _imports(base, settings, report)
     with staged(target) as stage:
+        stages.append(stage)  # so an interruption can tell whether the swap was done
         target_settings = settings.model_copy(update={"warehouse_url": SecretStr(target)})
         rt = Runtime(
             target_settings, clock=base.clock, transport=base.transport, engine_override=stage.engine
@@ -116,7 +120,6 @@ def _rebuild(
             return report
         show(0, None, "swapping the rebuilt warehouse in")
         stage.swap()
-        swapped.append(True)
     if report.problems:
         report.status = "partial"
     report.message = _summary(target, base.store.location, report)

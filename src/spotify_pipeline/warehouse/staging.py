@@ -49,6 +49,7 @@ class Stage:
     """An empty, migrated warehouse to load into; ``swap()`` puts it in place of the target."""
 
     url: URL  # of the staging database
+    swapped = False  # set the moment the atomic step is done: from then on the target is the new one
     _engine: Engine | None = None
 
     @property
@@ -151,6 +152,7 @@ class _SqliteStage(Stage):
         _fsync_file(self.staging)
         _checkpoint(self.target)
         os.replace(self.staging, self.target)
+        self.swapped = True
         fsync_dir(self.target.parent)
         for side in ("-wal", "-shm"):  # the old file's: empty after the checkpoint
             self.target.with_name(self.target.name + side).unlink(missing_ok=True)
@@ -174,6 +176,10 @@ def _checkpoint(target: Path) -> None:
     conn = sqlite3.connect(target, timeout=10)
     try:
         busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    except sqlite3.OperationalError:
+        busy = 1  # locked past the timeout
+    except sqlite3.DatabaseError:
+        return  # not a database (damaged): nothing to keep from it, the new file replaces it
     finally:
         conn.close()
     if busy:
@@ -250,6 +256,7 @@ class _MysqlStage(Stage):
             # default): a minute, then the rename fails whole and the warehouse is the old one.
             conn.exec_driver_sql("SET SESSION lock_wait_timeout = 60")
             conn.exec_driver_sql("RENAME TABLE " + ", ".join(moves))  # all or nothing
+            self.swapped = True
 
     def discard(self) -> None:
         if self._engine is not None:
