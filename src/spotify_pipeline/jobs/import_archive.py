@@ -58,27 +58,32 @@ def blank_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
     MiB (a field cut by a chunk boundary waits for the next chunk; no match ever spans a cut)."""
     carry = b""
     for chunk in chunks:
-        buf = carry + chunk
-        cut = _safe_cut(buf)
-        if cut:
-            yield blank_identifiers(buf[:cut])
-        carry = buf[cut:]
+        head, carry = _blank_head(carry + chunk)
+        if head:
+            yield head
     if carry:
         yield blank_identifiers(carry)
 
 
-def _safe_cut(buf: bytes) -> int:
+def _blank_head(buf: bytes) -> tuple[bytes, bytes]:
+    """(the blanked part of ``buf`` that no later byte can change, the rest). One regex pass."""
+    matches = list(_IDENTIFIERS.finditer(buf))
     cut = max(0, len(buf) - _KEY_TAIL)
-    window = max(0, len(buf) - _MAX_HOLD)
-    unfinished = _OPEN_AT_END.search(buf, window)
+    # A field whose value the next chunk completes starts after the last complete one.
+    after = max(matches[-1].end() if matches else 0, len(buf) - _MAX_HOLD)
+    unfinished = _OPEN_AT_END.search(buf, after)
     if unfinished is not None:
         cut = min(cut, unfinished.start())
-    for match in _IDENTIFIERS.finditer(buf, max(0, cut - _MAX_HOLD)):
-        if match.start() < cut < match.end():
-            return match.start()
-        if match.start() >= cut:
+    out: list[bytes] = []
+    pos = 0
+    for m in matches:
+        if m.end() > cut:
+            cut = min(cut, m.start())  # never split a field: it waits for the next chunk
             break
-    return cut
+        out += (buf[pos : m.start()], m.group(1), b"null")
+        pos = m.end()
+    out.append(buf[pos:cut])
+    return b"".join(out), buf[cut:]
 
 
 def archive_files(store: RawStore, user: str, files: Sequence[ExportFile]) -> list[ArchivedFile]:
