@@ -221,12 +221,15 @@ def secret_target_db_url(secret_db_url: str) -> Any:
     admin = pymysql.connect(host=url.host, port=url.port or 3306, user="root", password="", autocommit=True)
     with admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        cur.execute(f"GRANT ALL PRIVILEGES ON `{name}`.* TO 'sp_secret_test'@'127.0.0.1'")
+        # rebuild builds beside its target and swaps the tables in (warehouse/staging.py).
+        for db in (name, f"{name}__rebuild", f"{name}__old"):
+            cur.execute(f"GRANT ALL PRIVILEGES ON `{db}`.* TO 'sp_secret_test'@'127.0.0.1'")
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            for db in (name, f"{name}__rebuild", f"{name}__old"):
+                cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
         admin.close()
 
 

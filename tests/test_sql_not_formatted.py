@@ -16,6 +16,12 @@ SQL_CALLS = {"text", "execute", "exec_driver_sql"}
 ALLOWED = {
     # PRAGMA takes no bound parameters; the value is the module constant SQLITE_BUSY_TIMEOUT_MS (an int).
     ("warehouse/engine.py", "_on_connect"),
+    # Database and table names cannot be bound. Every name is the configured database's (checked
+    # against [A-Za-z0-9_$]{1,55} in _MysqlStage.__init__) plus a constant suffix, or a table of our
+    # own schema, and backquoted; the charset/collation come from information_schema, checked \w+.
+    ("warehouse/staging.py", "create"),
+    ("warehouse/staging.py", "swap"),
+    ("warehouse/staging.py", "discard"),
 }
 
 

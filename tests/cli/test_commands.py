@@ -316,3 +316,24 @@ def test_fetch_recent_names_the_object_after_the_given_hour(
     result = runner.invoke(app, ["fetch", "recent", "--hour", "yesterday"])
     assert result.exit_code == 2  # typer names the option and the formats it accepts
     assert "--hour" in result.output
+
+
+def test_rebuild_interrupted_says_so_in_one_line_and_changes_nothing(
+    served: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    _login(monkeypatch)
+    assert runner.invoke(app, ["run"]).exit_code == 0
+    before = json.loads(runner.invoke(app, ["status", "--json"]).stdout)["counts"]
+
+    def ctrl_c(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(importlib.import_module("spotify_pipeline.jobs.process"), "process", ctrl_c)
+        result = runner.invoke(app, ["rebuild", "--yes"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip() == "error: rebuild interrupted: the warehouse was not changed; run it again"
+    assert json.loads(runner.invoke(app, ["status", "--json"]).stdout)["counts"] == before
+    assert sorted(p.name for p in tmp_path.glob("w.db.rebuild*")) == ["w.db.rebuild-lock"]

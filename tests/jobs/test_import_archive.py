@@ -32,7 +32,9 @@ def _export(world: World, tmp_path: Path) -> list[Path]:
 
 def _archived(world: World) -> dict[str, bytes]:
     store = world.runtime.store
-    return {info.key: store.get(info.key) or b"" for info in store.list("imports/")}
+    return {
+        info.key: store.get(info.key) or b"" for info in store.list("imports/") if "/_runs/" not in info.key
+    }
 
 
 def _recorded_reports(world: World) -> list[dict[str, object]]:
@@ -170,3 +172,85 @@ def test_archived_copies_hold_no_ip_address_user_agent_or_user_name(tmp_path: Pa
     kept = json.loads(copy)[0]
     assert kept["ip_addr"] is None and kept["user_agent_decrypted"] is None and kept["username"] is None
     assert kept["master_metadata_track_name"] == 'Song "A"'  # everything else as Spotify sent it
+
+
+def test_blanking_in_chunks_gives_the_same_bytes_wherever_the_chunks_end() -> None:
+    import json
+    import random
+
+    from spotify_pipeline.jobs.import_archive import blank_stream
+
+    records = [
+        {"ts": "t", "ip_addr": f"192.0.2.{i}", "username": 'a "quoted\\\\" name', "ip_addr_decrypted": None,
+         "user_agent_decrypted": "Mozilla " + "x" * i, "note": "ip_addr"}
+        for i in range(200)
+    ]  # fmt: skip
+    data = json.dumps(records).replace('"ip_addr": "192.0.2.5"', '"ip_addr"  :\n  "192.0.2.5"').encode()
+    whole = blank_identifiers(data)
+    assert b"192.0.2." not in whole and b"Mozilla" not in whole
+    rng = random.Random(7)
+    for size in (1, 2, 5, 17, 64, 1000):
+        assert b"".join(blank_stream(data[i : i + size] for i in range(0, len(data), size))) == whole
+    for _ in range(30):
+        cuts = sorted(rng.sample(range(1, len(data)), 25))
+        pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+        assert b"".join(blank_stream(pieces)) == whole
+
+
+def test_archiving_a_large_file_streams_it(tmp_path: Path) -> None:
+    """A 64 MiB one-string file is copied without holding it in memory (it took its size before)."""
+    import tracemalloc
+
+    from spotify_pipeline.exports.reader import ExportFile
+    from spotify_pipeline.jobs.import_archive import ArchivedExport, archive_files
+    from spotify_pipeline.landing.local import LocalRawStore
+
+    src = tmp_path / "Streaming_History_Audio_big.json"
+    with src.open("wb") as f:
+        f.write(b'["')
+        for _ in range(64):
+            f.write(b"x" * (1 << 20))
+        f.write(b'"]')
+    store = LocalRawStore(tmp_path / "raw")
+    tracemalloc.start()
+    try:
+        [archived] = archive_files(
+            store, "alice", [ExportFile(src.name, src.stat().st_size, lambda: src.open("rb"))]
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert archived.size == src.stat().st_size
+    assert peak < 16 * (1 << 20), f"archiving held {peak / (1 << 20):.0f} MiB"
+    assert (tmp_path / "raw" / archived.key).stat().st_size == archived.size
+
+    # Read back for a replay (sha256 checked first), streamed as well.
+    (copy,) = ArchivedExport(str(src), [archived], [], []).export_files(store)
+    tracemalloc.start()
+    try:
+        with copy.binary() as raw:
+            size = sum(len(chunk) for chunk in iter(lambda: raw.read(1 << 20), b""))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert size == archived.size and peak < 16 * (1 << 20), f"the replay held {peak / (1 << 20):.0f} MiB"
+
+
+def test_the_archive_copy_stops_a_file_larger_than_its_header_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The reader refuses a member whose header declares too much (tests/exports/test_reader_hostile.py);
+    # the archive copy counts what it really copies, so a header that understates is stopped too.
+    from spotify_pipeline.exports import limits
+    from spotify_pipeline.exports.limits import ExportTooLarge
+    from spotify_pipeline.exports.reader import ExportFile
+    from spotify_pipeline.jobs.import_archive import archive_files
+
+    world = make_world(tmp_path)
+    files = _export(world, tmp_path)
+    real = files[0]
+    lying = ExportFile(real.name, 10, lambda: real.open("rb"))  # the header says 10 bytes
+    monkeypatch.setattr(limits, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(ExportTooLarge, match=f"{real.name}: .* larger than any Spotify export file"):
+        archive_files(world.runtime.store, world.settings.user, [lying])
+    assert _archived(world) == {}  # nothing archived

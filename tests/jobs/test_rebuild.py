@@ -76,7 +76,7 @@ def test_a_rebuilt_warehouse_equals_the_original_row_for_row(tmp_path: Path) -> 
     target = f"sqlite:///{tmp_path / 'rebuilt.db'}"
     report = rebuild(world.settings, runtime=world.fresh_runtime(), target_url=target)
     assert report.status == "ok", report.problems
-    assert report.counts["imports_replayed"] == 1 and "imports_replayed_from_paths" not in report.counts
+    assert report.counts["imports_replayed"] == 1 and "imports_recorded_from_warehouse" not in report.counts
     rebuilt = _rows(sa.create_engine(target))
     for name in original:
         assert rebuilt[name] == original[name], name  # import_runs.report included: same archive keys
@@ -156,8 +156,16 @@ def test_rebuilding_mariadb_from_s3_needs_no_export_file(
     assert _rows(sa.create_engine(mysql_url)) == before
 
 
+def _forget_records(world: World) -> None:
+    """Make the imports look as they did before the raw zone kept a record of each."""
+    for info in list(world.runtime.store.list("imports/")):
+        if "/_runs/" in info.key:
+            (Path(world.settings.raw_zone) / info.key).unlink()
+
+
 def _forget_archive(world: World) -> None:
     """Make the recorded imports look as they did before exports were archived."""
+    _forget_records(world)
     runs = schema.import_runs
     with world.runtime.engine.begin() as conn:
         for run_id, report in conn.execute(sa.select(runs.c.id, runs.c.report)).all():
@@ -180,14 +188,18 @@ def test_an_import_made_before_archiving_is_replayed_from_its_paths_and_archived
     report = rebuild(world.settings, runtime=world.fresh_runtime(), target_url=target)
 
     assert report.status == "ok", report.problems
-    assert report.counts["imports_replayed_from_paths"] == 1
-    assert "import 1 predated export archiving and was replayed from its original files" in report.message
+    assert (
+        report.counts["imports_archived_from_paths"] == report.counts["imports_recorded_from_warehouse"] == 1
+    )
+    assert "1 of them predated export archiving and were replayed from their original files" in report.message
     after = _rows(sa.create_engine(target))
     assert after["plays"] == before["plays"]
     # Its files are archived now, and the rebuilt run records them: the next rebuild needs no paths.
     (archived,) = [json.loads(r[-1])["archived"] for r in after["import_runs"]]
     assert {a["name"] for a in archived} == {str(p) for p in export.iterdir()}
-    assert {a["key"] for a in archived} == {i.key for i in world.runtime.store.list("imports/")}
+    assert {a["key"] for a in archived} == {
+        i.key for i in world.runtime.store.list("imports/") if "/_runs/" not in i.key
+    }
 
 
 def test_an_import_made_before_archiving_whose_files_are_gone_is_named(tmp_path: Path) -> None:
@@ -209,7 +221,7 @@ def test_an_import_made_before_archiving_whose_files_are_gone_is_named(tmp_path:
 def test_a_lost_or_altered_archived_copy_is_named(tmp_path: Path, damage: str) -> None:
     world = make_world(tmp_path)
     shutil.rmtree(_history_small(world, tmp_path))
-    (info,) = list(world.runtime.store.list("imports/"))
+    (info,) = [i for i in world.runtime.store.list("imports/") if "/_runs/" not in i.key]
     copy = tmp_path / "raw" / info.key
     if damage == "deleted":
         copy.unlink()

@@ -139,15 +139,18 @@ def rebuild(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Recreate the warehouse from the raw zone and the recorded export imports."""
+    """Recreate the warehouse from the raw zone alone, into a new database swapped in when complete."""
     from ..jobs.rebuild import rebuild as job
+    from .progress import progress_bar
 
     s = settings()
     if target_url is None and not yes:
         typer.confirm(
-            f"Drop and rebuild {s.masked()['warehouse_url']} from {s.raw_zone}?", abort=True, err=True
+            f"Replace {s.masked()['warehouse_url']} with a rebuild from {s.raw_zone}?", abort=True, err=True
         )
-    _report(call(job, s, target_url=target_url), as_json)
+    with progress_bar("rebuilding", "objects", disable=as_json) as progress:
+        report = call(job, s, target_url=target_url, progress=progress)
+    _report(report, as_json)
 
 
 @app.command()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from ..errors import PipelineError
 from ..transform.fields import TEXT_CHARS
 
 # --- values of a record ---------------------------------------------------------------------------
@@ -49,10 +50,28 @@ CHUNK_CHARS = 1 << 20
 MAX_RECORD_CHARS = 4 * CHUNK_CHARS
 #: Largest export file (a file on disk or a zip member, uncompressed). Spotify's files are at most
 #: ~13 MB (10x margin); a larger one is refused as unreadable before a byte of it is read or archived
-#: (the archive copy, jobs/import_archive.py, still holds a file whole: this bounds it).
+#: (the archive copy streams; ``check_file_size`` also stops it when a zip header understates a size).
 MAX_FILE_BYTES = 128 * 1024 * 1024
 #: Largest compression ratio of a zip member (uncompressed / compressed size). Spotify's JSON packs
 #: 5-15x; a zip bomb packs 1000x and more. Members under ``RATIO_FLOOR_BYTES`` are never refused for
 #: their ratio (a small file of spaces packs well and costs nothing).
 MAX_COMPRESSION_RATIO = 100
 RATIO_FLOOR_BYTES = 1024 * 1024
+
+
+class ExportTooLarge(PipelineError):
+    """An export file over ``MAX_FILE_BYTES`` found while copying it (a header that understated it)."""
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1024 * 1024):,.1f} MiB"
+
+
+def check_file_size(name: str, size: int) -> None:
+    """Refuse a file of ``size`` bytes (declared or counted so far) over ``MAX_FILE_BYTES``."""
+    if size > MAX_FILE_BYTES:
+        raise ExportTooLarge(
+            f"{name}: {_mib(size)} or more, larger than any Spotify export file (at most ~15 MiB; "
+            f"the limit is {_mib(MAX_FILE_BYTES)}): this is not a streaming history from Spotify. "
+            "Remove it from what you import and run again; nothing was imported"
+        )

@@ -50,6 +50,7 @@ from ..exports.report import FILE_PARTIAL, FileSummary, ImportReport
 from ..landing.store import RawStore
 from ..settings import Settings
 from .import_archive import ArchivedExport, archive_files
+from .import_records import record_import
 from .import_runs import ImportFailed, ImportInterrupted, close_abandoned_runs, finish_run, one_line
 from .progress import ProgressFn
 
@@ -107,12 +108,16 @@ def import_history(
 
         store = open_store(settings, clock)
     report, ordered, files_found = _survey(settings, path, store)
+    started_at = clock.now()
+    if not isinstance(path, ArchivedExport):
+        # The record rebuild replays, write-once in the raw zone next to the archived files.
+        record_import(store, settings, report, started_at)
 
     from ..warehouse import writes
 
     with engine.begin() as conn:
-        close_abandoned_runs(conn, settings.user, clock.now())
-        report.import_id = writes.start_import_run(conn, settings.user, report.source[:1024], clock.now())
+        close_abandoned_runs(conn, settings.user, started_at)
+        report.import_id = writes.start_import_run(conn, settings.user, report.source[:1024], started_at)
     try:
         _read_all(settings, report, ordered, engine, clock, progress, resolver)
         report.status = report.outcome()

@@ -1,68 +1,63 @@
-"""Rebuild the warehouse from what the pipeline keeps outside it: the raw zone and the recorded
-export imports.
+"""Rebuild the warehouse from the raw zone alone, into a new database swapped in only when complete.
 
-What is rebuilt and from where:
+What is rebuilt and from where (all of it in the raw zone):
 
 - plays, tracks, albums, artists, credits, audio features, metadata misses, followed-artist
-  history and the manifest: by loading every raw object, exactly as ``process`` does;
-- gaps: by replaying every landed recently-played fetch in ``fetched_at`` order with the rule
-  ``download_recently_played`` applies when it fetches (a full page whose oldest play is newer than the newest
-  play seen before it);
-- export imports: by running each successful import recorded in ``import_runs`` again, in the
-  original order, from the copies of its files it archived in the raw zone (``imports/``, keys in
-  the run's report), under the names it gave them, so the replayed report reads the same. The
-  import table is read from the warehouse being replaced (or the one the settings name, when
-  building elsewhere) before anything is written. An import made before exports were archived is
-  replayed from the paths it names, which archives its files now, and the report says so; one whose
-  archived copy or files are gone is reported by name, never skipped silently.
+  history and the manifest: by loading every raw object, exactly as ``process`` does (a malformed
+  object is quarantined and reported, as ``process`` does, and the rest loads);
+- gaps: by replaying every recently-played fetch of the objects that loaded, in ``fetched_at``
+  order, with the rule ``download_recently_played`` applies when it fetches (a full page whose oldest
+  play is newer than the newest play seen before it);
+- export imports: by running each import recorded in ``imports/<user>/_runs/`` again, oldest first,
+  from the copies of its files archived beside the record, under the names and with the matching
+  tolerance it had (``jobs/import_records.py``), so the replayed report reads the same. Imports made
+  before imports were recorded there are found in the warehouse being replaced, if it exists, and
+  given their record first (``jobs/rebuild_legacy.py``); the report counts them.
+
+Where: into a staging database beside the target (``warehouse/staging.py``), swapped in by one
+atomic step only when everything loaded; an error, Ctrl-C or SIGKILL before that leaves the
+configured warehouse exactly as it was, and the next rebuild removes the leftovers and starts over.
+An import that could not be replayed stops an in-place rebuild before the swap (its plays would be
+lost); into another database (``target_url``) the rebuild goes on and reports it.
 
 Not rebuilt, because the raw zone never held them: ``fetch_runs`` (the log of API calls and failed
 runs) and ``app_state`` (pauses, remembered capabilities, the poll cursor). Load-time stamps
 (``loaded_at``, ``created_at``, ``first_seen_at``, ``detected_at``, ``closed_at``, the import run's
 start and finish) are the rebuild's own times.
-
-Rebuilding in place drops the warehouse's tables and recreates them at the newest migration.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
-from sqlalchemy import inspect, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, select
 
 from ..clock import Clock, from_ms, to_ms
-from ..errors import MalformedRawObject, PipelineError
+from ..errors import MalformedRawObject, MalformedRecord, PipelineError
 from ..landing.envelope import parse_object
 from ..landing.keys import parse_key
 from ..settings import Settings
 from ..transform.gaps import advance, detect_gap
 from ..transform.timestamps import parse_played_at
-from .import_archive import ArchivedExport
+from .import_records import RecordedImport, list_records
+from .progress import ProgressFn, no_progress
+from .rebuild_legacy import record_older_imports
 from .report import JobReport
 from .runtime import Runtime
 
+if TYPE_CHECKING:
+    from ..warehouse.staging import Stage
+
 log = logging.getLogger(__name__)
 
-IMPORT_STATUSES = ("ok", "partial")  # a failed import left nothing a re-run must reproduce
+INTERRUPTED = "rebuild interrupted: the warehouse was not changed; run it again"
 
 
-@dataclass(frozen=True)
-class RecordedImport:
-    id: int
-    user_id: str
-    source: str
-    archive: ArchivedExport | None  # None: made before exports were archived; only ``paths`` remain
-
-    @property
-    def paths(self) -> list[Path]:
-        return [Path(p) for p in self.source.split(", ")]
+class RebuildInterrupted(PipelineError):
+    """Ctrl-C during a rebuild: the one line the user sees."""
 
 
 def rebuild(
@@ -71,80 +66,160 @@ def rebuild(
     clock: Clock | None = None,
     runtime: Runtime | None = None,
     target_url: str | None = None,
+    progress: ProgressFn | None = None,
 ) -> JobReport:
-    """Recreate the warehouse at ``target_url`` (default: the settings' own, rebuilt in place) from
-    the raw zone and the recorded export imports. Returns what was loaded and what could not be."""
-    from ..warehouse import schema, writes
-    from ..warehouse.engine import make_engine, upgrade
-    from .import_history import import_history
+    """Recreate the warehouse at ``target_url`` (default: the settings' own, replaced) from the raw
+    zone. Returns what was rebuilt and what could not be; Ctrl-C raises ``RebuildInterrupted``."""
+    base = Runtime.resolve(settings, runtime, clock=clock)
+    target = target_url or settings.warehouse_url.get_secret_value()
+    stages: list[Stage] = []
+    try:
+        report = _rebuild(base, settings, target, progress or no_progress, stages)
+    except KeyboardInterrupt:
+        if stages and stages[0].swapped:
+            raise RebuildInterrupted(
+                "rebuild interrupted while cleaning up: the rebuilt warehouse is in place; the next "
+                "rebuild removes what is left beside it"
+            ) from None
+        raise RebuildInterrupted(INTERRUPTED) from None
+    log.info("%s", report.message)
+    return report
+
+
+def _rebuild(
+    base: Runtime, settings: Settings, target: str, show: ProgressFn, stages: list[Stage]
+) -> JobReport:
+    from ..warehouse.staging import holds_data, staged
+
+    in_place = target == settings.warehouse_url.get_secret_value()
+    if not in_place and holds_data(target):
+        raise PipelineError(
+            f"the rebuild target {_masked(target)} already holds data: rebuild into an empty "
+            "database, or leave the target out to rebuild the configured warehouse in place"
+        )
+    report = JobReport("rebuild")
+    records, lost = _imports(base, settings, report)
+    with staged(target) as stage:
+        stages.append(stage)  # so an interruption can tell whether the swap was done
+        target_settings = settings.model_copy(update={"warehouse_url": SecretStr(target)})
+        rt = Runtime(
+            target_settings, clock=base.clock, transport=base.transport, engine_override=stage.engine
+        )
+        _load(rt, report, show)
+        _gaps(rt, report, show)
+        failed = lost + _replay(rt, records, report, show)
+        _count_open_gaps(rt, report)
+        if failed and in_place:
+            report.status = "failed"
+            report.message = (
+                f"the warehouse was not changed: {failed} recorded import(s) could not be replayed and "
+                "their plays would be lost. Fix what the warnings name and run again, or rebuild into "
+                "another database with --target-url to keep what can be rebuilt"
+            )
+            return report
+        show(0, None, "swapping the rebuilt warehouse in")
+        stage.swap()
+    if report.problems:
+        report.status = "partial"
+    report.message = _summary(target, base.store.location, report)
+    return report
+
+
+def _imports(rt: Runtime, settings: Settings, report: JobReport) -> tuple[list[RecordedImport], int]:
+    """The recorded imports, oldest first: the raw zone's, after older ones got their record; and
+    how many imports are known but cannot be replayed (an unreadable record, files gone)."""
+    records, problems = list_records(rt.store)
+    written, unarchived = record_older_imports(rt.store, settings, records, report)
+    if written:
+        records, problems = list_records(rt.store)
+    report.problems.extend(problems)
+    return records, len(problems) + unarchived
+
+
+def _load(rt: Runtime, report: JobReport, show: ProgressFn) -> None:
     from .process import process
 
-    source_url = settings.warehouse_url.get_secret_value()
-    target = target_url or source_url
-    report = JobReport("rebuild")
-    imports = _recorded_imports(make_engine(source_url))
+    def counted(done: int, total: int | None = None, _text: str | None = None) -> None:
+        show(done, total, "loading raw objects")
 
-    engine = make_engine(target)
-    _reset(engine, schema.metadata, in_place=target == source_url)
-    upgrade(engine)
-    target_settings = settings.model_copy(update={"warehouse_url": SecretStr(target)})
-    rt = Runtime(target_settings, transport=runtime.transport if runtime else None)
-    if clock is not None:
-        rt.clock = clock
-    elif runtime is not None:
-        rt.clock = runtime.clock
-    rt.__dict__["engine"] = engine  # the freshly migrated engine, not the per-process migration cache
-
-    loaded = process(target_settings, runtime=rt)
+    show(0, None, "loading raw objects")
+    loaded = process(rt.settings, runtime=rt, progress=counted)
     for name, n in loaded.counts.items():
         report.add(name, n)
     report.problems += loaded.problems
 
-    with engine.begin() as conn:
-        for user, gap_from, gap_to, detected_at, key in _replayed_gaps(rt):
+
+def _gaps(rt: Runtime, report: JobReport, show: ProgressFn) -> None:
+    from ..warehouse import writes
+
+    with rt.engine.begin() as conn:
+        loaded = {
+            k for k, e in writes.manifest_entries(conn, "recently_played").items() if e["status"] == "loaded"
+        }
+    found = _replayed_gaps(rt, loaded, report, show)
+    with rt.engine.begin() as conn:
+        for user, gap_from, gap_to, detected_at, key in found:
             if writes.record_gap(conn, user, gap_from, gap_to, detected_at, key):
                 report.add("gaps_detected")
 
-    from_paths: list[str] = []
-    for recorded in imports:
-        what: ArchivedExport | list[Path]
-        if recorded.archive is not None:
-            what = recorded.archive
-        else:
-            missing = [p for p in recorded.paths if not p.exists()]
-            if missing:
-                report.problems.append(
-                    f"import {recorded.id} was not replayed: it was made before export files were archived "
-                    f"in the raw zone, and {', '.join(map(str, missing))} no longer exists; run "
-                    "`spotify-pipeline import-history PATH` with the export again"
-                )
-                continue
-            what = recorded.paths
-        user_settings = target_settings.model_copy(update={"user": recorded.user_id})
-        try:
-            done = import_history(user_settings, what, clock=rt.clock, engine=engine, store=rt.store)
-        except PipelineError as exc:
-            report.problems.append(f"import {recorded.id} ({recorded.source}) could not be replayed: {exc}")
-            continue
-        report.add("imports_replayed")
-        report.add("plays_imported", done.imported_new)
-        if recorded.archive is None:
-            report.add("imports_replayed_from_paths")
-            from_paths.append(str(recorded.id))
 
-    if report.problems:
-        report.status = "partial"
-    report.message = (
-        f"rebuilt {_masked(target)} from {rt.store.location}: {report.counts.get('objects_loaded', 0)} objects, "
-        f"{report.counts.get('plays_inserted', 0)} plays, {report.counts.get('imports_replayed', 0)} imports"
-    )
-    if from_paths:
-        report.message += (
-            f"; import {', '.join(from_paths)} predated export archiving and was replayed from its original "
-            "files, which are now archived in the raw zone"
+def _replay(rt: Runtime, records: list[RecordedImport], report: JobReport, show: ProgressFn) -> int:
+    """Run every recorded import again, oldest first; how many could not be."""
+    from .import_history import import_history
+
+    total = sum(len(r.archive.files) for r in records)
+    done = failed = 0
+    show(0, total, "replaying imports: archived files")
+    for n, recorded in enumerate(records, 1):
+        user_settings = rt.settings.model_copy(
+            update={"user": recorded.user, "export_match_tolerance_seconds": recorded.tolerance_seconds}
         )
-    log.info("%s", report.message)
-    return report
+        try:
+            replayed = import_history(
+                user_settings, recorded.archive, clock=rt.clock, engine=rt.engine, store=rt.store
+            )
+        except PipelineError as exc:
+            failed += 1
+            report.problems.append(
+                f"import {n} ({recorded.archive.source}, recorded in {recorded.key}) could not be replayed: {exc}"
+            )
+            continue
+        finally:
+            done += len(recorded.archive.files)
+            show(done, total, "replaying imports: archived files")
+        report.add("imports_replayed")
+        report.add("plays_imported", replayed.imported_new)
+        report.add("gaps_closed_by_imports", len(replayed.gaps_closed))
+    return failed
+
+
+def _count_open_gaps(rt: Runtime, report: JobReport) -> None:
+    from ..warehouse import schema
+
+    with rt.engine.connect() as conn:
+        n = conn.execute(select(func.count()).where(schema.gaps.c.closed_at.is_(None))).scalar_one()
+    report.counts["gaps_open"] = int(n)
+
+
+def _summary(target: str, location: str, report: JobReport) -> str:
+    c = report.counts.get
+    text = (
+        f"rebuilt {_masked(target)} from {location}: {c('objects_loaded', 0):,} objects loaded"
+        f" ({c('objects_quarantined', 0):,} quarantined), {c('plays_inserted', 0):,} plays from the API,"
+        f" {c('imports_replayed', 0):,} imports replayed ({c('plays_imported', 0):,} export plays),"
+        f" {c('gaps_detected', 0):,} gaps found ({c('gaps_open', 0):,} still open)"
+    )
+    if c("imports_recorded_from_warehouse"):
+        text += (
+            f"; {c('imports_recorded_from_warehouse')} import(s) made before this release were read from the "
+            "old warehouse and are now recorded in the raw zone"
+        )
+    if c("imports_archived_from_paths"):
+        text += (
+            f"; {c('imports_archived_from_paths')} of them predated export archiving and were replayed from "
+            "their original files, which are now archived in the raw zone"
+        )
+    return text
 
 
 def _masked(url: str) -> str:
@@ -153,75 +228,22 @@ def _masked(url: str) -> str:
     return mask_url(url)
 
 
-def _recorded_imports(engine: Engine) -> list[RecordedImport]:
-    """The successful imports recorded in ``import_runs``, oldest first (none if there is no table)."""
-    from ..warehouse import schema
-
-    if not inspect(engine).has_table("import_runs"):
-        return []
-    runs = schema.import_runs
-    query = (
-        select(runs.c.id, runs.c.user_id, runs.c.source, runs.c.report)
-        .where(runs.c.status.in_(IMPORT_STATUSES))
-        .order_by(runs.c.id)
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    out = []
-    for run_id, user_id, source, report_json in rows:
-        recorded = json.loads(report_json) if report_json else {}
-        # The report keeps the source as given; import_runs.source is cut at 1024 characters.
-        full = recorded.get("source", source)
-        out.append(RecordedImport(run_id, user_id, full, ArchivedExport.from_report(recorded)))
-    return out
-
-
-def _reset(engine: Engine, metadata: Any, *, in_place: bool) -> None:
-    """Drop the schema's tables (and Alembic's marker) so the migrations start from nothing."""
-    from sqlalchemy import Table
-
-    names = set(inspect(engine).get_table_names())
-    ours = names & set(metadata.tables)
-    if ours and not in_place:
-        with engine.connect() as conn:
-            if any(conn.execute(select(metadata.tables[t]).limit(1)).first() for t in ours):
-                raise PipelineError(
-                    f"the rebuild target {_masked(str(engine.url))} already holds data: rebuild into an empty "
-                    "database, or leave the target out to rebuild the configured warehouse in place"
-                )
-    metadata.drop_all(engine)
-    if "alembic_version" in names:
-        from sqlalchemy import MetaData
-
-        Table("alembic_version", MetaData(), autoload_with=engine).drop(engine)
-
-
-def _replayed_gaps(rt: Runtime) -> list[tuple[str, datetime, datetime, datetime, str]]:
-    """Replay every landed recently-played fetch in time order with ``download_recently_played``'s gap rule."""
-    fetches: list[tuple[datetime, str, str, list[int], int]] = []
-    for info in rt.store.list(""):
+def _replayed_gaps(
+    rt: Runtime, loaded: set[str], report: JobReport, show: ProgressFn
+) -> list[tuple[str, datetime, datetime, datetime, str]]:
+    """Replay the recently-played fetches of the objects that loaded, in time order, with
+    ``download_recently_played``'s gap rule. An object that cannot be read is reported, never fatal."""
+    fetches: list[tuple[datetime, str, str, list[int]]] = []
+    keys = sorted(loaded)
+    for i, key in enumerate(keys, 1):
+        show(i, len(keys), "re-deriving gaps from recently-played objects")
         try:
-            kind, _hour, key_user = parse_key(info.key)
-        except ValueError:
-            continue
-        if kind != "recently_played":
-            continue
-        data = rt.store.get(info.key)
-        try:
-            envelope = parse_object(data or b"", info.key)
-        except MalformedRawObject:
-            continue  # process quarantined it and said so
-        user = key_user or envelope.get("user") or rt.settings.user
-        for fetch in envelope["fetches"]:
-            at, page = fetch.get("fetched_at"), fetch.get("response")
-            if not at or fetch.get("status", 200) != 200 or not isinstance(page, dict):
-                continue  # a bare legacy page has no fetch time to order it by
-            items = page.get("items") or []
-            played = sorted(to_ms(parse_played_at(i["played_at"])) for i in items if i.get("played_at"))
-            fetches.append((parse_played_at(at), user, info.key, played, len(items)))
+            fetches.extend(_fetches(rt, key))
+        except (MalformedRawObject, MalformedRecord, ValueError, TypeError, KeyError, AttributeError) as exc:
+            report.problems.append(f"{key}: its fetches were left out of the gap check ({exc})")
     gaps = []
     newest: dict[str, int] = {}
-    for fetched_at, user, key, played, _n_items in sorted(fetches, key=lambda f: (f[0], f[2])):
+    for fetched_at, user, key, played in sorted(fetches, key=lambda f: (f[0], f[2])):
         known = newest.get(user)
         found = detect_gap(played, known)
         if found:
@@ -230,3 +252,18 @@ def _replayed_gaps(rt: Runtime) -> list[tuple[str, datetime, datetime, datetime,
         if after is not None:
             newest[user] = after
     return gaps
+
+
+def _fetches(rt: Runtime, key: str) -> list[tuple[datetime, str, str, list[int]]]:
+    _kind, _hour, key_user = parse_key(key)
+    envelope = parse_object(rt.store.get(key) or b"", key)
+    user = key_user or envelope.get("user") or rt.settings.user
+    out = []
+    for fetch in envelope["fetches"]:
+        at, page = fetch.get("fetched_at"), fetch.get("response")
+        if not at or fetch.get("status", 200) != 200 or not isinstance(page, dict):
+            continue  # a bare legacy page has no fetch time to order it by
+        items = page.get("items") or []
+        played = sorted(to_ms(parse_played_at(i["played_at"])) for i in items if i.get("played_at"))
+        out.append((parse_played_at(at), user, key, played))
+    return out

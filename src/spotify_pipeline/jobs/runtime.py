@@ -51,6 +51,8 @@ class Runtime:
     transport: httpx.BaseTransport | None = None
     token_store_override: TokenStore | None = None
     sleep: Callable[[float], None] = time.sleep
+    # An engine the caller built and migrated (``rebuild`` builds into a staging database first).
+    engine_override: Engine | None = None
 
     def __post_init__(self) -> None:
         from ..redact import register_secrets
@@ -59,6 +61,8 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
+        if self.engine_override is not None:
+            return self.engine_override
         return migrated_engine(self.settings.warehouse_url.get_secret_value())
 
     @cached_property

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..clock import Clock, SystemClock
 from ..errors import MalformedRawObject, StoreError
@@ -37,6 +37,7 @@ from .store import (
     set_aside_key,
     set_aside_notice,
     sidecar_of,
+    stream_digests,
 )
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,17 @@ class LocalRawStore:
         path = self._path(key)
         try:
             return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(
+                f"could not read {path}: {exc.strerror}; check the folder's permissions"
+            ) from None
+
+    def open(self, key: str) -> IO[bytes] | None:
+        path = self._path(key)
+        try:
+            return path.open("rb")
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -193,6 +205,24 @@ class LocalRawStore:
             raise already_there(self.location, key)
         return info
 
+    def put_file(self, key: str, src: IO[bytes]) -> RawObjectInfo:
+        path = self._path(key)
+        size, sha, _md5 = stream_digests(src)
+        info = RawObjectInfo(key, size, sha)
+        if not path.exists():
+            self._ensure_dir(path.parent, key)
+            if self._write_atomic(path, src, key, overwrite=False):
+                return info
+        try:
+            held = _file_digest(path)
+        except OSError as exc:
+            raise StoreError(
+                f"could not read {path}: {exc.strerror}; check the folder's permissions"
+            ) from None
+        if held != (size, sha):
+            raise already_there(self.location, key)
+        return info
+
     # --- helpers ---------------------------------------------------------------------------
     def _path(self, key: str) -> Path:
         try:
@@ -220,7 +250,7 @@ class LocalRawStore:
         finally:
             os.close(fd)  # closing releases the flock
 
-    def _write_atomic(self, path: Path, data: bytes, key: str, *, overwrite: bool = True) -> bool:
+    def _write_atomic(self, path: Path, data: bytes | IO[bytes], key: str, *, overwrite: bool = True) -> bool:
         """Write a temp file, fsync it, then publish it at ``path`` in one step. With ``overwrite`` off
         the publish is a hard link, which fails if ``path`` exists, so a racing writer can never
         replace it: returns False then (nothing written)."""
@@ -228,10 +258,12 @@ class LocalRawStore:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
+                if isinstance(data, bytes):
+                    _write_all(fd, data)
+                else:  # a stream (an archived export): copied in chunks, never whole in memory
+                    data.seek(0)
+                    while chunk := data.read(1 << 20):
+                        _write_all(fd, chunk)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -289,6 +321,13 @@ def _publish_once(tmp: Path, path: Path) -> bool:
         return True
     tmp.unlink()
     return True
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def _file_digest(path: Path) -> tuple[int, str]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..errors import ConfigError, StoreError
 from .keys import QUARANTINE_PREFIX
@@ -26,6 +27,10 @@ class RawStore(Protocol):
 
     def get(self, key: str) -> bytes | None:
         """The object's bytes, or None when there is no such object."""
+        ...
+
+    def open(self, key: str) -> IO[bytes] | None:
+        """The object as a binary stream to read in chunks (large archived exports), or None."""
         ...
 
     def list(self, prefix: str = "", accept: Callable[[str], bool] | None = None) -> Iterator[RawObjectInfo]:
@@ -59,6 +64,10 @@ class RawStore(Protocol):
         The same key with the same bytes is a no-op; with other bytes, a StoreError naming the key."""
         ...
 
+    def put_file(self, key: str, src: IO[bytes]) -> RawObjectInfo:
+        """``put_bytes`` from a seekable binary stream, read in chunks: never the whole file in memory."""
+        ...
+
 
 def open_store(settings: Settings, clock: Clock | None = None) -> RawStore:
     """A LocalRawStore for a folder, an S3RawStore for ``s3://bucket/prefix`` (boto3 loaded only then)."""
@@ -82,6 +91,18 @@ def open_store(settings: Settings, clock: Clock | None = None) -> RawStore:
     from .local import LocalRawStore
 
     return LocalRawStore(Path(settings.raw_zone), clock=clock)
+
+
+def stream_digests(src: IO[bytes], chunk: int = 1 << 20) -> tuple[int, str, str]:
+    """(size, sha256 hex, md5 hex) of a seekable stream read from its start in chunks; rewound after."""
+    sha, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
+    src.seek(0)
+    while data := src.read(chunk):
+        sha.update(data)
+        md5.update(data)
+        size += len(data)
+    src.seek(0)
+    return size, sha.hexdigest(), md5.hexdigest()
 
 
 def check_key(key: str) -> str:
