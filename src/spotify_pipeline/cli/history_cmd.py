@@ -1,4 +1,4 @@
-"""`spotify-pipeline import-history` and `spotify-pipeline coverage`."""
+"""`spotify-pipeline import-history` (`coverage` is in coverage_cmd)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from .common import call, console, err_console, print_json, settings
+from .common import call, console, err_console, print_json, settings, warn
 
 
 def import_history(
@@ -42,33 +42,8 @@ def import_history(
     else:
         console.print(render_report_table(report))
         for entry in report.malformed[:20]:
-            err_console.print(
-                f"[yellow]malformed:[/] {entry.file} record {entry.index}: {entry.reason}", highlight=False
-            )
+            warn(f"{entry.file} record {entry.index}: {entry.reason}", "malformed")
         if len(report.malformed) > 20:
             err_console.print(f"... and {len(report.malformed) - 20} more malformed records (see --json)")
         if report.error:
-            err_console.print(f"[yellow]warning:[/] {report.error}", highlight=False)
-
-
-def coverage(
-    csv: Annotated[
-        Path | None, typer.Option("--csv", help="Write the per-day table to this CSV file")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Per day: plays from the API, from the export, matched, API-only, export-only, capture rate."""
-    from ..insights.coverage import coverage as job
-    from ..insights.coverage import render_coverage_table, to_csv
-    from ..jobs.runtime import migrated_engine
-
-    s = settings()
-    engine = call(migrated_engine, s.warehouse_url.get_secret_value())
-    rows = call(job, engine, s.user)
-    if csv is not None:
-        to_csv(rows, csv)
-        console.print(f"wrote {len(rows)} days to {csv}")
-    elif as_json:
-        print_json([r.as_dict() for r in rows])
-    else:
-        console.print(render_coverage_table(rows))
+            warn(report.error)
