@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-from .settings import DEFAULT_CONFIG_FILE, ENV_PREFIX
+from .settings import ENV_PREFIX, config_file_path
 
 DOTENV_FILE = ".env"
 # Our own variables that are not settings: the config file path, and the DAG options
@@ -41,7 +41,7 @@ def _fields() -> list[str]:
 
 
 def config_file() -> Path:
-    return Path(os.environ.get(ENV_PREFIX + "CONFIG_FILE", DEFAULT_CONFIG_FILE))
+    return config_file_path()
 
 
 def _env() -> dict[str, str]:

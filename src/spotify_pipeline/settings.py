@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -141,7 +142,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         import tomllib
 
-        config_file = os.environ.get(ENV_PREFIX + "CONFIG_FILE", DEFAULT_CONFIG_FILE)
+        config_file = str(config_file_path())
         try:
             toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file)
         except tomllib.TOMLDecodeError as exc:
@@ -209,6 +210,19 @@ def url_password(url: str) -> str | None:
     return unquote(password) if colon and password else None
 
 
+# `--config FILE` of this invocation; a context variable, not the environment, so that one CLI call
+# (or test) never leaks its config file into the next.
+_config_file: ContextVar[Path | None] = ContextVar("spotify_pipeline_config_file", default=None)
+
+
+def config_file_path() -> Path:
+    """The TOML file read: ``--config``, else SPOTIFY_PIPELINE_CONFIG_FILE, else ./spotify-pipeline.toml."""
+    given = _config_file.get()
+    if given is not None:
+        return given
+    return Path(os.environ.get(ENV_PREFIX + "CONFIG_FILE", DEFAULT_CONFIG_FILE))
+
+
 def warehouse_url_problem(url: str) -> str | None:
     """Why ``url`` cannot be a warehouse URL (unparsable, unsupported engine, driver missing), or None."""
     from sqlalchemy.engine import make_url
@@ -237,6 +251,11 @@ def warehouse_url_problem(url: str) -> str | None:
             return "the MySQL driver is not installed: pip install 'spotify-pipeline[mysql]'"
         return None
     return f"database {backend!r} is not supported: {example}"
+
+
+def use_config_file(path: Path | None) -> None:
+    """Read settings from ``path`` (the CLI's ``--config``) in this context; None: the default."""
+    _config_file.set(path)
 
 
 def load_settings(**overrides: Any) -> Settings:

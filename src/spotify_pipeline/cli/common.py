@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +23,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..errors import PipelineError
-from ..settings import ENV_PREFIX, Settings, load_settings
+from ..settings import Settings, load_settings, use_config_file
 
 console = Console(markup=False)
 err_console = Console(stderr=True, markup=False)
@@ -57,10 +56,10 @@ def settings(*, warehouse_must_exist: bool = True, raw_zone_must_exist: bool = T
     zone must already exist: only `init` creates them, so that a typo in a path fails instead of
     quietly starting an empty warehouse somewhere else."""
     if STATE.settings is None:
+        use_config_file(STATE.config_file)
         if STATE.config_file is not None:
             if not STATE.config_file.is_file():
                 fail(f"config file {STATE.config_file} does not exist (--config)")
-            os.environ[ENV_PREFIX + "CONFIG_FILE"] = str(STATE.config_file)
         with errors_to_exit():
             STATE.settings = load_settings()
         setup_logging(STATE.settings)

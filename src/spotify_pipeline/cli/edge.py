@@ -16,6 +16,7 @@ from typer._click.core import Context
 from typer.core import TyperGroup
 
 from ..errors import PipelineError
+from ..settings import use_config_file
 from .common import DEBUG_HINT, STATE, err_console, fail, setup_output
 
 log = logging.getLogger("spotify_pipeline.cli")
@@ -82,3 +83,5 @@ class PipelineGroup(TyperGroup):
         except Exception as exc:
             log.debug("unexpected error", exc_info=True)
             fail(f"unexpected error: {type(exc).__name__}: {exc} ({DEBUG_HINT})")
+        finally:
+            use_config_file(None)  # the next call in this process (a test, a DAG) starts clean
