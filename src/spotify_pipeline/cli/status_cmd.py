@@ -60,8 +60,9 @@ def status(as_json: JsonOpt = False) -> None:
     table.add_row("open gaps", str(len(data["open_gaps"])))
     console.print(table)
     for gap in data["open_gaps"]:
+        length = (datetime.fromisoformat(gap["to"]) - datetime.fromisoformat(gap["from"])).total_seconds()
         console.print(
-            f"open gap: {when(gap['from'])} .. {when(gap['to'])} ({duration_text(gap['duration_seconds'])}): "
+            f"open gap: {when(gap['from'])} .. {when(gap['to'])} ({duration_text(length)}): "
             "plays in it were missed; import your privacy export (`spotify-pipeline import-history`) to close it"
         )
     for warning in [token.get("warning"), *data["warnings"]]:

@@ -123,12 +123,7 @@ def status(
             "following_artists": _fetch_summary(last_following, now),
         },
         "open_gaps": [
-            {
-                "from": _iso(g["gap_from"]),
-                "to": _iso(g["gap_to"]),
-                "duration_seconds": round((g["gap_to"] - g["gap_from"]).total_seconds()),
-                "detected_at": _iso(g["detected_at"]),
-            }
+            {"from": _iso(g["gap_from"]), "to": _iso(g["gap_to"]), "detected_at": _iso(g["detected_at"])}
             for g in gaps
         ],
         "token": token_status(rt),
