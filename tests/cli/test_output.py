@@ -72,7 +72,9 @@ def test_user_text_is_printed_as_it_is(cli: Cli) -> None:
     assert result.exit_code == 0, result.output
     assert "exp[old]" in result.stdout
     export = cli.root / "export[old]"
-    assert cli("simulator", "export", str(export), "--start", "2026-11-01", "--end", "2026-11-02").exit_code == 0
+    assert (
+        cli("simulator", "export", str(export), "--start", "2026-11-01", "--end", "2026-11-02").exit_code == 0
+    )
     imported = cli("import-history", str(export))
     assert imported.exit_code == 0, imported.output
     assert f"Import of {export} (ok)" in imported.stdout
