@@ -108,7 +108,9 @@ def silent_server() -> Iterator[int]:
         server.close()
 
 
-@pytest.mark.parametrize("command", [["status"], ["process"], ["coverage"], ["db", "upgrade"]])
+@pytest.mark.parametrize(
+    "command", [["status"], ["process"], ["coverage"], ["db", "upgrade"], ["import-history", "{tmp}"]]
+)
 def test_a_database_that_never_answers_fails_within_the_timeout(
     cli: Cli, silent_server: int, command: list[str]
 ) -> None:
@@ -119,7 +121,7 @@ def test_a_database_that_never_answers_fails_within_the_timeout(
         db_read_timeout_seconds="1",
     )
     started = time.monotonic()
-    result = cli(*command)
+    result = cli(*(a.replace("{tmp}", str(cli.root)) for a in command))
     elapsed = time.monotonic() - started
     line = assert_one_line_failure(result, f"127.0.0.1:{silent_server}/spotify", "db_read_timeout_seconds")
     assert "db-secret-pw" not in result.output

@@ -63,6 +63,9 @@ def settings(*, warehouse_must_exist: bool = True, raw_zone_must_exist: bool = T
         with errors_to_exit():
             STATE.settings = load_settings()
         setup_logging(STATE.settings)
+        from ..warehouse.engine import DbTimeouts, use_default_timeouts
+
+        use_default_timeouts(DbTimeouts.from_settings(STATE.settings))
     s = STATE.settings
     if warehouse_must_exist:
         _require_warehouse(s)

@@ -38,6 +38,17 @@ class DbTimeouts:
         return cls(settings.db_connect_timeout_seconds, settings.db_read_timeout_seconds)
 
 
+# The timeouts of engines built from a URL alone (jobs that take a URL, not a Runtime): the CLI sets
+# them from the settings for the length of one command, so the settings apply to every connection.
+_process_timeouts: DbTimeouts | None = None
+
+
+def use_default_timeouts(timeouts: DbTimeouts | None) -> None:
+    """Timeouts for engines made without explicit ones; None restores the built-in defaults."""
+    global _process_timeouts
+    _process_timeouts = timeouts
+
+
 def make_engine(url: str | URL, timeouts: DbTimeouts | None = None) -> Engine:
     """An engine for a SQLite or MySQL/MariaDB URL.
 
@@ -49,7 +60,7 @@ def make_engine(url: str | URL, timeouts: DbTimeouts | None = None) -> Engine:
     READ COMMITTED (no gap locks between loaders of different users), and connect/read/write
     timeouts (PyMySQL's default is to wait forever).
     """
-    timeouts = timeouts or DbTimeouts()
+    timeouts = timeouts or _process_timeouts or DbTimeouts()
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
