@@ -119,6 +119,8 @@ def describe_errors(exc: ValidationError, overrides: Mapping[str, Any] | None = 
     """One line per invalid value: the setting, where it was set, and what is wrong."""
     out = []
     for err in exc.errors():
+        if err["type"] == "extra_forbidden":
+            continue  # unknown_keys names these, with what was meant
         name = str(err["loc"][0]) if err["loc"] else "settings"
         source = source_of(name, overrides)
         where = "" if source.kind == "default" else f", set by {source.where}"

@@ -36,9 +36,10 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX,
         env_file=".env",
         env_file_encoding="utf-8",
-        # Unknown keys are found by config_sources.unknown_keys (with a "did you mean"), which knows
-        # which keys are ours: a shared .env full of other programs' keys must not break us.
-        extra="ignore",
+        # A shared .env holds other programs' keys: read only our fields from it. Unknown keys of
+        # ours (a typo) are reported by config_sources.unknown_keys, with a "did you mean".
+        dotenv_filtering="only_existing",
+        extra="forbid",
         validate_default=True,
     )
 
@@ -270,6 +271,8 @@ def load_settings(**overrides: Any) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as exc:
         problems += describe_errors(exc, overrides)
+        if not problems:  # an unknown key from a source unknown_keys does not read
+            problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
