@@ -66,5 +66,5 @@ lock: ## Re-resolve and write constraints.txt (the lock) from a fresh venv
 	rm -rf .venv-lock
 
 .PHONY: clean
-clean: ## Remove the venv and local data
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+clean: ## Remove the venv, the caches and the demo's data (never ./data: collected plays live there)
+	rm -rf $(VENV) data/demo .pytest_cache .mypy_cache .ruff_cache

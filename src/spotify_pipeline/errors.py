@@ -65,6 +65,10 @@ class QuotaExceeded(RateLimitPaused):
     """The app's quota is used up (429 with reason QUOTA_EXCEEDED)."""
 
 
+class WarehouseError(PipelineError):
+    """The warehouse cannot be reached, opened or used (names the warehouse, never its password)."""
+
+
 class StoreError(PipelineError):
     """The raw zone could not be read or written."""
 

@@ -8,6 +8,8 @@ then the defaults below. Secrets are ``SecretStr`` so that no repr, log line or 
 from __future__ import annotations
 
 import os
+import re
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +28,7 @@ DEFAULT_CONFIG_FILE = "spotify-pipeline.toml"
 SPOTIFY_ACCOUNTS_URL = "https://accounts.spotify.com"
 SPOTIFY_API_URL = "https://api.spotify.com/v1"
 SCOPES = ("user-read-recently-played", "user-follow-read")
+_USER_NAME = re.compile(r"[A-Za-z0-9_@+\-][A-Za-z0-9._@+\-]{0,63}")
 
 
 class Settings(BaseSettings):
@@ -33,6 +36,9 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX,
         env_file=".env",
         env_file_encoding="utf-8",
+        # A shared .env holds other programs' keys: read only our fields from it. Unknown keys of
+        # ours (a typo) are reported by config_sources.unknown_keys, with a "did you mean".
+        dotenv_filtering="only_existing",
         extra="forbid",
         validate_default=True,
     )
@@ -44,6 +50,12 @@ class Settings(BaseSettings):
     warehouse_url: SecretStr = Field(
         SecretStr("sqlite:///./data/warehouse.db"),
         description="SQLAlchemy URL: sqlite:///path.db or mysql+pymysql://user:pw@host/db",
+    )
+    db_connect_timeout_seconds: float = Field(
+        10.0, gt=0, le=3600, description="Longest wait to connect to the warehouse (and for a SQLite lock)"
+    )
+    db_read_timeout_seconds: float = Field(
+        60.0, gt=0, le=86400, description="Longest wait for the warehouse to answer one statement"
     )
     user: str = Field("me", description="Name of the listener these runs are for")
     user_partition: bool = Field(
@@ -70,6 +82,9 @@ class Settings(BaseSettings):
     following_every_hours: float = Field(
         24.0, ge=0, description="`run` fetches followed artists only when the last good fetch is older"
     )
+    expected_poll_minutes: float = Field(
+        120.0, gt=0, description="How often `run` is scheduled; `status` warns past twice this"
+    )
     export_match_tolerance_seconds: float = Field(
         90.0, ge=0, description="Export vs API play matching window"
     )
@@ -78,12 +93,37 @@ class Settings(BaseSettings):
     @field_validator("raw_zone")
     @classmethod
     def _raw_zone(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("raw_zone is empty: use a local folder or s3://bucket/prefix")
+        if v != v.strip():
+            raise ValueError(f"raw_zone {v!r} starts or ends with blanks: remove them")
         if v.startswith("s3://"):
             bucket = v[5:].split("/", 1)[0]
             if not bucket:
                 raise ValueError(f"raw_zone {v!r} has no bucket: use s3://bucket/prefix")
         elif "://" in v:
             raise ValueError(f"raw_zone {v!r}: use a local folder or s3://bucket/prefix")
+        elif Path(v).expanduser().exists() and not Path(v).expanduser().is_dir():
+            raise ValueError(f"raw_zone {v!r} is a file, not a folder: use a folder or s3://bucket/prefix")
+        return v
+
+    @field_validator("warehouse_url")
+    @classmethod
+    def _warehouse_url(cls, v: SecretStr) -> SecretStr:
+        problem = warehouse_url_problem(v.get_secret_value())
+        if problem:
+            raise ValueError(problem)
+        return v
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, v: str) -> str:
+        # The user names raw keys (users/<user>/...) and import folders: it must stay one path segment.
+        if not _USER_NAME.fullmatch(v) or ".." in v:
+            raise ValueError(
+                f"user {v!r} is not a safe name: use 1 to 64 letters, digits, '.', '_', '-', '@' or '+', "
+                "not starting with '.' and without '..' (it becomes part of file and key names)"
+            )
         return v
 
     @field_validator("redirect_uri")
@@ -105,8 +145,15 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config_file = os.environ.get(ENV_PREFIX + "CONFIG_FILE", DEFAULT_CONFIG_FILE)
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file)
+        import tomllib
+
+        config_file = str(config_file_path())
+        try:
+            toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_file}: not valid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{config_file}: cannot be read: {exc}") from None
         return (init_settings, env_settings, dotenv_settings, toml, file_secret_settings)
 
     # --- derived ---------------------------------------------------------------------------
@@ -168,16 +215,69 @@ def url_password(url: str) -> str | None:
     return unquote(password) if colon and password else None
 
 
+# `--config FILE` of this invocation; a context variable, not the environment, so that one CLI call
+# (or test) never leaks its config file into the next.
+_config_file: ContextVar[Path | None] = ContextVar("spotify_pipeline_config_file", default=None)
+
+
+def config_file_path() -> Path:
+    """The TOML file read: ``--config``, else SPOTIFY_PIPELINE_CONFIG_FILE, else ./spotify-pipeline.toml."""
+    given = _config_file.get()
+    if given is not None:
+        return given
+    return Path(os.environ.get(ENV_PREFIX + "CONFIG_FILE", DEFAULT_CONFIG_FILE))
+
+
+def warehouse_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a warehouse URL (unparsable, unsupported engine, driver missing), or None."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    example = "use sqlite:///path/to/file.db or mysql+pymysql://user:password@host/db"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return f"{mask_url(url)!r} is not a database URL: {example}"
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend == "sqlite":
+        if driver != "pysqlite":
+            return f"SQLite driver {driver!r} is not supported: {example}"
+        return None
+    if backend in ("mysql", "mariadb"):
+        if driver != "pymysql":
+            return (
+                f"MySQL driver {driver!r} is not supported: write {backend}+pymysql://user:password@host/db"
+            )
+        if not parsed.database:
+            return f"{mask_url(url)!r} names no database: add /dbname at the end"
+        import importlib.util
+
+        if importlib.util.find_spec("pymysql") is None:
+            return "the MySQL driver is not installed: pip install 'spotify-pipeline[mysql]'"
+        return None
+    return f"database {backend!r} is not supported: {example}"
+
+
+def use_config_file(path: Path | None) -> None:
+    """Read settings from ``path`` (the CLI's ``--config``) in this context; None: the default."""
+    _config_file.set(path)
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build Settings, turning validation errors into a ConfigError that names the setting."""
+    """Build Settings, turning validation errors into a ConfigError that names the setting, where it
+    was set (environment variable, .env file, TOML file and key) and, for unknown keys, what was meant."""
     from pydantic import ValidationError
 
+    from .config_sources import describe_errors, unknown_keys
+
+    problems = unknown_keys(overrides)
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "settings"
-            env = ENV_PREFIX + field.upper()
-            problems.append(f"{field} (env {env}): {err['msg']}")
+        problems += describe_errors(exc, overrides)
+        if not problems:  # an unknown key from a source unknown_keys does not read
+            problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    if problems:
+        raise ConfigError("invalid configuration: " + "; ".join(problems))
+    return settings

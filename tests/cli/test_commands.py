@@ -48,6 +48,8 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulato
         }
         for key, value in env.items():
             monkeypatch.setenv("SPOTIFY_PIPELINE_" + key, value)
+        # Only `init` creates the warehouse and the raw zone; every other command expects them.
+        assert runner.invoke(app, ["init"]).exit_code == 0
         yield sim
 
 

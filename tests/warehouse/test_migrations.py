@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
+from spotify_pipeline.errors import WarehouseError
 from spotify_pipeline.warehouse import schema
 from spotify_pipeline.warehouse.engine import current_revision, head_revision, make_engine, upgrade
 
@@ -88,7 +89,7 @@ def test_mysql_engine_settings(mysql_url: str) -> None:
 
 
 def test_unsupported_url_names_the_setting() -> None:
-    with pytest.raises(ValueError, match="SPOTIFY_PIPELINE_WAREHOUSE_URL"):
+    with pytest.raises(WarehouseError, match="SPOTIFY_PIPELINE_WAREHOUSE_URL"):
         make_engine("postgresql://localhost/x")
 
 

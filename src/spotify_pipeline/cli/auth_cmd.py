@@ -6,7 +6,9 @@ from typing import Annotated
 
 import typer
 
-from .common import call, console, err_console, fail, print_json, settings
+from .common import call, console, err_console, fail, print_json, settings, warn
+
+NO_FILES = {"warehouse_must_exist": False, "raw_zone_must_exist": False}  # logging in needs neither
 
 app = typer.Typer(help="Log in to Spotify, see how long the login lasts, log out.", no_args_is_help=True)
 
@@ -24,7 +26,7 @@ def login(
     from ..spotify.auth import login as do_login
     from ..spotify.tokens import FileTokenStore
 
-    s = settings()
+    s = settings(**NO_FILES)
     if not s.client_id:
         fail("no client id: set SPOTIFY_PIPELINE_CLIENT_ID (or client_id in spotify-pipeline.toml)")
     store = FileTokenStore(s.token_file)
@@ -47,7 +49,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     from ..jobs.runtime import Runtime
     from ..jobs.status import token_status
 
-    data = token_status(Runtime(settings()))
+    data = token_status(Runtime(settings(**NO_FILES)))
     if as_json:
         print_json(data)
     elif not data["logged_in"]:
@@ -58,7 +60,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             f"refresh token: {data['refresh_token_days_left']} days left"
         )
     if data.get("warning"):
-        err_console.print(f"[yellow]warning:[/] {data['warning']}", highlight=False)
+        warn(data["warning"])
     if not data["logged_in"]:
         raise typer.Exit(1)
 
@@ -68,6 +70,9 @@ def logout() -> None:
     """Delete the stored tokens."""
     from ..spotify.tokens import FileTokenStore
 
-    s = settings()
+    s = settings(**NO_FILES)
+    if not s.token_file.exists():
+        console.print(f"nothing to remove: no tokens at {s.token_file} (setting token_file)")
+        return
     call(FileTokenStore(s.token_file).delete)
     console.print(f"removed {s.token_file}")

@@ -1,25 +1,37 @@
-"""Shared plumbing of the CLI: settings from the global options, error handling, output."""
+"""Shared plumbing of the CLI: settings from the global options, error handling, output.
+
+Output rules, so that a cron log stays one event a line and nothing a user typed is mangled:
+
+* both consoles print with rich markup *off*: file names, track names and error text such as
+  ``pip install 'spotify-pipeline[s3]'`` or ``exp[old]`` are printed as they are. Styled words go
+  through ``warn``/``fail``, which build ``rich.text.Text`` objects (never parsed as markup);
+* when stdout/stderr is not a terminal, lines are not wrapped at 80 columns (``setup_output``).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from ..errors import PipelineError
-from ..settings import ENV_PREFIX, Settings, load_settings
+from ..settings import Settings, load_settings, use_config_file
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 T = TypeVar("T")
+DEBUG_HINT = "run with SPOTIFY_PIPELINE_LOG_LEVEL=DEBUG for details"
+# Loggers that narrate every step at INFO (alembic's plugin and migration lines, one line per HTTP
+# request): at INFO a cron log should hold our events only.
+CHATTY_LOGGERS = ("alembic", "httpx", "httpcore", "botocore", "boto3", "urllib3", "s3transfer")
 
 
 class State:
@@ -30,16 +42,52 @@ class State:
 STATE = State()
 
 
-def settings() -> Settings:
+def setup_output() -> None:
+    """No wrapping at 80 columns when the output is a file or a pipe (cron, `| grep`)."""
+    for c in (console, err_console):
+        terminal = c.is_terminal
+        c.soft_wrap = not terminal
+        if not terminal:
+            c.width = max(c.width, 400)
+
+
+def settings(*, warehouse_must_exist: bool = True, raw_zone_must_exist: bool = True) -> Settings:
+    """The settings of this invocation. Unless told otherwise, a local warehouse file and a local raw
+    zone must already exist: only `init` creates them, so that a typo in a path fails instead of
+    quietly starting an empty warehouse somewhere else."""
     if STATE.settings is None:
+        use_config_file(STATE.config_file)
         if STATE.config_file is not None:
             if not STATE.config_file.is_file():
                 fail(f"config file {STATE.config_file} does not exist (--config)")
-            os.environ[ENV_PREFIX + "CONFIG_FILE"] = str(STATE.config_file)
         with errors_to_exit():
             STATE.settings = load_settings()
         setup_logging(STATE.settings)
-    return STATE.settings
+        from ..warehouse.engine import DbTimeouts, use_default_timeouts
+
+        use_default_timeouts(DbTimeouts.from_settings(STATE.settings))
+    s = STATE.settings
+    if warehouse_must_exist:
+        _require_warehouse(s)
+    if raw_zone_must_exist:
+        _require_raw_zone(s)
+    return s
+
+
+def _require_warehouse(s: Settings) -> None:
+    from ..warehouse.engine import sqlite_path
+
+    path = sqlite_path(s.warehouse_url.get_secret_value())
+    if path is not None and not path.is_file():
+        fail(f"no warehouse at {path} (setting warehouse_url): run `spotify-pipeline init` to create it")
+
+
+def _require_raw_zone(s: Settings) -> None:
+    if s.is_s3:
+        return
+    path = Path(s.raw_zone).expanduser()
+    if not path.is_dir():
+        fail(f"no raw zone at {path} (setting raw_zone): run `spotify-pipeline init` to create it")
 
 
 def setup_logging(s: Settings) -> None:
@@ -48,13 +96,30 @@ def setup_logging(s: Settings) -> None:
     logging.basicConfig(
         level=s.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    logging.getLogger().setLevel(s.log_level)
+    quiet = logging.DEBUG if s.log_level == "DEBUG" else logging.WARNING
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)
     register_secrets(s.secret_values())
     install()
 
 
-def fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+def warn(message: str, label: str = "warning") -> None:
+    """``label: message`` on stderr, the label in yellow; the message printed exactly as given."""
+    err_console.print(Text.assemble((f"{label}:", "yellow"), " ", message), highlight=False)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    from ..redact import redact
+
+    text = redact(one_line(message))
+    err_console.print(Text.assemble(("error:", "bold red"), " ", text), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def one_line(text: str) -> str:
+    """A message as one line: a cron log greps one event per line."""
+    return " ".join(text.split())
 
 
 @contextmanager
@@ -67,7 +132,9 @@ def errors_to_exit() -> Iterator[None]:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    text = json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n"
+    # A lone surrogate (a broken track name) must not make the whole answer unprintable.
+    sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

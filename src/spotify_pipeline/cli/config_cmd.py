@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import call, console, err_console, fail, print_json, settings
+from .common import call, console, err_console, fail, print_json, settings, warn
 
 app = typer.Typer(
     help="Show the settings (secrets masked) or import the original system's files.", no_args_is_help=True
@@ -18,16 +18,19 @@ app = typer.Typer(
 
 @app.command()
 def show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Every setting and its value, secrets masked."""
-    data = settings().masked()
+    """Every setting, its value (secrets masked) and where the value came from."""
+    from ..config_sources import source_of
+
+    data = settings(warehouse_must_exist=False, raw_zone_must_exist=False).masked()
     if as_json:
         print_json(data)
         return
     table = Table(title="settings (env SPOTIFY_PIPELINE_<NAME>)")
-    table.add_column("name")
-    table.add_column("value")
+    table.add_column("name", no_wrap=True)
+    table.add_column("value", overflow="fold")  # folded, never cut with an ellipsis
+    table.add_column("source", overflow="fold")
     for name, value in data.items():
-        table.add_row(name, "" if value is None else str(value))
+        table.add_row(name, "" if value is None else str(value), source_of(name).where)
     console.print(table)
 
 
@@ -73,4 +76,4 @@ def import_legacy(
             "environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), where boto3's standard chain finds them."
         )
     for warning in cfg.warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        warn(warning)

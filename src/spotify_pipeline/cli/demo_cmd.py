@@ -9,7 +9,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from .common import call, console, err_console, print_json
+from .common import call, console, err_console, print_json, warn
 
 EXAMPLE_QUERY = (
     "SELECT p.played_at, t.name, p.artist_name FROM plays p JOIN tracks t ON t.id = p.track_id "
@@ -104,17 +104,16 @@ def _demo(
         top.add_row(str(a[0]), str(a[1]), f"{t[0]} - {t[1]}" if t[0] else "", str(t[2]))
     console.print(top)
     if result.gaps_detected:
-        err_console.print(
-            f"[yellow]{result.gaps_detected} gaps detected:[/] more than 50 plays happened between two polls. "
-            "Poll more often (--poll-minutes 20) or close them with `spotify-pipeline import-history`.",
-            highlight=False,
+        warn(
+            "more than 50 plays happened between two polls. Poll more often (--poll-minutes 20) or close "
+            "them with `spotify-pipeline import-history`.",
+            f"{result.gaps_detected} gaps detected",
         )
     if result.missed_late_plays:
-        err_console.print(
-            f"[yellow]{result.missed_late_plays} plays arrived late[/] (after newer ones) and left the latest 50 "
-            "before the next poll: no poll can see them. Poll more often, or recover them with "
-            "`spotify-pipeline import-history`.",
-            highlight=False,
+        warn(
+            "(after newer ones) and left the latest 50 before the next poll: no poll can see them. Poll "
+            "more often, or recover them with `spotify-pipeline import-history`.",
+            f"{result.missed_late_plays} plays arrived late",
         )
     console.print(f"raw zone:  {result.raw_zone}")
     console.print(f"warehouse: {result.warehouse}")

@@ -11,8 +11,9 @@ from types import FrameType
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.text import Text
 
-from .common import call, console, err_console, fail, print_json, settings
+from .common import call, console, fail, print_json, settings, warn
 
 T = TypeVar("T")
 
@@ -75,17 +76,11 @@ def show(report: Any, as_json: bool) -> None:
         style = {"ok": "green", "paused": "yellow", "skipped": "yellow", "partial": "yellow"}.get(
             report.status, "red"
         )
-        console.print(f"[{style}]{_escape(report.summary())}[/]", highlight=False, soft_wrap=True)
+        console.print(Text(report.summary(), style=style), highlight=False, soft_wrap=True)
         for problem in report.problems:
-            err_console.print(f"[yellow]warning:[/] {_escape(problem)}", highlight=False, soft_wrap=True)
+            warn(problem)
     if report.status == "failed" or report.counts.get("bookkeeping_deferred"):
         raise typer.Exit(1)
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 @app.command("recent")
@@ -118,13 +113,11 @@ def clear(as_json: JsonOpt = False) -> None:
         console.print("no pause was in force; nothing to clear")
     else:
         console.print(
-            f"cleared the pause until {cleared['until']} ({_escape(cleared['reason'])}); "
+            f"cleared the pause until {cleared['until']} ({cleared['reason']}); "
             "the next run calls Spotify again",
             highlight=False,
             soft_wrap=True,
         )
-        err_console.print(
-            "[yellow]warning:[/] Spotify lengthens limits for apps that ignore them: clear a pause only "
-            "when you know why it was set",
-            highlight=False,
+        warn(
+            "Spotify lengthens limits for apps that ignore them: clear a pause only when you know why it was set"
         )

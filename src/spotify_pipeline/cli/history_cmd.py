@@ -1,4 +1,4 @@
-"""`spotify-pipeline import-history` and `spotify-pipeline coverage`."""
+"""`spotify-pipeline import-history` (`coverage` is in coverage_cmd)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from ..errors import PipelineError
-from .common import call, console, err_console, fail, print_json, settings
+from .common import call, console, fail, print_json, settings, warn
 
 if TYPE_CHECKING:
     from ..exports.report import ImportReport
@@ -64,7 +63,7 @@ def import_history(
 
 def _say(label: str, text: str) -> None:
     """One line on stderr: a coloured label, then the text as is (file names may hold ``[...]``)."""
-    err_console.print(f"[yellow]{label}:[/] {escape(text)}", highlight=False, soft_wrap=True)
+    warn(text, label)
 
 
 def _warn_what_was_not_imported(report: ImportReport) -> None:

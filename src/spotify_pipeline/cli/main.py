@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
-from . import auth_cmd, config_cmd, demo_cmd, fetch_cmd, history_cmd, simulator_cmd
-from .common import STATE, call, console, err_console, print_json, settings
+from . import auth_cmd, config_cmd, coverage_cmd, demo_cmd, fetch_cmd, history_cmd, simulator_cmd, status_cmd
+from .common import STATE, call, console, print_json, settings, warn
+from .edge import PipelineGroup
 
 app = typer.Typer(
+    cls=PipelineGroup,
     name="spotify-pipeline",
     help="Keep a complete record of what you listen to on Spotify: poll, land raw JSON, load into SQL.",
     no_args_is_help=True,
@@ -27,13 +29,18 @@ app.add_typer(db_app, name="db")
 app.add_typer(simulator_cmd.app, name="simulator")
 app.command("demo")(demo_cmd.demo)
 app.command("import-history")(history_cmd.import_history)
-app.command("coverage")(history_cmd.coverage)
+app.command("coverage")(coverage_cmd.coverage)
+app.command("status")(status_cmd.status)
+app.command("doctor")(status_cmd.doctor)
 
 
 @app.callback()
 def main(
     config: Annotated[
-        Path | None, typer.Option("--config", help="TOML config file (default ./spotify-pipeline.toml)")
+        Path | None,
+        typer.Option(
+            "--config", help="TOML config file (default ./spotify-pipeline.toml); also after the command"
+        ),
     ] = None,
 ) -> None:
     STATE.config_file = config
@@ -50,9 +57,9 @@ def _report(report: object, as_json: bool) -> None:
         style = {"ok": "green", "paused": "yellow", "skipped": "yellow", "partial": "yellow"}.get(
             report.status, "red"
         )
-        console.print(f"[{style}]{report.summary()}[/]", highlight=False)
+        console.print(Text(report.summary(), style=style), highlight=False)
         for problem in report.problems:
-            err_console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+            warn(problem)
     if report.status == "failed":
         raise typer.Exit(1)
 
@@ -63,12 +70,12 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
 @app.command()
 def init() -> None:
     """Create the raw zone folder and the warehouse schema (runs the migrations)."""
-    from ..warehouse.engine import current_revision
-
-    s = settings()
     from ..jobs.runtime import migrated_engine
+    from ..warehouse.engine import DbTimeouts, current_revision
 
-    engine = call(migrated_engine, s.warehouse_url.get_secret_value())
+    # The one command that may create the warehouse and the raw zone.
+    s = settings(warehouse_must_exist=False, raw_zone_must_exist=False)
+    engine = call(migrated_engine, s.warehouse_url.get_secret_value(), DbTimeouts.from_settings(s))
     if not s.is_s3:
         Path(s.raw_zone).mkdir(parents=True, exist_ok=True)
     console.print(f"raw zone:  {s.raw_zone}")
@@ -80,10 +87,10 @@ def init() -> None:
 def db_upgrade() -> None:
     """Apply the Alembic migrations to the warehouse."""
     from ..jobs.runtime import migrated_engine
-    from ..warehouse.engine import current_revision
+    from ..warehouse.engine import DbTimeouts, current_revision
 
     s = settings()
-    engine = call(migrated_engine, s.warehouse_url.get_secret_value())
+    engine = call(migrated_engine, s.warehouse_url.get_secret_value(), DbTimeouts.from_settings(s))
     console.print(f"warehouse {s.masked()['warehouse_url']} is at revision {current_revision(engine)}")
 
 
@@ -143,7 +150,7 @@ def rebuild(
     from ..jobs.rebuild import rebuild as job
     from .progress import progress_bar
 
-    s = settings()
+    s = settings(warehouse_must_exist=False)  # rebuilding needs only the raw zone
     if target_url is None and not yes:
         typer.confirm(
             f"Replace {s.masked()['warehouse_url']} with a rebuild from {s.raw_zone}?", abort=True, err=True
@@ -151,36 +158,6 @@ def rebuild(
     with progress_bar("rebuilding", "objects", disable=as_json) as progress:
         report = call(job, s, target_url=target_url, progress=progress)
     _report(report, as_json)
-
-
-@app.command()
-def status(as_json: JsonOpt = False) -> None:
-    """Counts, last fetches, open gaps, token expiry and any rate-limit pause."""
-    from ..jobs.status import status as job
-
-    data = call(job, settings())
-    if as_json:
-        print_json(data)
-        return
-    table = Table(title=f"spotify-pipeline status for {data['user']}", show_header=False)
-    table.add_row("raw zone", data["raw_zone"])
-    table.add_row("warehouse", data["warehouse"])
-    for name, value in data["counts"].items():
-        table.add_row(name, str(value))
-    for kind, last in data["last_fetch"].items():
-        table.add_row(f"last fetch {kind}", str(last) if last else "never")
-    token = data["token"]
-    if token.get("logged_in"):
-        table.add_row("refresh token", f"{token['refresh_token_days_left']} days left")
-    else:
-        table.add_row("refresh token", token.get("problem", "not logged in"))
-    table.add_row("paused until", data["paused_until"] or "-")
-    table.add_row("open gaps", str(len(data["open_gaps"])))
-    console.print(table)
-    for gap in data["open_gaps"]:
-        err_console.print(f"[yellow]open gap:[/] {gap['from']} .. {gap['to']}", highlight=False)
-    if token.get("warning"):
-        err_console.print(f"[yellow]warning:[/] {token['warning']}", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

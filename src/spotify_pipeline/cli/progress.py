@@ -15,7 +15,7 @@ from .common import err_console
 def progress_bar(description: str, unit: str, *, disable: bool = False) -> Iterator[ProgressFn]:
     """Yield a ``ProgressFn`` that moves a bar counting ``unit`` (e.g. "records", "objects")."""
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # descriptions hold file names: exp[old]
         BarColumn(),
         TextColumn("{task.completed:,} " + unit),
         TimeRemainingColumn(),

@@ -9,8 +9,11 @@ Definitions (docs/import-history.md, "Coverage"), per UTC day of ``played_at``:
 * ``export_only``  rows only the export gave (``source = 'export'``): plays the polling missed.
 * ``export_plays`` ``matched + export_only``: every music play of 30 s or more, not in a private
                    session, that the export holds (what the import keeps).
+* ``polled``       the day is on or after the first day polling saw (the first API play or the first
+                   recently-played fetch, whichever is earlier).
 * ``capture_rate`` ``matched / export_plays``; None on days without export plays (not covered by an
-                   export, or silent), so an uncovered day never reads as 0 % or 100 %.
+                   export, or silent) and on days before polling began (an export-only user's
+                   history is not a 0 % capture), so such a day never reads as 0 % or 100 %.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection, Engine
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -37,10 +40,11 @@ class CoverageDay:
     matched: int = 0
     api_only: int = 0
     export_only: int = 0
+    polled: bool = True
 
     @property
     def capture_rate(self) -> float | None:
-        return self.matched / self.export_plays if self.export_plays else None
+        return self.matched / self.export_plays if self.export_plays and self.polled else None
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = asdict(self)
@@ -66,10 +70,13 @@ def coverage(
         query = query.where(p.c.played_at < end)
     days: dict[date, CoverageDay] = {}
     with engine.connect() as conn:
+        first_polled = _first_polled_day(conn, user_id)
         # Streamed: a lifetime of plays is aggregated without holding it.
         for played_at, source, matched in conn.execution_options(yield_per=10_000).execute(query):
             day = played_at.date()
-            row = days.get(day) or days.setdefault(day, CoverageDay(day))
+            row = days.get(day) or days.setdefault(
+                day, CoverageDay(day, polled=first_polled is not None and day >= first_polled)
+            )
             if source == "api":
                 row.api_plays += 1
                 if matched:
@@ -83,8 +90,23 @@ def coverage(
     return [days[d] for d in sorted(days)]
 
 
+def _first_polled_day(conn: Connection, user_id: str) -> date | None:
+    """The first UTC day the API polling saw: its first play or its first fetch, if any."""
+    from ..warehouse import schema as s
+
+    p, f = s.plays, s.fetch_runs
+    first_play = conn.execute(
+        select(func.min(p.c.played_at)).where(p.c.user_id == user_id, p.c.source == "api")
+    ).scalar()
+    first_fetch = conn.execute(
+        select(func.min(f.c.started_at)).where(f.c.user_id == user_id, f.c.kind == "recently_played")
+    ).scalar()
+    known = [v.date() for v in (first_play, first_fetch) if v is not None]
+    return min(known) if known else None
+
+
 def totals(rows: Iterable[CoverageDay]) -> CoverageDay:
-    """The sum over days (``day`` is the first day), for a summary line."""
+    """The sum over days (``day`` is the first day), for a summary line (its rate: ``total_rate``)."""
     rows = list(rows)
     out = CoverageDay(rows[0].day if rows else date.min)
     for r in rows:
@@ -94,6 +116,13 @@ def totals(rows: Iterable[CoverageDay]) -> CoverageDay:
         out.api_only += r.api_only
         out.export_only += r.export_only
     return out
+
+
+def total_rate(rows: Iterable[CoverageDay]) -> float | None:
+    """Matched / export plays over the polled days only, as each day's rate is counted."""
+    polled = [r for r in rows if r.polled]
+    export = sum(r.export_plays for r in polled)
+    return sum(r.matched for r in polled) / export if export else None
 
 
 COLUMNS = tuple(f.name for f in fields(CoverageDay)) + ("capture_rate",)
@@ -121,14 +150,15 @@ def render_coverage_table(rows: Iterable[CoverageDay]) -> Table:
     for name in ("day", "API", "export", "matched", "API only", "export only", "capture"):
         table.add_column(name, justify="left" if name == "day" else "right")
 
-    def line(label: str, r: CoverageDay) -> list[str]:
-        rate = r.capture_rate
+    def line(label: str, r: CoverageDay, rate: float | None) -> list[str]:
         return [label, str(r.api_plays), str(r.export_plays), str(r.matched), str(r.api_only), str(r.export_only),
                 "-" if rate is None else f"{rate:.1%}"]  # fmt: skip
 
     for r in rows:
-        table.add_row(*line(r.day.isoformat(), r))
+        table.add_row(*line(r.day.isoformat(), r, r.capture_rate))
     if rows:
         table.add_section()
-        table.add_row(*line("total", totals(rows)))
+        table.add_row(*line("total", totals(rows), total_rate(rows)))
+    if any(not r.polled for r in rows):
+        table.caption = "capture '-' before the first polled day: polling had not started"
     return table

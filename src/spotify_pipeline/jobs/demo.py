@@ -86,6 +86,9 @@ def demo_settings(
         warehouse_url=warehouse_url or f"sqlite:///{base_dir / 'warehouse.db'}",
         s3_endpoint_url=s3_endpoint_url,
         user=user,
+        # Each demo listener (profile, poll interval, seed) gets its own raw keys, so a re-run with
+        # another profile into the same raw zone or warehouse never merges into another's objects.
+        user_partition=True,
         token_file=base_dir / "tokens.json",
     )
 

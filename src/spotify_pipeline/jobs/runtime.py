@@ -23,22 +23,29 @@ if TYPE_CHECKING:
     from ..landing.store import RawStore
     from ..spotify.client import SpotifyClient
     from ..spotify.tokens import TokenStore
+    from ..warehouse.engine import DbTimeouts
     from ..warehouse.state import OutageTolerantStateStore
 
 _migrate_lock = threading.Lock()
 
 
-def migrated_engine(url: str) -> Engine:
+def migrated_engine(url: str, timeouts: DbTimeouts | None = None) -> Engine:
     """An engine whose schema is at the newest migration.
 
     The revision is checked every time (one cheap query), not remembered per URL: the same URL
     can name a new, empty database later in a long-lived process (a relative SQLite path after a
     chdir, a database dropped and recreated), and a remembered "migrated" would then be a lie.
     """
-    from ..warehouse.engine import current_revision, head_revision, make_engine, upgrade
+    from ..warehouse.engine import (
+        current_revision,
+        head_revision,
+        make_engine,
+        upgrade,
+        warehouse_errors,
+    )
 
-    engine = make_engine(url)
-    with _migrate_lock:
+    engine = make_engine(url, timeouts)
+    with _migrate_lock, warehouse_errors(url, timeouts):
         if current_revision(engine) != head_revision():
             upgrade(engine)
     return engine
@@ -63,7 +70,9 @@ class Runtime:
     def engine(self) -> Engine:
         if self.engine_override is not None:
             return self.engine_override
-        return migrated_engine(self.settings.warehouse_url.get_secret_value())
+        return migrated_engine(
+            self.settings.warehouse_url.get_secret_value(), DbTimeouts.from_settings(self.settings)
+        )
 
     @cached_property
     def store(self) -> RawStore:

@@ -93,11 +93,15 @@ def serve_forever_cli(
     *,
     out: TextIO | None = None,
     stop: threading.Event | None = None,
+    client_id: str | None = None,
 ) -> None:
     """Run a simulator for a person (real time). Prints one JSON line first, then serves until
     interrupted (Ctrl-C) or until ``stop`` is set (tests)."""
     out = out or sys.stdout
     sim = Simulator(SimulatorConfig(seed=seed, mode=mode))
+    if client_id is not None:
+        # A fixed id survives restarts, so SPOTIFY_PIPELINE_CLIENT_ID need not change each time.
+        sim.default_app = sim.register_app([DEFAULT_REDIRECT_URI], client_id=client_id)
     for user in users:
         sim.add_user(user, profile=profile)
     stop = stop or threading.Event()

@@ -7,47 +7,109 @@ is needed at runtime.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
 
+from ..errors import WarehouseError
 from .types import MYSQL
 
+if TYPE_CHECKING:
+    from ..settings import Settings
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
-def make_engine(url: str | URL) -> Engine:
+@dataclass(frozen=True)
+class DbTimeouts:
+    """How long any connection may wait: a database that accepts but never answers must fail a
+    run within these, never hang it (cron would pile up runs behind it)."""
+
+    connect: float = 10.0  # the TCP connect; for SQLite the wait for another writer's lock
+    read: float = 60.0  # each answer (the login handshake and every statement) and each write
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DbTimeouts:
+        return cls(settings.db_connect_timeout_seconds, settings.db_read_timeout_seconds)
+
+
+# The timeouts of engines built from a URL alone (jobs that take a URL, not a Runtime): the CLI sets
+# them from the settings for the length of one command, so the settings apply to every connection.
+_process_timeouts: DbTimeouts | None = None
+
+
+def use_default_timeouts(timeouts: DbTimeouts | None) -> None:
+    """Timeouts for engines made without explicit ones; None restores the built-in defaults."""
+    global _process_timeouts
+    _process_timeouts = timeouts
+
+
+def make_engine(url: str | URL, timeouts: DbTimeouts | None = None) -> Engine:
     """An engine for a SQLite or MySQL/MariaDB URL.
 
     SQLite: the parent folder of a file database is created; WAL (readers never block the loader),
-    foreign keys on, a busy timeout, and transactions that really begin at ``BEGIN`` (pysqlite's own
-    implicit transactions would let a read and a later write run outside one transaction).
+    foreign keys on, a busy timeout (``timeouts.connect``), and transactions that really begin at
+    ``BEGIN`` (pysqlite's own implicit transactions would let a read and a later write run outside
+    one transaction).
     MySQL: utf8mb4 on the connection, pre-ping (long-lived Airflow workers outlive server timeouts),
-    READ COMMITTED (no gap locks between loaders of different users).
+    READ COMMITTED (no gap locks between loaders of different users), and connect/read/write
+    timeouts (PyMySQL's default is to wait forever).
     """
+    timeouts = timeouts or _process_timeouts or DbTimeouts()
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, timeouts)
     if backend in MYSQL:
         if "charset" not in parsed.query:
             parsed = parsed.update_query_dict({"charset": "utf8mb4"})
-        return create_engine(parsed, pool_pre_ping=True, pool_recycle=3600, isolation_level="READ COMMITTED")
-    raise ValueError(
+        try:
+            return create_engine(
+                parsed,
+                pool_pre_ping=True,
+                pool_recycle=3600,
+                isolation_level="READ COMMITTED",
+                # PyMySQL waits forever by default; the handshake is bounded by read_timeout.
+                connect_args={
+                    "connect_timeout": timeouts.connect,
+                    "read_timeout": timeouts.read,
+                    "write_timeout": timeouts.read,
+                },
+            )
+        except ModuleNotFoundError as exc:
+            raise WarehouseError(
+                f"the MySQL driver ({exc.name}) is not installed: pip install 'spotify-pipeline[mysql]' "
+                "and use a mysql+pymysql://user:password@host/db URL"
+            ) from None
+    raise WarehouseError(
         f"warehouse URL scheme {parsed.drivername!r} is not supported: use sqlite:///path/to/file.db "
         "or mysql+pymysql://user:password@host/db (setting SPOTIFY_PIPELINE_WAREHOUSE_URL)"
     )
 
 
-def _sqlite_engine(url: URL) -> Engine:
-    database = url.database or ""
-    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
-    if not in_memory:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+def sqlite_path(url: str | URL) -> Path | None:
+    """The file of a SQLite URL, None for other engines and in-memory databases."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file::memory:"):
+        return None
+    return Path(database).expanduser()
+
+
+def _sqlite_engine(url: URL, timeouts: DbTimeouts) -> Engine:
+    path = sqlite_path(url)
+    in_memory = path is None
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    # sqlite3's `timeout` is SQLite's busy timeout: how long to wait for another writer's lock.
+    engine = create_engine(url, connect_args={"timeout": timeouts.connect})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -57,7 +119,6 @@ def _sqlite_engine(url: URL) -> Engine:
             if not in_memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         finally:
             cursor.close()
 
@@ -98,3 +159,62 @@ def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database driver's (wrapped by SQLAlchemy): the faces name the warehouse
+    for it without importing SQLAlchemy themselves."""
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(exc, DBAPIError)
+
+
+def describe_db_error(exc: BaseException, url: str | URL, timeouts: DbTimeouts | None = None) -> str:
+    """One line for a person: which warehouse, what went wrong, what to do. Never the password."""
+    from ..settings import mask_url
+
+    timeouts = timeouts or DbTimeouts()
+    where = f"warehouse {mask_url(str(url) if isinstance(url, str) else url.render_as_string())}"
+    orig = getattr(exc, "orig", None) or exc
+    args: tuple[Any, ...] = tuple(getattr(orig, "args", None) or ())
+    code = args[0] if args and isinstance(args[0], int) else None
+    text = " ".join(str(args[1] if code is not None and len(args) > 1 else orig).split())
+    if code == 1045:
+        return f"{where}: access denied (wrong user or password?): {text}"
+    if code == 1049:
+        return f"{where}: {text}: create the database (CHARACTER SET utf8mb4) or fix the URL"
+    if code == 2003:
+        hint = f" within db_connect_timeout_seconds = {timeouts.connect:g} s" if "timed out" in text else ""
+        return f"{where}: cannot connect{hint}: is the server running and the host/port right? ({text})"
+    if code == 2013 or "timed out" in text:
+        return (
+            f"{where}: the server did not answer within db_read_timeout_seconds = {timeouts.read:g} s "
+            f"(or db_connect_timeout_seconds = {timeouts.connect:g} s): is it overloaded or stuck? ({text})"
+        )
+    if "database is locked" in text:
+        return (
+            f"{where}: locked by another process for longer than db_connect_timeout_seconds = "
+            f"{timeouts.connect:g} s: is another run still going?"
+        )
+    if "unable to open database file" in text:
+        return f"{where}: cannot open the database file: check the path and its permissions"
+    return f"{where}: {type(orig).__name__}: {text}"
+
+
+@contextmanager
+def warehouse_errors(url: str | URL, timeouts: DbTimeouts | None = None) -> Iterator[None]:
+    """Turn a driver's connection failure into a WarehouseError that names the warehouse."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except DBAPIError as exc:
+        if not exc.connection_invalidated and not _is_operational(exc):
+            raise
+        raise WarehouseError(describe_db_error(exc, url, timeouts)) from exc
+
+
+def _is_operational(exc: BaseException) -> bool:
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(exc, OperationalError | InterfaceError)
