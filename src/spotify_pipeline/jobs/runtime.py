@@ -68,6 +68,8 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
+        from ..warehouse.engine import DbTimeouts
+
         if self.engine_override is not None:
             return self.engine_override
         return migrated_engine(
