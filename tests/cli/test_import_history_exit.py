@@ -27,6 +27,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SPOTIFY_PIPELINE_RAW_ZONE", str(tmp_path / "raw"))
     monkeypatch.setenv("SPOTIFY_PIPELINE_USER", "alice")
     monkeypatch.setenv("SPOTIFY_PIPELINE_TOKEN_FILE", str(tmp_path / "tokens.json"))
+    assert runner.invoke(app, ["init"]).exit_code == 0  # only init creates the warehouse
     return tmp_path
 
 

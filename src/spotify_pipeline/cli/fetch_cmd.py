@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.text import Text
 
+from ..settings import Settings
 from .common import call, console, fail, print_json, settings, warn
 
 T = TypeVar("T")
@@ -83,13 +84,19 @@ def show(report: Any, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
+def landing_settings() -> Settings:
+    # A fetch lands before it touches the warehouse: a warehouse that cannot be opened (down, or its
+    # file missing) defers the bookkeeping to the next run instead of losing the poll.
+    return settings(warehouse_must_exist=False)
+
+
 @app.command("recent")
 def recent(hour: HourOpt = None, as_json: JsonOpt = False) -> None:
     """Fetch the latest 50 plays and merge them into recently_played/YYYYMMDDHH.json."""
     from ..jobs import download_recently_played as job
 
     when = parse_hour(hour)
-    show(run_interruptible("fetch recent", job, settings(), hour=when), as_json)
+    show(run_interruptible("fetch recent", job, landing_settings(), hour=when), as_json)
 
 
 @app.command("following")
@@ -98,7 +105,7 @@ def following(hour: HourOpt = None, as_json: JsonOpt = False) -> None:
     from ..jobs import download_followed_artists as job
 
     when = parse_hour(hour)
-    show(run_interruptible("fetch following", job, settings(), hour=when), as_json)
+    show(run_interruptible("fetch following", job, landing_settings(), hour=when), as_json)
 
 
 @pause_app.command("clear")

@@ -123,7 +123,7 @@ def run(as_json: JsonOpt = False) -> None:
     """One full cycle for cron: fetch recent, followed artists once a day, process, enrich past the threshold."""
     from ..jobs import run_all
 
-    reports = fetch_cmd.run_interruptible("run", run_all, settings())
+    reports = fetch_cmd.run_interruptible("run", run_all, fetch_cmd.landing_settings())
     if as_json:
         print_json([r.to_dict() for r in reports])
     else:

@@ -314,10 +314,10 @@ def _stored_size(d: dict[str, Any]) -> int:
 
 def render_report_table(report: ImportReport, max_listed: int = 20) -> Table:
     """The report as a rich table: the identity first, then the breakdowns and what was left out."""
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"Import of {escape(report.source)} ({report.status})", show_header=True)
+    table = Table(title=Text(f"Import of {report.source} ({report.status})"), show_header=True)
     table.add_column("", style="bold")
     table.add_column("records", justify="right")
     table.add_column("notes")
@@ -356,7 +356,7 @@ def render_report_table(report: ImportReport, max_listed: int = 20) -> Table:
             f"{report.legacy_unclassified} kept as plays without a track id (music or podcast: unknown)",
         )  # fmt: skip
     if report.resolver_stopped:
-        table.add_row("search stopped", "", escape(report.resolver_stopped))
+        table.add_row("search stopped", "", Text(report.resolver_stopped))
     summary = report.offset_summary()
     if summary["matches"]:
         table.add_row(
@@ -368,15 +368,15 @@ def render_report_table(report: ImportReport, max_listed: int = 20) -> Table:
         table.add_row("period", "", f"{report.first_play:%Y-%m-%d} .. {report.last_play:%Y-%m-%d}")
     table.add_row("gaps closed", str(len(report.gaps_closed)), f"{report.gaps_open} still open")
     for entry in report.malformed[:max_listed]:
-        table.add_row("malformed", "", escape(f"{entry.file} #{entry.index}: {entry.reason}"))
+        table.add_row("malformed", "", Text(f"{entry.file} #{entry.index}: {entry.reason}"))
     if report.malformed_count > max_listed:
         table.add_row("malformed", "", f"... {report.malformed_count - max_listed} more (see --json)")
     for f in report.partial_files:
-        table.add_row("partial file", str(f.records), escape(f"{f.name}: {f.problem}"))
+        table.add_row("partial file", str(f.records), Text(f"{f.name}: {f.problem}"))
     for name, reason in report.unreadable_files:
-        table.add_row("unreadable file", "", escape(f"{name}: {reason}"))
+        table.add_row("unreadable file", "", Text(f"{name}: {reason}"))
     for name, reason in report.unknown_files:
-        table.add_row("unknown file", "", escape(f"{name}: {reason}"))
+        table.add_row("unknown file", "", Text(f"{name}: {reason}"))
     if report.error:
-        table.add_row("error", "", escape(report.error))
+        table.add_row("error", "", Text(report.error))
     return table

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from ..errors import ConfigError
+from ..errors import ConfigError, WarehouseError
 from . import schema as s
 from .upsert import upsert
 
@@ -38,6 +38,7 @@ WAREHOUSE_ERRORS: tuple[type[BaseException], ...] = (
     PoolTimeout,
     OSError,
     ConfigError,
+    WarehouseError,  # the engine layer's one-line wrapper of the errors above
     ImportError,
 )
 
