@@ -84,8 +84,9 @@ class PipelineGroup(TyperGroup):
             log.debug("unexpected error", exc_info=True)
             fail(f"unexpected error: {type(exc).__name__}: {exc} ({DEBUG_HINT})")
         finally:
-            from ..warehouse.engine import use_default_timeouts
+            from ..warehouse.engine import allow_creating_sqlite, use_default_timeouts
 
             # The next call in this process (a test, a DAG) starts from the defaults again.
             use_config_file(None)
             use_default_timeouts(None)
+            allow_creating_sqlite(True)

@@ -87,6 +87,9 @@ def show(report: Any, as_json: bool) -> None:
 def landing_settings() -> Settings:
     # A fetch lands before it touches the warehouse: a warehouse that cannot be opened (down, or its
     # file missing) defers the bookkeeping to the next run instead of losing the poll.
+    from ..warehouse.engine import allow_creating_sqlite
+
+    allow_creating_sqlite(False)  # reset by the CLI's edge when the command ends
     return settings(warehouse_must_exist=False)
 
 

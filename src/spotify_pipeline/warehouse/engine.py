@@ -49,6 +49,17 @@ def use_default_timeouts(timeouts: DbTimeouts | None) -> None:
     _process_timeouts = timeouts
 
 
+# Whether a missing SQLite file may be created on first use. The CLI turns this off for a fetch: a
+# mistyped path must not start an empty warehouse somewhere else, and the fetch still lands (its
+# bookkeeping waits for the next run, as when a database server is down).
+_may_create_sqlite = True
+
+
+def allow_creating_sqlite(allowed: bool) -> None:
+    global _may_create_sqlite
+    _may_create_sqlite = allowed
+
+
 def make_engine(url: str | URL, timeouts: DbTimeouts | None = None) -> Engine:
     """An engine for a SQLite or MySQL/MariaDB URL.
 
@@ -107,6 +118,10 @@ def _sqlite_engine(url: URL, timeouts: DbTimeouts) -> Engine:
     path = sqlite_path(url)
     in_memory = path is None
     if path is not None:
+        if not _may_create_sqlite and not path.is_file():
+            raise WarehouseError(
+                f"no warehouse at {path} (setting warehouse_url): run `spotify-pipeline init` to create it"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
     # sqlite3's `timeout` is SQLite's busy timeout: how long to wait for another writer's lock.
     engine = create_engine(url, connect_args={"timeout": timeouts.connect})
