@@ -1,0 +1,246 @@
+"""The read layer's SQL (SQLAlchemy Core over ``warehouse.schema``), the same on SQLite and MariaDB.
+
+Each function aggregates in the database as far as a portable query can and returns small rows:
+at most one per track, per local hour or per followed artist, never one per play. The Python
+modules beside it (``stats.py``, ``health.py``) turn these rows into results.
+
+Grouping rule: a play with a track id is grouped by the id; a play without one (an account-data
+export row, a local file) by its artist, track and album names as stored, which ``stats.py``
+merges further by normalised name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Select, and_, case, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..warehouse import schema as s
+from .sql import LocalHour, offset_case
+
+p = s.plays
+Q = TypeVar("Q", bound=Select[Any, Any])
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose plays (``user_id`` None: every user) between two UTC instants (None: unbounded)."""
+
+    user_id: str | None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def where(self, query: Q) -> Q:
+        if self.user_id is not None:
+            query = query.where(p.c.user_id == self.user_id)
+        if self.start is not None:
+            query = query.where(p.c.played_at >= self.start)
+        if self.end is not None:
+            query = query.where(p.c.played_at < self.end)
+        return query
+
+    def unbounded(self) -> Scope:
+        return Scope(self.user_id)
+
+
+@dataclass(frozen=True)
+class TrackGroup:
+    """The plays of one track (by id, or by names when the plays have no id)."""
+
+    track_id: str | None
+    track_name: str | None
+    artist_name: str | None
+    album_name: str | None
+    plays: int
+    ms_known: int  # the sum of ms_played where the export gave it
+    plays_without_ms: int  # plays whose minutes come from the track's duration
+    skipped: int
+    skip_known: int  # plays whose export said whether they were skipped
+
+
+def _names_if_no_id(column: Any) -> ColumnElement[Any]:
+    return case((p.c.track_id.is_(None), column), else_=None)
+
+
+def track_groups(conn: Connection, scope: Scope) -> list[TrackGroup]:
+    """One row per track played in the scope."""
+    inner = scope.where(
+        select(
+            p.c.track_id,
+            _names_if_no_id(p.c.track_name).label("tn"),
+            _names_if_no_id(p.c.artist_name).label("an"),
+            _names_if_no_id(p.c.album_name).label("aln"),
+            p.c.track_name,
+            p.c.artist_name,
+            p.c.album_name,
+            p.c.ms_played,
+            case((p.c.skipped.is_(None), None), (p.c.skipped == True, 1), else_=0).label("sk"),  # noqa: E712
+        )
+    ).subquery()
+    query = select(
+        inner.c.track_id,
+        func.max(inner.c.track_name),
+        func.max(inner.c.artist_name),
+        func.max(inner.c.album_name),
+        func.count(),
+        func.coalesce(func.sum(inner.c.ms_played), 0),
+        func.count() - func.count(inner.c.ms_played),
+        func.coalesce(func.sum(inner.c.sk), 0),
+        func.count(inner.c.sk),
+    ).group_by(inner.c.track_id, inner.c.tn, inner.c.an, inner.c.aln)
+    return [
+        TrackGroup(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), int(r[7]), int(r[8]))
+        for r in conn.execute(query)
+    ]
+
+
+@dataclass(frozen=True)
+class TrackInfo:
+    """What the catalogue knows of a track: its length, album and credited artists in order."""
+
+    duration_ms: int | None
+    album_id: str | None
+    album_name: str | None
+    artists: tuple[tuple[str, str], ...]  # (artist id, name), position 0 first
+
+
+def track_info(conn: Connection, track_ids: set[str]) -> dict[str, TrackInfo]:
+    """The catalogue rows of ``track_ids``, fetched in chunks (a long history names ~30k tracks)."""
+    t, ta, a, al = s.tracks, s.track_artists, s.artists, s.albums
+    out: dict[str, TrackInfo] = {}
+    ids = sorted(track_ids)
+    for i in range(0, len(ids), 900):  # under SQLite's 999 bound parameters
+        chunk = ids[i : i + 900]
+        base = {
+            r.id: (r.duration_ms, r.album_id, r.album_name)
+            for r in conn.execute(
+                select(t.c.id, t.c.duration_ms, t.c.album_id, al.c.name.label("album_name"))
+                .select_from(t.outerjoin(al, al.c.id == t.c.album_id))
+                .where(t.c.id.in_(chunk))
+            )
+        }
+        credits: dict[str, list[tuple[str, str]]] = {}
+        for r in conn.execute(
+            select(ta.c.track_id, ta.c.artist_id, func.coalesce(a.c.name, ta.c.artist_id))
+            .select_from(ta.outerjoin(a, a.c.id == ta.c.artist_id))
+            .where(ta.c.track_id.in_(chunk))
+            .order_by(ta.c.track_id, ta.c.position)
+        ):
+            credits.setdefault(r[0], []).append((r[1], r[2]))
+        for tid, (duration, album_id, album_name) in base.items():
+            out[tid] = TrackInfo(duration, album_id, album_name, tuple(credits.get(tid, ())))
+    return out
+
+
+def play_bounds(conn: Connection, scope: Scope) -> tuple[datetime | None, datetime | None]:
+    """The oldest and newest play in the scope (UTC), None when there is none."""
+    from ..warehouse.reads import _aware
+
+    row = conn.execute(scope.where(select(func.min(p.c.played_at), func.max(p.c.played_at)))).one()
+    return _aware(row[0]), _aware(row[1])
+
+
+@dataclass(frozen=True)
+class HourRow:
+    hour: int  # local hours since 1970-01-01 00:00
+    plays: int
+    ms: int  # ms_played where known, else the track's duration
+
+
+def hours(conn: Connection, scope: Scope, segments: list[tuple[datetime | None, int]]) -> list[HourRow]:
+    """Plays and milliseconds per local hour of the scope; ``segments`` from ``offset_segments``."""
+    t = s.tracks
+    inner = scope.where(
+        select(
+            LocalHour(p.c.played_at, offset_case(p.c.played_at, segments)).label("h"),
+            func.coalesce(p.c.ms_played, t.c.duration_ms, 0).label("ms"),
+        ).select_from(p.outerjoin(t, t.c.id == p.c.track_id))
+    ).subquery()
+    query = select(inner.c.h, func.count(), func.sum(inner.c.ms)).group_by(inner.c.h).order_by(inner.c.h)
+    return [HourRow(int(r[0]), int(r[1]), int(r[2] or 0)) for r in conn.execute(query)]
+
+
+def first_plays(
+    conn: Connection, scope: Scope
+) -> Iterator[tuple[str | None, str | None, str | None, datetime]]:
+    """(track id, artist name, track name, first played_at) per track ever played in the scope's
+    users' history (the scope's dates are ignored: a discovery is a first play ever)."""
+    from ..warehouse.reads import _aware
+
+    inner = (
+        scope.unbounded()
+        .where(
+            select(
+                p.c.track_id,
+                _names_if_no_id(p.c.artist_name).label("an"),
+                _names_if_no_id(p.c.track_name).label("tn"),
+                p.c.played_at,
+            )
+        )
+        .subquery()
+    )
+    query = select(inner.c.track_id, inner.c.an, inner.c.tn, func.min(inner.c.played_at)).group_by(
+        inner.c.track_id, inner.c.an, inner.c.tn
+    )
+    for r in conn.execute(query):
+        at = _aware(r[3])
+        assert at is not None
+        yield r[0], r[1], r[2], at
+
+
+def follow_periods(conn: Connection, user_id: str | None) -> list[dict[str, Any]]:
+    """Every followed-artist period (open and closed) with the artist's name, oldest first."""
+    f, a = s.followed_artists, s.artists
+    query = (
+        select(
+            f.c.user_id,
+            f.c.artist_id,
+            func.coalesce(a.c.name, f.c.artist_id).label("name"),
+            f.c.first_seen,
+            f.c.last_seen,
+            f.c.unfollowed_at,
+        )  # fmt: skip
+        .select_from(f.outerjoin(a, a.c.id == f.c.artist_id))
+        .order_by(f.c.first_seen, f.c.artist_id)
+    )
+    if user_id is not None:
+        query = query.where(f.c.user_id == user_id)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def user_ids(conn: Connection) -> list[str]:
+    """Every user the warehouse names (``users``), sorted."""
+    return sorted(conn.execute(select(s.users.c.id)).scalars())
+
+
+def open_gaps(conn: Connection, user_id: str | None) -> list[dict[str, Any]]:
+    g = s.gaps
+    query = select(g.c.user_id, g.c.gap_from, g.c.gap_to, g.c.detected_at).where(g.c.closed_at.is_(None))
+    if user_id is not None:
+        query = query.where(g.c.user_id == user_id)
+    return [dict(r._mapping) for r in conn.execute(query.order_by(g.c.gap_from))]
+
+
+def last_fetches(conn: Connection, user_id: str | None) -> list[dict[str, Any]]:
+    """The newest fetch run of each (user, kind), any status."""
+    f = s.fetch_runs
+    newest = (
+        select(f.c.user_id, f.c.kind, func.max(f.c.id).label("id")).group_by(f.c.user_id, f.c.kind)
+    ).subquery()
+    query = (
+        select(f.c.user_id, f.c.kind, f.c.started_at, f.c.finished_at, f.c.status, f.c.message)
+        .join(newest, and_(newest.c.id == f.c.id))
+        .order_by(f.c.user_id, f.c.kind)
+    )
+    if user_id is not None:
+        query = query.where(f.c.user_id == user_id)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def app_state(conn: Connection, key: str) -> str | None:
+    return conn.execute(select(s.app_state.c.value).where(s.app_state.c.key == key)).scalar()
+
