@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import PipelineError
 from ..settings import ENV_PREFIX, Settings, load_settings
@@ -53,7 +54,8 @@ def setup_logging(s: Settings) -> None:
 
 
 def fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    # Escaped: a message quoting a name, a path or `pip install 'pkg[extra]'` is text, not markup.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from . import auth_cmd, config_cmd, demo_cmd, history_cmd, simulator_cmd
+from . import auth_cmd, config_cmd, demo_cmd, history_cmd, simulator_cmd, stats_cmd
 from .common import STATE, call, console, err_console, print_json, settings
 
 app = typer.Typer(
@@ -31,6 +31,8 @@ app.add_typer(simulator_cmd.app, name="simulator")
 app.command("demo")(demo_cmd.demo)
 app.command("import-history")(history_cmd.import_history)
 app.command("coverage")(history_cmd.coverage)
+app.command("stats")(stats_cmd.stats)
+app.add_typer(stats_cmd.export_app, name="export")
 
 
 @app.callback()

@@ -23,7 +23,7 @@ from ..warehouse import schema as s
 from .sql import LocalHour, offset_case
 
 p = s.plays
-Q = TypeVar("Q", bound=Select[Any, Any])
+Q = TypeVar("Q", bound="Select[*tuple[Any, ...]]")
 
 
 @dataclass(frozen=True)
@@ -243,4 +243,3 @@ def last_fetches(conn: Connection, user_id: str | None) -> list[dict[str, Any]]:
 
 def app_state(conn: Connection, key: str) -> str | None:
     return conn.execute(select(s.app_state.c.value).where(s.app_state.c.key == key)).scalar()
-
