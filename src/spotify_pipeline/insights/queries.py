@@ -62,40 +62,61 @@ class TrackGroup:
     skip_known: int  # plays whose export said whether they were skipped
 
 
-def _names_if_no_id(column: Any) -> ColumnElement[Any]:
-    return case((p.c.track_id.is_(None), column), else_=None)
+def _skip_flag() -> ColumnElement[Any]:
+    return case((p.c.skipped.is_(None), None), (p.c.skipped == True, 1), else_=0)  # noqa: E712
 
 
 def track_groups(conn: Connection, scope: Scope) -> list[TrackGroup]:
-    """One row per track played in the scope."""
-    inner = scope.where(
+    """One row per track played in the scope: plays with an id grouped by it (an index-only scan
+    with ``ix_plays_user_id_played_at_track_id_ms_played_skipped``), the few without one by their
+    names as stored. The names of id groups come from the catalogue (``track_info``)."""
+    sk = _skip_flag()
+    by_id = scope.where(
         select(
             p.c.track_id,
-            _names_if_no_id(p.c.track_name).label("tn"),
-            _names_if_no_id(p.c.artist_name).label("an"),
-            _names_if_no_id(p.c.album_name).label("aln"),
+            func.count(),
+            func.coalesce(func.sum(p.c.ms_played), 0),
+            func.count() - func.count(p.c.ms_played),
+            func.coalesce(func.sum(sk), 0),
+            func.count(sk),
+        )  # fmt: skip
+        .where(p.c.track_id.is_not(None))
+        .group_by(p.c.track_id)
+    )
+    out = [TrackGroup(r[0], None, None, None, *(int(v) for v in r[1:])) for r in conn.execute(by_id)]
+    by_name = scope.where(
+        select(
             p.c.track_name,
             p.c.artist_name,
             p.c.album_name,
-            p.c.ms_played,
-            case((p.c.skipped.is_(None), None), (p.c.skipped == True, 1), else_=0).label("sk"),  # noqa: E712
+            func.count(),
+            func.coalesce(func.sum(p.c.ms_played), 0),
+            func.count() - func.count(p.c.ms_played),
+            func.coalesce(func.sum(sk), 0),
+            func.count(sk),
+        )  # fmt: skip
+        .where(p.c.track_id.is_(None))
+        .group_by(p.c.track_name, p.c.artist_name, p.c.album_name)
+    )
+    out += [TrackGroup(None, r[0], r[1], r[2], *(int(v) for v in r[3:])) for r in conn.execute(by_name)]
+    return out
+
+
+def names_of_tracks(
+    conn: Connection, track_ids: list[str]
+) -> dict[str, tuple[str | None, str | None, str | None]]:
+    """(track, artist, album) names as the plays gave them, for ids the catalogue lacks."""
+    out = {}
+    for i in range(0, len(track_ids), 900):
+        query = (
+            select(
+                p.c.track_id, func.max(p.c.track_name), func.max(p.c.artist_name), func.max(p.c.album_name)
+            )
+            .where(p.c.track_id.in_(track_ids[i : i + 900]))
+            .group_by(p.c.track_id)
         )
-    ).subquery()
-    query = select(
-        inner.c.track_id,
-        func.max(inner.c.track_name),
-        func.max(inner.c.artist_name),
-        func.max(inner.c.album_name),
-        func.count(),
-        func.coalesce(func.sum(inner.c.ms_played), 0),
-        func.count() - func.count(inner.c.ms_played),
-        func.coalesce(func.sum(inner.c.sk), 0),
-        func.count(inner.c.sk),
-    ).group_by(inner.c.track_id, inner.c.tn, inner.c.an, inner.c.aln)
-    return [
-        TrackGroup(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), int(r[7]), int(r[8]))
-        for r in conn.execute(query)
-    ]
+        out.update({r[0]: (r[1], r[2], r[3]) for r in conn.execute(query)})
+    return out
 
 
 @dataclass(frozen=True)
@@ -106,6 +127,8 @@ class TrackInfo:
     album_id: str | None
     album_name: str | None
     artists: tuple[tuple[str, str], ...]  # (artist id, name), position 0 first
+    name: str | None = None
+    artist_name: str | None = None  # as the plays gave it, for a track the catalogue lacks
 
 
 def track_info(conn: Connection, track_ids: set[str]) -> dict[str, TrackInfo]:
@@ -116,9 +139,9 @@ def track_info(conn: Connection, track_ids: set[str]) -> dict[str, TrackInfo]:
     for i in range(0, len(ids), 900):  # under SQLite's 999 bound parameters
         chunk = ids[i : i + 900]
         base = {
-            r.id: (r.duration_ms, r.album_id, r.album_name)
+            r.id: (r.duration_ms, r.album_id, r.album_name, r.name)
             for r in conn.execute(
-                select(t.c.id, t.c.duration_ms, t.c.album_id, al.c.name.label("album_name"))
+                select(t.c.id, t.c.name, t.c.duration_ms, t.c.album_id, al.c.name.label("album_name"))
                 .select_from(t.outerjoin(al, al.c.id == t.c.album_id))
                 .where(t.c.id.in_(chunk))
             )
@@ -131,8 +154,8 @@ def track_info(conn: Connection, track_ids: set[str]) -> dict[str, TrackInfo]:
             .order_by(ta.c.track_id, ta.c.position)
         ):
             credits.setdefault(r[0], []).append((r[1], r[2]))
-        for tid, (duration, album_id, album_name) in base.items():
-            out[tid] = TrackInfo(duration, album_id, album_name, tuple(credits.get(tid, ())))
+        for tid, (duration, album_id, album_name, name) in base.items():
+            out[tid] = TrackInfo(duration, album_id, album_name, tuple(credits.get(tid, ())), name)
     return out
 
 
@@ -167,29 +190,29 @@ def hours(conn: Connection, scope: Scope, segments: list[tuple[datetime | None, 
 def first_plays(
     conn: Connection, scope: Scope
 ) -> Iterator[tuple[str | None, str | None, str | None, datetime]]:
-    """(track id, artist name, track name, first played_at) per track ever played in the scope's
-    users' history (the scope's dates are ignored: a discovery is a first play ever)."""
+    """(track id, artist name, track name, first played_at) per track ever played by the scope's
+    users (the scope's dates are ignored: a discovery is a first play ever). Plays with an id are
+    an index-only scan of ``ix_plays_user_id_track_id_played_at``."""
     from ..warehouse.reads import _aware
 
-    inner = (
-        scope.unbounded()
-        .where(
-            select(
-                p.c.track_id,
-                _names_if_no_id(p.c.artist_name).label("an"),
-                _names_if_no_id(p.c.track_name).label("tn"),
-                p.c.played_at,
-            )
-        )
-        .subquery()
+    everything = scope.unbounded()
+    by_id = everything.where(
+        select(p.c.track_id, func.min(p.c.played_at)).where(p.c.track_id.is_not(None)).group_by(p.c.track_id)
     )
-    query = select(inner.c.track_id, inner.c.an, inner.c.tn, func.min(inner.c.played_at)).group_by(
-        inner.c.track_id, inner.c.an, inner.c.tn
+    by_name = everything.where(
+        select(p.c.artist_name, p.c.track_name, func.min(p.c.played_at))
+        .where(p.c.track_id.is_(None))
+        .group_by(p.c.artist_name, p.c.track_name)
     )
-    for r in conn.execute(query):
-        at = _aware(r[3])
-        assert at is not None
-        yield r[0], r[1], r[2], at
+    for r in conn.execute(by_id):
+        yield r[0], None, None, _must(_aware(r[1]))
+    for n in conn.execute(by_name):
+        yield None, n[0], n[1], _must(_aware(n[2]))
+
+
+def _must(at: datetime | None) -> datetime:
+    assert at is not None  # MIN over a non-empty group
+    return at
 
 
 def follow_periods(conn: Connection, user_id: str | None) -> list[dict[str, Any]]:

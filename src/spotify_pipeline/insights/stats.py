@@ -67,6 +67,7 @@ class Insights:
         self.period = period
         self.now = now or datetime.now(UTC)
         self.scope = q.Scope(user, period.start_utc, period.end_utc)
+        self._catalogue: dict[str, q.TrackInfo] = {}
         if user is not None:
             known = users(engine)
             if user not in known:
@@ -78,13 +79,24 @@ class Insights:
     @cached_property
     def _groups(self) -> list[q.TrackGroup]:
         with self.engine.connect() as conn:
-            return q.track_groups(conn, self.scope)
+            groups = q.track_groups(conn, self.scope)
+        self._load(g.track_id for g in groups if g.track_id)
+        return groups
 
-    @cached_property
-    def _catalogue(self) -> dict[str, q.TrackInfo]:
-        ids = {g.track_id for g in self._groups if g.track_id} | {t for t, *_ in self._first_plays if t}
+    def _load(self, track_ids: Iterable[str]) -> None:
+        """Fetch the catalogue rows of the ids not fetched yet (and, for ids the catalogue lacks,
+        the names the plays gave)."""
+        missing = {t for t in track_ids if t not in self._catalogue}
+        if not missing:
+            return
         with self.engine.connect() as conn:
-            return q.track_info(conn, ids)
+            found = q.track_info(conn, missing)
+            unknown = sorted(missing - set(found))
+            names = q.names_of_tracks(conn, unknown) if unknown else {}
+        self._catalogue.update(found)
+        for tid in unknown:
+            track, artist, album = names.get(tid, (None, None, None))
+            self._catalogue[tid] = q.TrackInfo(None, None, album, (), track, artist)
 
     @cached_property
     def _hours(self) -> list[q.HourRow]:
@@ -103,9 +115,11 @@ class Insights:
     # --- keys ---------------------------------------------------------------------------------
     def _track(self, g: q.TrackGroup) -> tuple[str, str, str | None]:
         info = self._catalogue.get(g.track_id) if g.track_id else None
-        artist = info.artists[0][1] if info and info.artists else g.artist_name
+        if g.track_id and info:
+            artist = info.artists[0][1] if info.artists else info.artist_name
+            return g.track_id, info.name or g.track_id, artist
         if g.track_id:
-            return g.track_id, g.track_name or g.track_id, artist
+            return g.track_id, g.track_id, None
         return (
             f"name:{normalise_name(g.artist_name)}|{normalise_name(g.track_name)}",
             g.track_name or "?",
@@ -116,15 +130,18 @@ class Insights:
         info = self._catalogue.get(track_id) if track_id else None
         if info and info.artists:
             return info.artists[0]
+        if info:
+            artist_name = info.artist_name
         norm = normalise_name(artist_name)
         return (f"name:{norm}", artist_name or norm) if norm else None
 
     def _album(self, g: q.TrackGroup) -> tuple[str, str] | None:
         info = self._catalogue.get(g.track_id) if g.track_id else None
         if info and info.album_id:
-            return info.album_id, info.album_name or g.album_name or info.album_id
-        norm = normalise_name(g.album_name)
-        return (f"name:{normalise_name(g.artist_name)}|{norm}", g.album_name or norm) if norm else None
+            return info.album_id, info.album_name or info.album_id
+        album, artist = (info.album_name, info.artist_name) if info else (g.album_name, g.artist_name)
+        norm = normalise_name(album)
+        return (f"name:{normalise_name(artist)}|{norm}", album or norm) if norm else None
 
     def _ms(self, g: q.TrackGroup) -> int:
         info = self._catalogue.get(g.track_id) if g.track_id else None
@@ -219,6 +236,7 @@ class Insights:
         zone = self.period.zone
         first_track: dict[str, datetime] = {}
         first_artist: dict[str, datetime] = {}
+        self._load(t for t, *_ in self._first_plays if t)
         for track_id, artist_name, track_name, at in self._first_plays:
             key = track_id or f"name:{normalise_name(artist_name)}|{normalise_name(track_name)}"
             first_track[key] = min(at, first_track.get(key, at))

@@ -1,0 +1,37 @@
+"""Indexes for the read side (`stats`, `export plays`, the dashboard) on a long history.
+
+- ``ix_plays_user_id_played_at_track_id_ms_played_skipped``: a period's plays grouped by track
+  (totals, top lists, skips) and bucketed by local hour are read from this index alone, never the
+  table rows (SQLite keeps ``plays`` as a rowid table, so the primary-key index alone would cost a
+  row lookup per play; on InnoDB the narrower index reads far fewer pages than the clustered rows).
+- ``ix_plays_user_id_track_id_played_at``: the first play ever of each track (discoveries) is the
+  first entry of each track in this index; plays without a track id are found by it too.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0005"
+# MERGE: this branch was written beside 0004 (another branch). Until both are merged it revises
+# 0003 so its tests run; the merged tree must say down_revision = "0004".
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+COVERING = "ix_plays_user_id_played_at_track_id_ms_played_skipped"
+FIRSTS = "ix_plays_user_id_track_id_played_at"
+
+
+def upgrade() -> None:
+    op.create_index(COVERING, "plays", ["user_id", "played_at", "track_id", "ms_played", "skipped"])
+    op.create_index(FIRSTS, "plays", ["user_id", "track_id", "played_at"])
+
+
+def downgrade() -> None:
+    op.drop_index(FIRSTS, table_name="plays")
+    op.drop_index(COVERING, table_name="plays")
