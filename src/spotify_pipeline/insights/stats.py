@@ -123,7 +123,7 @@ class Insights:
         return (
             f"name:{normalise_name(g.artist_name)}|{normalise_name(g.track_name)}",
             g.track_name or "?",
-            artist,
+            g.artist_name,
         )
 
     def _artist(self, track_id: str | None, artist_name: str | None) -> tuple[str, str] | None:
