@@ -92,7 +92,7 @@ def fill(url: str, n: int) -> float:
     sqlite = engine.dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
     sql = ("INSERT INTO plays (user_id, played_at, track_id, track_name, artist_name, album_name, source, "
-           f"ms_played, skipped, loaded_at) VALUES ({', '.join([mark] * 10)})")  # fmt: skip
+           f"ms_played, skipped, loaded_at) VALUES ({', '.join([mark] * 10)})")  # noqa: S608 - placeholders only  # fmt: skip
     if sqlite:  # SQLAlchemy's SQLite DateTime storage format
         rows = [(r[0], r[1].isoformat(" ", "microseconds"), *r[2:9], r[9].isoformat(" ", "microseconds"))
                 for r in rows]  # fmt: skip
