@@ -46,7 +46,9 @@ def catalogue(conn: Any, now: datetime) -> None:
                        "duration_ms": rng.randint(120_000, 360_000), "first_seen_at": now})  # fmt: skip
         credits.append({"track_id": _id("t", i), "position": 0, "artist_id": _id("a", album % ARTISTS)})
         if i % 7 == 0:  # a feature
-            credits.append({"track_id": _id("t", i), "position": 1, "artist_id": _id("a", (i * 31) % ARTISTS)})
+            credits.append(
+                {"track_id": _id("t", i), "position": 1, "artist_id": _id("a", (i * 31) % ARTISTS)}
+            )
     conn.execute(s.tracks.insert(), tracks)
     conn.execute(s.track_artists.insert(), credits)
 
@@ -91,8 +93,8 @@ def fill(url: str, n: int) -> float:
     rows = plays(n)
     sqlite = engine.dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
-    sql = ("INSERT INTO plays (user_id, played_at, track_id, track_name, artist_name, album_name, source, "
-           f"ms_played, skipped, loaded_at) VALUES ({', '.join([mark] * 10)})")  # noqa: S608 - placeholders only  # fmt: skip
+    columns = "user_id, played_at, track_id, track_name, artist_name, album_name, source, ms_played, skipped, loaded_at"
+    sql = f"INSERT INTO plays ({columns}) VALUES ({', '.join([mark] * 10)})"  # noqa: S608 - placeholders only
     if sqlite:  # SQLAlchemy's SQLite DateTime storage format
         rows = [(r[0], r[1].isoformat(" ", "microseconds"), *r[2:9], r[9].isoformat(" ", "microseconds"))
                 for r in rows]  # fmt: skip

@@ -50,7 +50,9 @@ def add_plays(engine: Engine, user: str, rows: list[dict[str, Any]]) -> None:
     with engine.begin() as conn:
         if conn.execute(s.users.select().where(s.users.c.id == user)).first() is None:
             conn.execute(s.users.insert(), {"id": user, "created_at": LOADED})
-        keys = {k for r in rows for k in r} - {"source"}  # executemany needs every row to name the same columns
+        keys = {k for r in rows for k in r} - {
+            "source"
+        }  # executemany needs every row to name the same columns
         full = [
             {"user_id": user, "source": "api", "loaded_at": LOADED, **dict.fromkeys(keys), **r} for r in rows
         ]
