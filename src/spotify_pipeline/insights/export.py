@@ -58,6 +58,9 @@ def export_plays(
     writer = {"csv": _csv, "jsonl": _jsonl, "parquet": _parquet, "listenbrainz": _listenbrainz}[fmt]
     if fmt == "parquet":
         _pyarrow()  # fail before touching the database or the file system
+    from .stats import check_user
+
+    check_user(engine, scope.user_id)
     partial = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -105,9 +105,13 @@ def iter_plays(conn: Connection, scope: Scope) -> Iterator[PlayRow]:
         .order_by(p.c.user_id, p.c.played_at)
     )
     result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
-    for r in result:
-        ids, names = credits.get(r[3], ((), ())) if r[3] else ((), ())
-        if not names and r[5]:
-            names = (r[5],)
-        yield PlayRow(r[0], r[1], r[2], r[3], r[4], ids, names, r[6], r[7], r[8], r[9], r[10],
-                      r[11], r[12], None if r[13] is None else bool(r[13]))  # fmt: skip
+    with result:  # closed also when the consumer stops early (a server-side cursor holds the connection)
+        yield from (_row(r, credits) for r in result)
+
+
+def _row(r: Any, credits: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]) -> PlayRow:
+    ids, names = credits.get(r[3], ((), ())) if r[3] else ((), ())
+    if not names and r[5]:
+        names = (r[5],)
+    return PlayRow(r[0], r[1], r[2], r[3], r[4], ids, names, r[6], r[7], r[8], r[9], r[10],
+                   r[11], r[12], None if r[13] is None else bool(r[13]))  # fmt: skip

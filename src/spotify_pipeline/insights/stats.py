@@ -58,6 +58,16 @@ def users(engine: Engine) -> list[str]:
         return q.user_ids(conn)
 
 
+def check_user(engine: Engine, user: str | None) -> None:
+    """InsightsError naming the users there are when ``user`` is not one of them."""
+    if user is not None:
+        known = users(engine)
+        if user not in known:
+            raise InsightsError(
+                f"unknown user {user!r}: the warehouse holds {', '.join(known) or 'no user yet'}"
+            )
+
+
 class Insights:
     """Read-only statistics of ``user`` (None: every user together) over ``period``."""
 
@@ -68,12 +78,7 @@ class Insights:
         self.now = now or datetime.now(UTC)
         self.scope = q.Scope(user, period.start_utc, period.end_utc)
         self._catalogue: dict[str, q.TrackInfo] = {}
-        if user is not None:
-            known = users(engine)
-            if user not in known:
-                raise InsightsError(
-                    f"unknown user {user!r}: the warehouse holds {', '.join(known) or 'no user yet'}"
-                )
+        check_user(engine, user)
 
     # --- the two passes over the period's plays ------------------------------------------------
     @cached_property
