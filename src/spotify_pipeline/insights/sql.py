@@ -24,6 +24,7 @@ class LocalHour(FunctionElement[int]):
     inherit_cache = True
 
 
+@compiles(LocalHour)  # str(query) in logs and debuggers: the SQLite spelling
 @compiles(LocalHour, "sqlite")
 def _local_hour_sqlite(element: LocalHour, compiler: Any, **kw: Any) -> str:
     at, offset = (compiler.process(c, **kw) for c in element.clauses)
