@@ -142,3 +142,14 @@ def test_track_without_catalogue_row_uses_the_play_names(engine: Engine) -> None
     top = ins.top("tracks").by_plays[0]
     assert (top.name, top.artist, top.ms) == ("Lost", "Nobody", 1000)
     assert ins.top("artists").by_plays[0].name == "Nobody"
+
+
+def test_reading_the_whole_catalogue_gives_the_same_numbers(
+    filled: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long history reads the catalogue in one scan instead of IN lists: same results."""
+    from spotify_pipeline.insights import queries
+
+    expected = _all(filled).summary().as_dict()
+    monkeypatch.setattr(queries, "WHOLE_CATALOGUE", 0)
+    assert _all(filled).summary().as_dict() == expected

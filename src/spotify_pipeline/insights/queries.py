@@ -23,6 +23,7 @@ from ..warehouse import schema as s
 from .sql import LocalHour, offset_case
 
 p = s.plays
+WHOLE_CATALOGUE = 5_000  # ids above which track_info reads the whole catalogue
 Q = TypeVar("Q", bound="Select[*tuple[Any, ...]]")
 
 
@@ -134,29 +135,32 @@ class TrackInfo:
 def track_info(conn: Connection, track_ids: set[str]) -> dict[str, TrackInfo]:
     """The catalogue rows of ``track_ids``, fetched in chunks (a long history names ~30k tracks)."""
     t, ta, a, al = s.tracks, s.track_artists, s.artists, s.albums
-    out: dict[str, TrackInfo] = {}
     ids = sorted(track_ids)
-    for i in range(0, len(ids), 900):  # under SQLite's 999 bound parameters
-        chunk = ids[i : i + 900]
-        base = {
-            r.id: (r.duration_ms, r.album_id, r.album_name, r.name)
-            for r in conn.execute(
-                select(t.c.id, t.c.name, t.c.duration_ms, t.c.album_id, al.c.name.label("album_name"))
-                .select_from(t.outerjoin(al, al.c.id == t.c.album_id))
-                .where(t.c.id.in_(chunk))
-            )
-        }
-        credits: dict[str, list[tuple[str, str]]] = {}
-        for r in conn.execute(
+    # Many ids (a year or more of listening): one scan of the catalogue beats dozens of IN lists.
+    chunks: list[list[str] | None] = [None] if len(ids) > WHOLE_CATALOGUE else [
+        ids[i : i + 900] for i in range(0, len(ids), 900)  # under SQLite's 999 bound parameters
+    ]  # fmt: skip
+    base: dict[str, tuple[Any, ...]] = {}
+    credits: dict[str, list[tuple[str, str]]] = {}
+    for chunk in chunks:
+        tracks = select(t.c.id, t.c.name, t.c.duration_ms, t.c.album_id, al.c.name).select_from(
+            t.outerjoin(al, al.c.id == t.c.album_id)
+        )
+        names = (
             select(ta.c.track_id, ta.c.artist_id, func.coalesce(a.c.name, ta.c.artist_id))
             .select_from(ta.outerjoin(a, a.c.id == ta.c.artist_id))
-            .where(ta.c.track_id.in_(chunk))
             .order_by(ta.c.track_id, ta.c.position)
-        ):
+        )
+        if chunk is not None:
+            tracks, names = tracks.where(t.c.id.in_(chunk)), names.where(ta.c.track_id.in_(chunk))
+        base.update({r[0]: tuple(r[1:]) for r in conn.execute(tracks)})
+        for r in conn.execute(names):
             credits.setdefault(r[0], []).append((r[1], r[2]))
-        for tid, (duration, album_id, album_name, name) in base.items():
-            out[tid] = TrackInfo(duration, album_id, album_name, tuple(credits.get(tid, ())), name)
-    return out
+    return {
+        tid: TrackInfo(row[1], row[2], row[3], tuple(credits.get(tid, ())), row[0])
+        for tid, row in base.items()
+        if tid in track_ids
+    }
 
 
 def play_bounds(conn: Connection, scope: Scope) -> tuple[datetime | None, datetime | None]:
@@ -192,7 +196,7 @@ def first_plays(
 ) -> Iterator[tuple[str | None, str | None, str | None, datetime]]:
     """(track id, artist name, track name, first played_at) per track ever played by the scope's
     users (the scope's dates are ignored: a discovery is a first play ever). Plays with an id are
-    an index-only scan of ``ix_plays_user_id_track_id_played_at``."""
+    an index-only scan of ``ix_plays_user_id_track_id_played_at_ms_played_skipped``."""
     from ..warehouse.reads import _aware
 
     everything = scope.unbounded()
@@ -208,6 +212,47 @@ def first_plays(
         yield r[0], None, None, _must(_aware(r[1]))
     for n in conn.execute(by_name):
         yield None, n[0], n[1], _must(_aware(n[2]))
+
+
+def first_plays_of(conn: Connection, scope: Scope, track_ids: list[str]) -> dict[str, datetime]:
+    """The first play ever (by the scope's users) of each of ``track_ids``: one index seek per
+    track (the ``user_id, track_id, played_at`` index, or ``ix_plays_track_id`` for every user)."""
+    from ..warehouse.reads import _aware
+
+    out: dict[str, datetime] = {}
+    for i in range(0, len(track_ids), 900):
+        query = scope.unbounded().where(
+            select(p.c.track_id, func.min(p.c.played_at))
+            .where(p.c.track_id.in_(track_ids[i : i + 900]))
+            .group_by(p.c.track_id)
+        )
+        out.update({r[0]: _must(_aware(r[1])) for r in conn.execute(query)})
+    return out
+
+
+def tracks_of_artists(conn: Connection, artist_ids: list[str]) -> list[str]:
+    """Every track whose primary (position 0) artist is one of ``artist_ids``."""
+    ta = s.track_artists
+    out: list[str] = []
+    for i in range(0, len(artist_ids), 900):
+        query = select(ta.c.track_id).where(ta.c.position == 0, ta.c.artist_id.in_(artist_ids[i : i + 900]))
+        out.extend(conn.execute(query).scalars())
+    return out
+
+
+def first_plays_without_id(
+    conn: Connection, scope: Scope
+) -> Iterator[tuple[str | None, str | None, datetime]]:
+    """(artist name, track name, first played_at) of the plays without a track id, ever."""
+    from ..warehouse.reads import _aware
+
+    query = scope.unbounded().where(
+        select(p.c.artist_name, p.c.track_name, func.min(p.c.played_at))
+        .where(p.c.track_id.is_(None))
+        .group_by(p.c.artist_name, p.c.track_name)
+    )
+    for r in conn.execute(query):
+        yield r[0], r[1], _must(_aware(r[2]))
 
 
 def _must(at: datetime | None) -> datetime:
