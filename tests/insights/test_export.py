@@ -163,3 +163,19 @@ def test_cli_export_and_errors(
         app, ["export", "plays", "--format", "jsonl", "--out", str(tmp_path / "all.jsonl"), "--user", "*"]
     )
     assert every.exit_code == 0 and len((tmp_path / "all.jsonl").read_text().splitlines()) == 5
+
+
+def test_a_failed_export_leaves_no_file_and_says_why(
+    filled: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spotify_pipeline.insights import export as module
+
+    def full_disk(rows: object, path: Path) -> tuple[int, int]:
+        path.write_text("half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(module, "_csv", full_disk)
+    out = tmp_path / "o.csv"
+    with pytest.raises(InsightsError, match=r"cannot write .*o\.csv: No space left on device"):
+        export_plays(filled, Scope("u"), "csv", out)
+    assert not out.exists() and not (tmp_path / "o.csv.partial").exists()

@@ -62,13 +62,15 @@ def export_plays(
 
     check_user(engine, scope.user_id)
     partial = out.with_name(out.name + ".partial")
-    out.parent.mkdir(parents=True, exist_ok=True)
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         with engine.connect() as conn:
             total = count_plays(conn, scope) if progress else None
             rows = _counted(iter_plays(conn, scope), progress, total)
             written, skipped = writer(rows, partial)
         os.replace(partial, out)
+    except OSError as exc:  # a full disk, a folder we may not write: one line, no half file
+        raise InsightsError(f"cannot write {out}: {exc.strerror or exc}") from None
     finally:
         partial.unlink(missing_ok=True)
     return ExportResult(out, fmt, written, skipped)
