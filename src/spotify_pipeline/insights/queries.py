@@ -214,47 +214,6 @@ def first_plays(
         yield None, n[0], n[1], _must(_aware(n[2]))
 
 
-def first_plays_of(conn: Connection, scope: Scope, track_ids: list[str]) -> dict[str, datetime]:
-    """The first play ever (by the scope's users) of each of ``track_ids``: one index seek per
-    track (the ``user_id, track_id, played_at`` index, or ``ix_plays_track_id`` for every user)."""
-    from ..warehouse.reads import _aware
-
-    out: dict[str, datetime] = {}
-    for i in range(0, len(track_ids), 900):
-        query = scope.unbounded().where(
-            select(p.c.track_id, func.min(p.c.played_at))
-            .where(p.c.track_id.in_(track_ids[i : i + 900]))
-            .group_by(p.c.track_id)
-        )
-        out.update({r[0]: _must(_aware(r[1])) for r in conn.execute(query)})
-    return out
-
-
-def tracks_of_artists(conn: Connection, artist_ids: list[str]) -> list[str]:
-    """Every track whose primary (position 0) artist is one of ``artist_ids``."""
-    ta = s.track_artists
-    out: list[str] = []
-    for i in range(0, len(artist_ids), 900):
-        query = select(ta.c.track_id).where(ta.c.position == 0, ta.c.artist_id.in_(artist_ids[i : i + 900]))
-        out.extend(conn.execute(query).scalars())
-    return out
-
-
-def first_plays_without_id(
-    conn: Connection, scope: Scope
-) -> Iterator[tuple[str | None, str | None, datetime]]:
-    """(artist name, track name, first played_at) of the plays without a track id, ever."""
-    from ..warehouse.reads import _aware
-
-    query = scope.unbounded().where(
-        select(p.c.artist_name, p.c.track_name, func.min(p.c.played_at))
-        .where(p.c.track_id.is_(None))
-        .group_by(p.c.artist_name, p.c.track_name)
-    )
-    for r in conn.execute(query):
-        yield r[0], r[1], _must(_aware(r[2]))
-
-
 def _must(at: datetime | None) -> datetime:
     assert at is not None  # MIN over a non-empty group
     return at

@@ -114,24 +114,11 @@ class Insights:
 
     @cached_property
     def _first_plays(self) -> list[tuple[str | None, str | None, str | None, datetime]]:
-        """First plays ever of the tracks that matter to the period: every track for all of
-        history; for a bounded period only the tracks of the artists played in it (a track or
-        artist is new in the period only if it was played in it), found by index seeks."""
-        if self.scope.start is None and self.scope.end is None:
-            with self.engine.connect() as conn:
-                return list(q.first_plays(conn, self.scope))
-        played = [g for g in self._groups if g.track_id]
-        artists = sorted(
-            {a[0] for g in played if (a := self._artist(g.track_id, None)) and not a[0].startswith("name:")}
-        )
+        """The first play ever of every track of the scope's users. Asking only for the tracks of
+        the artists played in a bounded period (by index seeks) was measured slower on MariaDB
+        (5 s for a month vs 2.4 s for this one scan over a million plays), so it is not done."""
         with self.engine.connect() as conn:
-            tracks = set(q.tracks_of_artists(conn, artists)) | {g.track_id for g in played if g.track_id}
-            firsts = q.first_plays_of(conn, self.scope, sorted(tracks))
-            named = list(q.first_plays_without_id(conn, self.scope))
-        out: list[tuple[str | None, str | None, str | None, datetime]] = [
-            (t, None, None, at) for t, at in firsts.items()
-        ]
-        return out + [(None, artist, track, at) for artist, track, at in named]
+            return list(q.first_plays(conn, self.scope))
 
     # --- keys ---------------------------------------------------------------------------------
     def _track(self, g: q.TrackGroup) -> tuple[str, str, str | None]:
