@@ -150,4 +150,17 @@ def print_tables(r: dict[str, Any]) -> None:
             f"{sum(sim['history_plays'].values()):,} plays",
         )
         console.print(t)
+    if "stats" in r:
+        st = r["stats"]
+        engines = list(st["engines"])
+        t = Table(
+            title=f"(6) stats on {st['plays']:,} plays ({st['timezone']}), p50 / p95 ms over {st['runs']} runs"
+        )
+        t.add_column("query")
+        for name in engines:
+            t.add_column(f"{name} (filled in {st['engines'][name]['fill_seconds']} s)", justify="right")
+        for query in st["engines"][engines[0]]["queries"] if engines else ():
+            cells = [st["engines"][e]["queries"][query] for e in engines]
+            t.add_row(query, *(f"{c['p50_ms']:,.0f} / {c['p95_ms']:,.0f}" for c in cells))
+        console.print(t)
     console.print(f"total {r['total_seconds']} s")

@@ -56,3 +56,13 @@ def test_quick_simulator_benchmark_serves_and_generates(tmp_path: Path) -> None:
     assert sim["history_users"] == len(sim["history_plays"]) == 5
     assert all(n > 0 for n in sim["history_plays"].values())
     assert sim["ready_seconds"] > 0 and sim["history_seconds"] > 0
+
+
+def test_quick_stats_bench_times_every_query(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "latest.json"
+    assert main(["--quick", "--no-mariadb", "--only", "stats", "--out", str(out)]) == 0
+    st = json.loads(out.read_text())["stats"]
+    queries = st["engines"]["sqlite"]["queries"]
+    assert st["plays"] == 5_000 and "all: everything (stats)" in queries and "health" in queries
+    assert all(q["p95_ms"] >= q["p50_ms"] > 0 for q in queries.values())
+    assert "(6) stats" in capsys.readouterr().out

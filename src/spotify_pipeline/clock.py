@@ -59,3 +59,48 @@ def to_ms(when: datetime) -> int:
 
 def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+# --- time zones (the `timezone` setting) -----------------------------------------------------------
+
+
+def system_timezone() -> str:
+    """The IANA name of this machine's time zone (``TZ``, ``/etc/timezone``, ``/etc/localtime``),
+    ``UTC`` when none can be found: the default of the ``timezone`` setting."""
+    import os
+    from pathlib import Path
+
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    except OSError:
+        pass
+    try:
+        target = str(Path("/etc/localtime").resolve())
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for name in candidates:
+        if name and _is_zone(name):
+            return name
+    return "UTC"
+
+
+def _is_zone(name: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError subclass: caught below
+        return False
+    except KeyError:
+        return False
+    return True
+
+
+def check_timezone(name: str) -> str:
+    """``name`` if it is an IANA time zone name, else a ValueError saying what to write instead."""
+    if not _is_zone(name):
+        raise ValueError(f"{name!r} is not an IANA time zone name: use e.g. Europe/Berlin or UTC")
+    return name

@@ -11,9 +11,9 @@ import os
 import re
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .clock import check_timezone, system_timezone
 from .errors import ConfigError
 
 ENV_PREFIX = "SPOTIFY_PIPELINE_"
@@ -58,6 +59,7 @@ class Settings(BaseSettings):
         60.0, gt=0, le=86400, description="Longest wait for the warehouse to answer one statement"
     )
     user: str = Field("me", description="Name of the listener these runs are for")
+    timezone: Annotated[str, AfterValidator(check_timezone)] = Field(default_factory=system_timezone, description="IANA time zone that `stats` and the dashboard count days and hours in (default: the system's)")  # fmt: skip
     user_partition: bool = Field(
         False, description="Put raw keys under users/<name>/ (needed when several users share a store)"
     )

@@ -96,6 +96,9 @@ plays = Table(
     Column("started_at", UtcDateTime()),
     PrimaryKeyConstraint("user_id", "played_at"),
     Index(None, "track_id"),
+    # The read side (0005): a period's plays by time, all plays by track, from the index alone.
+    Index(None, "user_id", "played_at", "track_id", "ms_played", "skipped"),
+    Index(None, "user_id", "track_id", "played_at", "ms_played", "skipped"),
     **MYSQL_OPTIONS,
 )
 
