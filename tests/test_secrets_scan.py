@@ -148,15 +148,17 @@ def secret_db_url(mysql_url: str) -> Any:
     import pymysql
 
     url = sa.engine.make_url(mysql_url)
+    # One user per test database: runs sharing the server never drop each other's user.
+    user = "sp_secret_" + str(url.database)[-12:]
     admin = pymysql.connect(host=url.host, port=url.port or 3306, user="root", password="", autocommit=True)
     with admin.cursor() as cur:
-        cur.execute("CREATE USER IF NOT EXISTS 'sp_secret_test'@'127.0.0.1' IDENTIFIED BY %s", (DB_PASSWORD,))
-        cur.execute(f"GRANT ALL PRIVILEGES ON `{url.database}`.* TO 'sp_secret_test'@'127.0.0.1'")
+        cur.execute(f"CREATE USER IF NOT EXISTS '{user}'@'127.0.0.1' IDENTIFIED BY %s", (DB_PASSWORD,))
+        cur.execute(f"GRANT ALL PRIVILEGES ON `{url.database}`.* TO '{user}'@'127.0.0.1'")
     try:
-        yield url.set(username="sp_secret_test", password=DB_PASSWORD).render_as_string(hide_password=False)
+        yield url.set(username=user, password=DB_PASSWORD).render_as_string(hide_password=False)
     finally:
         with admin.cursor() as cur:
-            cur.execute("DROP USER IF EXISTS 'sp_secret_test'@'127.0.0.1'")
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'127.0.0.1'")
         admin.close()
 
 
@@ -223,7 +225,7 @@ def secret_target_db_url(secret_db_url: str) -> Any:
         cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         # rebuild builds beside its target and swaps the tables in (warehouse/staging.py).
         for db in (name, f"{name}__rebuild", f"{name}__old"):
-            cur.execute(f"GRANT ALL PRIVILEGES ON `{db}`.* TO 'sp_secret_test'@'127.0.0.1'")
+            cur.execute(f"GRANT ALL PRIVILEGES ON `{db}`.* TO '{url.username}'@'127.0.0.1'")
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
