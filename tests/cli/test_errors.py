@@ -42,6 +42,7 @@ ARGS: dict[tuple[str, ...], list[str]] = {
     ("demo",): ["--days", "1", "--warehouse-url", "notaurl"],
     ("simulator", "serve"): ["--profile", "nope"],
     ("simulator", "export"): ["{tmp}/export", "--profile", "nope"],
+    ("export", "plays"): ["--format", "csv", "--out", "{tmp}/plays.csv"],
 }
 BAD_CONFIGS = {
     "not a url": {"warehouse_url": "notaurl"},

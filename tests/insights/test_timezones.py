@@ -102,11 +102,12 @@ def test_periods() -> None:
         resolve_period("month", timezone="UTC", now=now, first=date(2026, 1, 1))
 
 
-def test_timezone_setting_is_validated_and_named() -> None:
+def test_timezone_setting_is_validated_and_named(monkeypatch: pytest.MonkeyPatch) -> None:
     from spotify_pipeline.errors import ConfigError
     from spotify_pipeline.settings import load_settings
 
     assert load_settings(timezone="Asia/Kolkata").timezone == "Asia/Kolkata"
     assert load_settings().timezone  # the system's, or UTC
-    with pytest.raises(ConfigError, match=r"timezone \(env SPOTIFY_PIPELINE_TIMEZONE\).*'Mars/Olympus'"):
-        load_settings(timezone="Mars/Olympus")
+    monkeypatch.setenv("SPOTIFY_PIPELINE_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(ConfigError, match=r"timezone \(env SPOTIFY_PIPELINE_TIMEZONE, set by environment variable .*'Mars/Olympus'"):
+        load_settings()
