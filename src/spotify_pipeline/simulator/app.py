@@ -28,8 +28,8 @@ from .faults import Fault, FaultPlan
 from .library import Library
 from .ratelimit import RollingWindowLimiter
 from .releases import ReleaseSchedule
-from .taste import Taste
 from .state import App, CallRecord, SimState, SimulatorConfig, UserAccount, new_client_id, new_token
+from .taste import Taste
 from .webapi import RECENTLY_PLAYED_WINDOW, WebApi
 
 if TYPE_CHECKING:

@@ -134,7 +134,8 @@ class Library:
             _require_any(caller, ("playlist-modify-public",))
         else:
             _require_any(caller, ("playlist-modify-private",))
-        description = body.get("description") if isinstance(body.get("description"), str) else ""
+        given = body.get("description")
+        description = given if isinstance(given, str) else ""
         now = self.clock.now()
         with self.lock:
             pid = spotify_id("playlist", caller.user_id, len(self.playlists), secrets.token_hex(4))
@@ -187,7 +188,9 @@ class Library:
         if playlist is None or playlist.deleted:
             raise LibraryError(404, bodies.api_error(404, "Not found."))
         if write and playlist.owner != caller.user_id:
-            raise LibraryError(403, bodies.api_error(403, "You cannot add tracks to a playlist you don't own."))
+            raise LibraryError(
+                403, bodies.api_error(403, "You cannot add tracks to a playlist you don't own.")
+            )
         return playlist
 
     def _uris(self, request: Request) -> list[str]:
@@ -225,7 +228,12 @@ class Library:
             "images": [],
             "items": page,
             "name": p.name,
-            "owner": {"display_name": p.owner, "id": p.owner, "type": "user", "uri": f"spotify:user:{p.owner}"},
+            "owner": {
+                "display_name": p.owner,
+                "id": p.owner,
+                "type": "user",
+                "uri": f"spotify:user:{p.owner}",
+            },
             "public": p.public,
             "snapshot_id": p.snapshot,
             "type": "playlist",

@@ -126,7 +126,11 @@ class Taste:
             album = cat.albums[rng.choice(albums)]
             return Context("album", f"spotify:album:{album.id}"), list(album.track_ids), False
         if roll < 0.65:
-            own = [t for t in cat.artist_track_ids[artist] if released_by(cat.albums[cat.tracks[t].album_id], day)]
+            own = [
+                t
+                for t in cat.artist_track_ids[artist]
+                if released_by(cat.albums[cat.tracks[t].album_id], day)
+            ]
             queue = sorted(dict.fromkeys(own), key=lambda t: -cat.tracks[t].popularity)[:25]
             rng.shuffle(queue)
             return Context("artist", f"spotify:artist:{artist}"), queue, True

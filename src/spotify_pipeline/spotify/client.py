@@ -560,7 +560,9 @@ class SpotifyClient:
 
     def _error(self, response: httpx.Response, body: Any, template: str) -> SpotifyApiError:
         return SpotifyApiError(
-            response.status_code, self._message(response, body), f"{response.request.method} {self._path(template)}"
+            response.status_code,
+            self._message(response, body),
+            f"{response.request.method} {self._path(template)}",
         )
 
 

@@ -56,7 +56,9 @@ def artist_albums(
 def create_private_playlist(client: SpotifyClient, name: str, description: str) -> CreatedPlaylist:
     template = "/me/playlists"
     body = {"name": name, "public": False, "description": description}
-    response, answer = client._request(template, f"{client.api_url}{template}", None, method="POST", json=body)
+    response, answer = client._request(
+        template, f"{client.api_url}{template}", None, method="POST", json=body
+    )
     _refuse_scope(response.status_code)
     if response.status_code not in (200, 201) or not isinstance(answer, dict) or not answer.get("id"):
         raise client._error(response, answer, template)

@@ -53,6 +53,8 @@ def release_checks(fetches: list[Any], now: datetime) -> list[ReleaseCheck]:
         if status in (200, None):
             page = f.obj(fetch.get("response"), f"fetch {i}.response")
             for j, item in enumerate(f.req_list(page, "items", f"fetch {i}.response")):
-                check.albums.append(parse_album(item, f"fetch {i}.response.items[{j}]", full=False, into=check.catalog))
+                check.albums.append(
+                    parse_album(item, f"fetch {i}.response.items[{j}]", full=False, into=check.catalog)
+                )
         out.append(check)
     return out

@@ -74,7 +74,14 @@ def _record_check(conn: Connection, user_id: str, check: ReleaseCheck) -> None:
         "last_checked_at": last,
         "last_status": status,
     }
-    upsert(conn, t, [row], ["user_id", "artist_id"], ["first_checked_at", "last_checked_at"], keep_cols=["last_status"])
+    upsert(
+        conn,
+        t,
+        [row],
+        ["user_id", "artist_id"],
+        ["first_checked_at", "last_checked_at"],
+        keep_cols=["last_status"],
+    )
 
 
 def last_checks(conn: Connection, user_id: str) -> dict[str, datetime]:
@@ -175,4 +182,10 @@ def remember_playlist(
         "updated_at": at,
     }
     update = ["name", "playlist_id", "snapshot_id", "track_count", "updated_at"]
-    upsert(conn, s.recommendation_playlists, [row], ["user_id", "list_kind"], [*update, "created_at"] if created else update)
+    upsert(
+        conn,
+        s.recommendation_playlists,
+        [row],
+        ["user_id", "list_kind"],
+        [*update, "created_at"] if created else update,
+    )
