@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from . import auth_cmd, config_cmd, coverage_cmd, demo_cmd, fetch_cmd, history_cmd, simulator_cmd, status_cmd
+from . import (
+    auth_cmd,
+    config_cmd,
+    coverage_cmd,
+    demo_cmd,
+    fetch_cmd,
+    history_cmd,
+    recommend_cmd,
+    simulator_cmd,
+    status_cmd,
+)
 from .common import STATE, call, console, print_json, settings, warn
 from .edge import PipelineGroup
 
@@ -30,6 +40,7 @@ app.add_typer(simulator_cmd.app, name="simulator")
 app.command("demo")(demo_cmd.demo)
 app.command("import-history")(history_cmd.import_history)
 app.command("coverage")(coverage_cmd.coverage)
+app.command("recommend")(recommend_cmd.recommend)
 app.command("status")(status_cmd.status)
 app.command("doctor")(status_cmd.doctor)
 

@@ -106,3 +106,24 @@ __all__ = [
     "create_private_playlist",
     "replace_items",
 ]
+
+
+def playlist_uris(client: SpotifyClient, playlist_id: str) -> list[str] | None:
+    """The first 100 track URIs of a playlist (``GET /playlists/{id}``); None when it answers 404."""
+    template = "/playlists/{id}"
+    url = f"{client.api_url}/playlists/{quote(playlist_id, safe='')}"
+    response, answer = client._request(template, url, {"fields": "items(item(uri))"})
+    if response.status_code == 404:
+        return None
+    _refuse_scope(response.status_code)
+    if response.status_code != 200 or not isinstance(answer, dict):
+        raise client._error(response, answer, template)
+    page = answer.get("items")
+    items = page.get("items") if isinstance(page, dict) else None
+    out = []
+    for entry in items if isinstance(items, list) else []:
+        item = entry.get("item") if isinstance(entry, dict) else None
+        uri = item.get("uri") if isinstance(item, dict) else None
+        if isinstance(uri, str):
+            out.append(uri)
+    return out

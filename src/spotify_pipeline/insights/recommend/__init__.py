@@ -3,6 +3,6 @@ artists: read-only on the warehouse. See docs/recommendations.md."""
 
 from __future__ import annotations
 
-from .lists import KINDS, Recommendation, UnknownSeed, all_lists, recommend
+from .lists import KINDS, Recommendation, UnknownSeed, all_lists, lists_for, recommend
 
-__all__ = ["KINDS", "Recommendation", "UnknownSeed", "all_lists", "recommend"]
+__all__ = ["KINDS", "Recommendation", "UnknownSeed", "all_lists", "lists_for", "recommend"]

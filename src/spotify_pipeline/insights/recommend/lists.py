@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from ...exports.matching import normalise_name
 from . import model
@@ -63,6 +63,24 @@ def recommend(
     else:
         picks = model.similar(history, now, limit, seeds=resolve_seed(history, seed) if seed else None)
     return [_item(history, kind, p) for p in picks]
+
+
+def lists_for(
+    engine: Engine,
+    user_id: str,
+    *,
+    now: datetime,
+    kind: str | None = None,
+    seed: str | None = None,
+    limit: int = 25,
+) -> dict[str, list[Recommendation]]:
+    """The asked list (all three without ``kind``; ``similar`` when only a seed is given), from the
+    plays before ``now``. A dashboard page calls this as it is."""
+    with engine.connect() as conn:
+        if kind is None and seed is None:
+            return all_lists(conn, user_id, now=now, limit=limit)
+        kinds = [kind] if kind is not None else ["similar"]
+        return {k: recommend(conn, user_id, k, now=now, limit=limit, seed=seed) for k in kinds}
 
 
 def all_lists(
