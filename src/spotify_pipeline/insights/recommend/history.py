@@ -62,7 +62,7 @@ def load_history(conn: Connection, user_id: str, before: datetime | None) -> His
 
 
 def build_history(rows: Iterable[object]) -> History:
-    raw = list(rows)
+    raw = sorted(rows, key=lambda r: getattr(r, "played_at"))  # noqa: B009 - sessions need time order
     by_names: dict[tuple[str, str], str] = {}
     for r in raw:
         track_id = getattr(r, "track_id", None)
