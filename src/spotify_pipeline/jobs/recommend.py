@@ -169,3 +169,17 @@ def _apply(rt: Runtime, plan: PlaylistPlan) -> None:
             created=created,
         )
     log.info("playlist %s (%s): %d tracks", plan.name, plan.playlist_id, len(plan.uris))
+
+
+def remembered_playlists(settings: Settings, *, runtime: Runtime | None = None) -> dict[str, str]:
+    """List kind -> the base name of the playlist the user opted in to (``--to-playlist NAME --apply``)."""
+    from ..warehouse.releases import remembered_playlist
+
+    rt = Runtime.resolve(settings, runtime)
+    out = {}
+    with rt.engine.connect() as conn:
+        for kind in KINDS:
+            known = remembered_playlist(conn, settings.user, kind)
+            if known is not None:
+                out[kind] = str(known["name"]).rsplit(f" · {kind}", 1)[0]
+    return out
