@@ -2,7 +2,7 @@
 
 python -m bench            # full sizes, about 7 minutes on 2 quiet cores
 python -m bench --quick    # tiny sizes: checks that every benchmark runs, numbers mean nothing
-python -m bench --only import,api    # a subset (import, processing, api, completeness, simulator)
+python -m bench --only import,api    # a subset (import, processing, api, completeness, simulator, recommend)
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from . import (
     bench_completeness,
     bench_import,
     bench_processing,
+    bench_recommend,
     bench_simulator,
     simulations,
 )
@@ -29,7 +30,7 @@ from .tables import print_tables
 
 FULL = {"records": 500_000, "process_days": 365, "api_days": 30, "complete_days": 30, "simulator_days": 30}
 QUICK = {"records": 2_000, "process_days": 3, "api_days": 2, "complete_days": 2, "simulator_days": 2}
-ALL = ("import", "processing", "api", "completeness", "simulator")
+ALL = ("import", "processing", "api", "completeness", "simulator", "recommend")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         "api": lambda: bench_api_calls.run(size["api_days"]),
         "completeness": lambda: bench_completeness.run(size["complete_days"]),
         "simulator": lambda: bench_simulator.run(size["simulator_days"]),
+        "recommend": lambda: bench_recommend.run(args.quick),
     }
     for name in ALL:
         if name in only:

@@ -172,7 +172,7 @@ def releases(profile: str, seed: int, weeks: int) -> dict[str, Any]:
             sim.clock.advance(86_400)
         end = sim.clock.now()
         assert sim.releases is not None
-        made, late, missed = 0, 0, []
+        made, late, missed, late_days = 0, 0, [], []
         for day in range(weeks * 7 - 7):  # releases with a full week to be found in
             when = (start + timedelta(days=day)).date()
             followed = sim.model.followed_artists("listener", start + timedelta(days=day, hours=12))
@@ -184,6 +184,7 @@ def releases(profile: str, seed: int, weeks: int) -> dict[str, Any]:
                         missed.append(r.album_id)
                     elif seen - r.released_at > timedelta(days=7):
                         late += 1
+                        late_days.append(round((seen - r.released_at) / timedelta(days=1), 1))
         return {
             "profile": profile,
             "weeks": weeks,
@@ -191,6 +192,7 @@ def releases(profile: str, seed: int, weeks: int) -> dict[str, Any]:
             "releases_made_for_followed": made,
             "found_within_a_week": made - late - len(missed),
             "found_late": late,
+            "late_by_days": sorted(late_days),
             "missed": len(missed),
             "artists_per_day_budget": per_day,
             "max_calls_per_day": max(calls_per_day),

@@ -56,3 +56,16 @@ def test_quick_simulator_benchmark_serves_and_generates(tmp_path: Path) -> None:
     assert sim["history_users"] == len(sim["history_plays"]) == 5
     assert all(n > 0 for n in sim["history_plays"].values())
     assert sim["ready_seconds"] > 0 and sim["history_seconds"] > 0
+
+
+def test_the_recommendation_backtest_and_release_check_run() -> None:
+    from bench import bench_recommend
+
+    result = bench_recommend.run(quick=True)
+    for run in result["lists"]:
+        for kind, row in run["mean"].items():
+            assert set(row) == {"list", "most_played_ever", "most_played_recently", "random"}, kind
+            assert all(0.0 <= v <= 1.0 for v in row.values())
+    (releases,) = result["releases"]
+    assert releases["missed"] == 0
+    assert releases["max_calls_per_day"] <= releases["call_budget_per_day"]

@@ -3,8 +3,8 @@
 Which artists: the ones the user follows, then the main artists of the most played tracks. Each is
 checked at most once every ``release_check_every_days`` (7), and at most
 ``release_artists_per_day`` (25) artists in any 24 hours, so a cron `run` every 20 minutes spends
-the same few calls a day as one weekly DAG run (at most ``MAX_PAGES`` calls per artist). Artists
-never checked go first, then the longest unchecked.
+the same few calls a day as one weekly DAG run (at most ``MAX_PAGES`` calls per artist). Followed
+artists go first; within each group, artists never checked, then the longest unchecked.
 
 Like every fetch: call, land (``artist_albums/YYYYMMDDHH.json``, the usual envelope, one fetch per
 page), record (``fetch_runs``), then ``process`` loads the object into ``release_checks`` and
@@ -48,8 +48,10 @@ def due_artists(settings: Settings, rt: Runtime, now: datetime, limit: int | Non
     budget = max(0, per_day - used) if limit is None else per_day
     candidates = list(dict.fromkeys([*followed, *played]))
     due = [a for a in candidates if a not in last or now - last[a] >= every]
-    # Never checked first (in the order above), then the longest unchecked.
-    due.sort(key=lambda a: (a in last, last.get(a, now)))
+    # Followed artists before played ones (their releases are the promise), and within each never
+    # checked first (in the order above), then the longest unchecked.
+    following = set(followed)
+    due.sort(key=lambda a: (a not in following, a in last, last.get(a, now)))
     return due[:budget]
 
 

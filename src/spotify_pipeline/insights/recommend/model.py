@@ -26,7 +26,7 @@ REST = timedelta(days=28)
 RECENT = timedelta(days=7)
 QUIET_BOOST = 3.0
 QUIET_FULL = 60  # days
-ARTIST_WEIGHT = 0.3
+ARTIST_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
