@@ -2,7 +2,7 @@
 
 python -m bench            # full sizes, about 7 minutes on 2 quiet cores
 python -m bench --quick    # tiny sizes: checks that every benchmark runs, numbers mean nothing
-python -m bench --only import,api    # a subset (import, processing, api, completeness, simulator, stats)
+python -m bench --only import,api    # a subset (import, processing, api, completeness, simulator, stats, recommend)
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from . import (
     bench_completeness,
     bench_import,
     bench_processing,
+    bench_recommend,
     bench_simulator,
     bench_stats,
     simulations,
@@ -32,7 +33,7 @@ FULL = {"records": 500_000, "process_days": 365, "api_days": 30, "complete_days"
         "stats_plays": 1_000_000}  # fmt: skip
 QUICK = {"records": 2_000, "process_days": 3, "api_days": 2, "complete_days": 2, "simulator_days": 2,
          "stats_plays": 5_000}  # fmt: skip
-ALL = ("import", "processing", "api", "completeness", "simulator", "stats")
+ALL = ("import", "processing", "api", "completeness", "simulator", "stats", "recommend")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "completeness": lambda: bench_completeness.run(size["complete_days"]),
         "simulator": lambda: bench_simulator.run(size["simulator_days"]),
         "stats": lambda: bench_stats.run(size["stats_plays"], maria),
+        "recommend": lambda: bench_recommend.run(args.quick),
     }
     for name in ALL:
         if name in only:

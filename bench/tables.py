@@ -163,4 +163,47 @@ def print_tables(r: dict[str, Any]) -> None:
             cells = [st["engines"][e]["queries"][query] for e in engines]
             t.add_row(query, *(f"{c['p50_ms']:,.0f} / {c['p95_ms']:,.0f}" for c in cells))
         console.print(t)
+    if "recommend" in r:
+        print_recommend(console, r["recommend"])
     console.print(f"total {r['total_seconds']} s")
+
+
+def print_recommend(console: Console, rec: dict[str, Any]) -> None:
+    """(7) hit rate @25 of each list next to the baselines, then the release check against the truth."""
+    t = Table(
+        title=f"(7) recommendations: hit rate @{rec['k']} over the next {rec['horizon_days']} days (mean of the as-of dates)"
+    )
+    for col in (
+        "history",
+        "list",
+        "list hit",
+        "most played ever",
+        "most played recently",
+        "random",
+        "list / best",
+    ):
+        t.add_column(col)
+    for run in rec["lists"]:
+        who = f"{run['profile']} seed {run['seed']}" + (" (names only)" if run["names_only"] else "")
+        for kind, row in run["mean"].items():
+            best = max(row["most_played_ever"], row["most_played_recently"], row["random"])
+            ratio = row["list"] / best if best else float("nan")
+            t.add_row(who, kind, _pct(row["list"]), _pct(row["most_played_ever"]), _pct(row["most_played_recently"]),
+                      _pct(row["random"]), f"{ratio:.2f}")  # fmt: skip
+    console.print(t)
+    r = Table(title="(7) new releases of followed artists: found within a week, calls within the budget")
+    for col in (
+        "profile",
+        "weeks",
+        "releases",
+        "within a week",
+        "late",
+        "missed",
+        "max calls/day",
+        "budget/day",
+    ):
+        r.add_column(col)
+    for row in rec["releases"]:
+        r.add_row(row["profile"], str(row["weeks"]), str(row["releases_made_for_followed"]), str(row["found_within_a_week"]),
+                  str(row["found_late"]), str(row["missed"]), str(row["max_calls_per_day"]), str(row["call_budget_per_day"]))  # fmt: skip
+    console.print(r)

@@ -66,3 +66,16 @@ def test_quick_stats_bench_times_every_query(tmp_path: Path, capsys: pytest.Capt
     assert st["plays"] == 5_000 and "all: everything (stats)" in queries and "health" in queries
     assert all(q["p95_ms"] >= q["p50_ms"] > 0 for q in queries.values())
     assert "(6) stats" in capsys.readouterr().out
+
+
+def test_the_recommendation_backtest_and_release_check_run() -> None:
+    from bench import bench_recommend
+
+    result = bench_recommend.run(quick=True)
+    for run in result["lists"]:
+        for kind, row in run["mean"].items():
+            assert set(row) == {"list", "most_played_ever", "most_played_recently", "random"}, kind
+            assert all(0.0 <= v <= 1.0 for v in row.values())
+    (releases,) = result["releases"]
+    assert releases["missed"] == 0
+    assert releases["max_calls_per_day"] <= releases["call_budget_per_day"]

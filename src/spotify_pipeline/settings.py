@@ -29,6 +29,8 @@ DEFAULT_CONFIG_FILE = "spotify-pipeline.toml"
 SPOTIFY_ACCOUNTS_URL = "https://accounts.spotify.com"
 SPOTIFY_API_URL = "https://api.spotify.com/v1"
 SCOPES = ("user-read-recently-played", "user-follow-read")
+# Asked for only when the user opts in (`auth login --scope playlists`): recommend --to-playlist.
+PLAYLIST_SCOPES = ("playlist-modify-private",)
 _USER_NAME = re.compile(r"[A-Za-z0-9_@+\-][A-Za-z0-9._@+\-]{0,63}")
 
 
@@ -89,6 +91,12 @@ class Settings(BaseSettings):
     )
     export_match_tolerance_seconds: float = Field(
         90.0, ge=0, description="Export vs API play matching window"
+    )
+    release_artists_per_day: int = Field(
+        25, ge=0, le=1000, description="Artists whose new albums `run` checks per day (0: no release check)"
+    )
+    release_check_every_days: float = Field(
+        7.0, gt=0, description="Each artist's albums are checked at most once in this many days"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -19,7 +19,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"
-DAG_IDS = ("spotify_bihourly_download", "spotify_daily_download", "spotify_daily_data_pipeline")
+DAG_IDS = (
+    "spotify_bihourly_download",
+    "spotify_daily_download",
+    "spotify_daily_data_pipeline",
+    "spotify_weekly_recommendations",
+)
 
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="sp-airflow-home-"))
 # At interpreter exit, not in a fixture: the folder exists as soon as this file is imported, even

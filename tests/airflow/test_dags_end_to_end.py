@@ -280,3 +280,58 @@ def test_invalid_grant_fails_at_once_without_retry(
     assert world.refresh_token not in task_log  # the dead token is still a secret
     assert dags["spotify_bihourly_download"].get_task("fetch_recently_played").retries == 3
     assert world.keys() == []
+
+
+def test_weekly_recommendations_check_releases_then_refresh_only_opted_in_playlists(
+    world: World, dags: dict[str, Any]
+) -> None:
+    from sqlalchemy import create_engine
+
+    from spotify_pipeline.settings import PLAYLIST_SCOPES, SCOPES
+    from spotify_pipeline.warehouse.releases import remember_playlist
+
+    assert dags["spotify_weekly_recommendations"].is_paused_upon_creation is True  # opt-in
+    run_dag(dags, "spotify_daily_download")
+    run_dag(dags, "spotify_daily_data_pipeline")
+    weekly = run_dag(dags, "spotify_weekly_recommendations")
+    state, tries, summary = weekly["check_new_releases"]
+    assert (state, tries) == ("success", 1)
+    assert 0 < summary["counts"]["artists_checked"] <= 25
+    assert world.keys(("artist_albums",)), "the answers are landed like every fetch"
+    refresh = weekly["refresh_playlists"]
+    assert refresh[0] == "success" and refresh[2]["status"] == "skipped"  # nobody opted in yet
+    calls = [c for c in world.sim.calls if c.path.endswith("/albums") and c.path.startswith("/v1/artists/")]
+    assert len(calls) <= 25 * 2
+
+    # Opt in: a login with the playlist scope, and a playlist written once.
+    grant = world.sim.grant("alice", pkce=True, scopes=SCOPES + PLAYLIST_SCOPES)
+    _write_token_file(
+        world.token_file, grant, world.sim.default_app.client_id, datetime.now(UTC) + timedelta(hours=1)
+    )
+    playlist = world.sim.library
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    from spotify_pipeline.simulator.webapi import Caller
+
+    token = world.sim.state.access_tokens[grant["access_token"]]
+    request = Request(
+        EnvironBuilder(method="POST", json={"name": "Mine · similar", "public": False}).get_environ()
+    )
+    body, _status = playlist.create_playlist(request, Caller(token), "/me/playlists")
+    engine = create_engine(world.warehouse_url)
+    with engine.begin() as conn:
+        remember_playlist(
+            conn, "alice", "similar", name="Mine · similar", playlist_id=body["id"], snapshot_id=None,
+            track_count=0, at=datetime.now(UTC), created=True,
+        )  # fmt: skip
+    engine.dispose()
+    stale = f"spotify:track:{next(iter(world.sim.catalog.tracks))}"
+    playlist.playlists[body["id"]].uris = [stale]  # last week's list, now out of date
+    before = playlist.playlists[body["id"]].snapshot
+    again = run_dag(dags, "spotify_weekly_recommendations")
+    assert again["check_new_releases"][0] == "success"
+    assert again["refresh_playlists"][0] == "success" and again["refresh_playlists"][2]["status"] == "ok"
+    assert playlist.playlists[body["id"]].snapshot != before  # rewritten in place, not created anew
+    assert stale not in playlist.playlists[body["id"]].uris
+    assert len(playlist.playlists) == 1

@@ -109,5 +109,8 @@ def test_timezone_setting_is_validated_and_named(monkeypatch: pytest.MonkeyPatch
     assert load_settings(timezone="Asia/Kolkata").timezone == "Asia/Kolkata"
     assert load_settings().timezone  # the system's, or UTC
     monkeypatch.setenv("SPOTIFY_PIPELINE_TIMEZONE", "Mars/Olympus")
-    with pytest.raises(ConfigError, match=r"timezone \(env SPOTIFY_PIPELINE_TIMEZONE, set by environment variable .*'Mars/Olympus'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"timezone \(env SPOTIFY_PIPELINE_TIMEZONE, set by environment variable .*'Mars/Olympus'",
+    ):
         load_settings()

@@ -61,9 +61,11 @@ def make_world(
     mode: str = "development",
     seed: int = 11,
     user: str = "alice",
+    structured_taste: bool = False,
 ) -> World:
     clock = ManualClock(START)
-    sim = Simulator(SimulatorConfig(seed=seed, late_share=late_share, mode=mode), clock=clock)
+    config = SimulatorConfig(seed=seed, late_share=late_share, mode=mode, structured_taste=structured_taste)
+    sim = Simulator(config, clock=clock)
     sim.add_user(user, profile=profile, since=START)
     app = sim.default_app
     settings = load_settings(

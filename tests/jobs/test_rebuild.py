@@ -28,7 +28,8 @@ BOOKKEEPING = {
     "gaps": {"detected_at", "closed_at"},
     "import_runs": {"started_at", "finished_at"},
 }
-NOT_IN_THE_RAW_ZONE = {"fetch_runs", "app_state"}  # API-call log and runtime state
+# API-call log, runtime state, and the ids of playlists written back to Spotify.
+NOT_IN_THE_RAW_ZONE = {"fetch_runs", "app_state", "recommendation_playlists"}
 
 
 def _history(world: World, tmp_path: Path) -> Path:

@@ -18,14 +18,26 @@ def login(
     no_browser: Annotated[
         bool, typer.Option("--no-browser", help="Print the URL and paste the redirect URL back (over SSH)")
     ] = False,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope", help="Also ask for: playlists (write private playlists, for recommend --to-playlist)"
+        ),
+    ] = None,
 ) -> None:
     """Authorize this app (PKCE, or a confidential client when a secret is set) and store the tokens."""
     import webbrowser
 
     from ..clock import SystemClock
+    from ..settings import PLAYLIST_SCOPES, SCOPES
     from ..spotify.auth import login as do_login
     from ..spotify.tokens import FileTokenStore
 
+    extra = {"playlists": PLAYLIST_SCOPES}
+    unknown = [name for name in scope or [] if name not in extra]
+    if unknown:
+        fail(f"--scope {unknown[0]!r}: the only extra scope is 'playlists' (private playlists for recommend)")
+    scopes = SCOPES + tuple(s for name in dict.fromkeys(scope or []) for s in extra[name])
     s = settings(**NO_FILES)
     if not s.client_id:
         fail("no client id: set SPOTIFY_PIPELINE_CLIENT_ID (or client_id in spotify-pipeline.toml)")
@@ -39,6 +51,7 @@ def login(
         echo=lambda text: console.print(text, highlight=False, soft_wrap=True),
         clock=SystemClock(),
         browser=lambda url: webbrowser.open(url),
+        scopes=scopes,
     )
     console.print(f"logged in; tokens stored in {s.token_file} (mode 0600); scopes: {state.scope}")
 

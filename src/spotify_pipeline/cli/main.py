@@ -15,6 +15,7 @@ from . import (
     demo_cmd,
     fetch_cmd,
     history_cmd,
+    recommend_cmd,
     simulator_cmd,
     stats_cmd,
     status_cmd,
@@ -40,6 +41,7 @@ app.add_typer(simulator_cmd.app, name="simulator")
 app.command("demo")(demo_cmd.demo)
 app.command("import-history")(history_cmd.import_history)
 app.command("coverage")(coverage_cmd.coverage)
+app.command("recommend")(recommend_cmd.recommend)
 app.command("status")(status_cmd.status)
 app.command("doctor")(status_cmd.doctor)
 app.command("stats")(stats_cmd.stats)

@@ -70,4 +70,8 @@ def run_all(
     reports.append(process(settings, runtime=rt))
     if all(r.status != "paused" for r in reports):
         reports.append(enrich(settings, runtime=rt, force=force_enrich))
+    if settings.release_artists_per_day and all(r.status != "paused" for r in reports):
+        from .releases import check_releases
+
+        reports.append(check_releases(settings, runtime=rt))
     return reports

@@ -35,7 +35,7 @@ from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-KINDS = ("recently_played", "following_artists", "metadata")
+KINDS = ("recently_played", "following_artists", "metadata", "artist_albums")
 # The largest object process reads. A real one is far smaller (an hour of polls: a few MB; every
 # followed artist: a few MB); a bigger file under a raw key is not one of ours, and reading it
 # whole would take its size in memory.
@@ -262,6 +262,12 @@ def _save(
             report.add("follows_closed", gone)
             folded += len(snapshot.artists)
         return folded
+    if kind == "artist_albums":
+        from ..warehouse.releases import save_release_checks
+
+        saved = save_release_checks(conn, user, rows.release_checks, memo)
+        report.add("releases_seen", saved)
+        return saved
     saved = sum(_save_lookup(conn, lookup, memo) for lookup in rows.lookups)
     report.add("metadata_rows", saved)
     return saved

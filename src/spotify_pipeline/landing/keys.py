@@ -22,7 +22,7 @@ import re
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-KINDS = ("recently_played", "following_artists", "metadata")
+KINDS = ("recently_played", "following_artists", "metadata", "artist_albums")
 QUARANTINE_PREFIX = "_quarantine/"
 USERS_PREFIX = "users/"
 IMPORTS_PREFIX = "imports/"

@@ -50,9 +50,18 @@ DEFAULT_SCHEDULES: dict[str, str] = {
     "bihourly_download_schedule": "10 */2 * * *",
     "daily_download_schedule": "0 0 * * *",
     "data_pipeline_schedule": "0 6 * * *",
+    # Opt-in (paused on creation): releases within the budget, then the playlists the user opted in to.
+    "weekly_recommendations_schedule": "0 7 * * 1",
 }
 
-JobName = Literal["download_recently_played", "download_followed_artists", "process", "enrich"]
+JobName = Literal[
+    "download_recently_played",
+    "download_followed_artists",
+    "process",
+    "enrich",
+    "check_releases",
+    "refresh_playlists",
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -429,7 +438,40 @@ def _call(job: JobName, settings: Settings, context: Mapping[str, Any]) -> JobRe
         # The daily run enriches whatever is missing; runs triggered by each landing wait for the
         # threshold, so a play every two hours does not cost an enrichment pass every two hours.
         return jobs.enrich(settings, force=not is_asset_triggered(context))
+    if job == "check_releases":
+        from spotify_pipeline.jobs.releases import check_releases
+
+        return check_releases(settings, hour=run_hour(context))
+    if job == "refresh_playlists":
+        return refresh_playlists(settings)
     raise ValueError(f"unknown job {job!r}")
+
+
+def refresh_playlists(settings: Settings) -> JobReport:
+    """Rewrite the playlists the user opted in to (``recommend --to-playlist NAME --apply``) with
+    this week's lists; nothing when no playlist was ever written."""
+    from spotify_pipeline.insights.recommend import lists_for
+    from spotify_pipeline.jobs.recommend import remembered_playlists, write_playlists
+    from spotify_pipeline.jobs.report import JobReport as Report
+    from spotify_pipeline.jobs.runtime import Runtime
+
+    rt = Runtime(settings)
+    opted = remembered_playlists(settings, runtime=rt)
+    if not opted:
+        report = Report("refresh_playlists", status="skipped")
+        report.message = (
+            "no playlist opted in: run `spotify-pipeline recommend --to-playlist NAME --apply` once"
+        )
+        return report
+    now = datetime.now(UTC)
+    report = Report("refresh_playlists")
+    for kind, name in sorted(opted.items()):
+        lists = lists_for(rt.engine, settings.user, now=now, kind=kind)
+        done, _plans = write_playlists(settings, lists, name, apply=True, runtime=rt)
+        for key, n in done.counts.items():
+            report.add(key, n)
+    report.message = f"refreshed {len(opted)} playlists"
+    return report
 
 
 def report_outcome(report: JobReport) -> dict[str, Any]:

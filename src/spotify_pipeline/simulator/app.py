@@ -25,8 +25,11 @@ from ..clock import Clock, SystemClock
 from . import bodies
 from .accounts import KNOWN_SCOPES, AccountsService, json_response
 from .faults import Fault, FaultPlan
+from .library import Library
 from .ratelimit import RollingWindowLimiter
+from .releases import ReleaseSchedule
 from .state import App, CallRecord, SimState, SimulatorConfig, UserAccount, new_client_id, new_token
+from .taste import Taste
 from .webapi import RECENTLY_PLAYED_WINDOW, WebApi
 
 if TYPE_CHECKING:
@@ -72,8 +75,20 @@ class Simulator:
         self.config = config or SimulatorConfig()
         self.clock: Clock = clock or SystemClock()
         self.sleep = sleep  # used by `slow` faults; tests inject a recorder instead of real sleeping
-        self.catalog = shared_catalog(self.config.seed)
-        self.model = ListeningModel(self.catalog, self.config.seed, late_share=self.config.late_share)
+        self.releases: ReleaseSchedule | None = None
+        taste: Taste | None = None
+        if self.config.structured_taste:
+            from .catalog import Catalog as _Catalog
+
+            # A private copy: releases add albums to it, and the shared catalog stays as it was.
+            self.catalog = _Catalog(self.config.seed)
+            self.releases = ReleaseSchedule(self.catalog, self.config.seed)
+            taste = Taste(self.catalog, self.config.seed, self.releases)
+        else:
+            self.catalog = shared_catalog(self.config.seed)
+        self.model = ListeningModel(
+            self.catalog, self.config.seed, late_share=self.config.late_share, taste=taste
+        )
         self.state = SimState()
         self.faults = FaultPlan()
         self.limiter = RollingWindowLimiter(self.config.rate_limit_per_30s)
@@ -84,6 +99,8 @@ class Simulator:
         self.webapi = WebApi(
             self.state, self.clock, lambda: self.config, self.catalog, self.model, self.limiter
         )
+        self.library = Library(self.catalog, self.clock, lambda: self.config.mode)
+        self.webapi.library = self.library
         self.default_app = self.register_app([DEFAULT_REDIRECT_URI])
 
     def __repr__(self) -> str:

@@ -17,11 +17,16 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from spotify_pipeline.simulator.catalog import Catalog
 from spotify_pipeline.simulator.ids import stable_seed
+
+if TYPE_CHECKING:
+    from spotify_pipeline.simulator.taste import Taste
 
 PROFILES = ("light", "typical", "heavy", "binge")
 MIN_API_MS = 30_000  # the API lists a play only after 30 s of playback
@@ -159,6 +164,7 @@ class ListeningModel:
         seed: int,
         late_share: float = 0.0,
         late_delay: timedelta = timedelta(minutes=40),
+        taste: Taste | None = None,
     ) -> None:
         if not 0.0 <= late_share <= 1.0:
             raise ValueError(f"late_share must be between 0 and 1, got {late_share}")
@@ -168,6 +174,7 @@ class ListeningModel:
         self.seed = seed
         self.late_share = late_share
         self.late_delay = late_delay
+        self.taste = taste  # structured tastes (simulator/taste.py); None: the flat model
         self._users: dict[str, _User] = {}
         self._days: dict[tuple[str, date], tuple[TruePlay, ...]] = {}
         # Followed set at the end of each day since the user's `since`.
@@ -428,11 +435,19 @@ class ListeningModel:
             rng.shuffle(queue)
         return ctx, queue, shuffle
 
+    def _context_picker(
+        self, rng: random.Random, user: _User, start: int
+    ) -> Callable[[], tuple[Context | None, list[str], bool]]:
+        if self.taste is None:
+            return lambda: self._pick_context(rng, user)
+        return self.taste.picker(rng, user.id, user.favourite_artists, _dt(start).date())
+
     def _music_session(
         self, rng: random.Random, user: _User, s: _Session, start: int, day_end: int
     ) -> list[TruePlay]:
         cat = self.catalog
-        ctx, queue, shuffle = self._pick_context(rng, user)
+        pick = self._context_picker(rng, user, start)
+        ctx, queue, shuffle = pick()
         reason_start = rng.choices(("clickrow", "playbtn", "appload", "remote"), (5, 3, 2, 1))[0]
         t = start
         out: list[TruePlay] = []
@@ -444,7 +459,7 @@ class ListeningModel:
                 reason_start = rng.choice(("trackdone", "clickrow"))
             else:
                 if not queue or rng.random() < 0.05:
-                    ctx, queue, shuffle = self._pick_context(rng, user)
+                    ctx, queue, shuffle = pick()
                     if prev is not None:
                         reason_start = "clickrow"
                 track_id = queue.pop(0)

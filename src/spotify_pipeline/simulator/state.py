@@ -28,6 +28,9 @@ class SimulatorConfig:
     deny_authorize: bool = False  # /authorize redirects with error=access_denied
     max_dev_users: int = 5  # Development Mode allowlist size
     authorization_code_ttl: int = 600  # RFC 6749 §4.1.2 recommends at most 10 minutes
+    # Tastes as clusters of artists, old favourites that come back, new releases over time
+    # (simulator/taste.py, simulator/releases.py). Off: the flat model every other number rests on.
+    structured_taste: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -21,6 +21,7 @@ from ..clock import Clock, to_ms
 from . import bodies
 from .accounts import json_response
 from .ids import is_spotify_id, spotify_id
+from .library import Library, LibraryError
 from .objects import album_object, artist_object, audio_features_object, context_object, track_object
 from .ratelimit import RollingWindowLimiter
 from .state import AccessToken, SimState, SimulatorConfig
@@ -85,6 +86,7 @@ class WebApi:
         self.catalog = catalog
         self.model = model
         self.limiter = limiter
+        self.library: Library | None = None  # artist albums and playlists (simulator/library.py)
         # The listening model is not promised to be thread-safe; the window cache saves the
         # repeated generation of one user's recent plays while the (manual) clock stands still.
         self.model_lock = threading.Lock()
@@ -138,6 +140,13 @@ class WebApi:
         if retry_after is not None:
             return json_response(bodies.RATE_LIMITED, 429, {"Retry-After": str(retry_after)})
         try:
+            extra = self.library.match(request.method, path) if self.library is not None else None
+            if extra is not None:
+                try:
+                    body, status = extra(request, Caller(token), path)
+                except LibraryError as err:
+                    return json_response(err.body, err.status)
+                return json_response(body, status)
             if request.method != "GET":
                 raise ApiError(405, bodies.api_error(405, "Method not allowed"))
             handler, rest = self._route(path)

@@ -330,13 +330,23 @@ class SpotifyClient:
         request = f"GET {response.request.url.raw_path.decode('ascii')}"
         return body, FetchMeta(request=request, status=response.status_code, fetched_at=self.clock.now())
 
-    def _request(self, template: str, url: str, params: dict[str, Any] | None) -> tuple[httpx.Response, Any]:
-        """GET with refresh-on-401, backoff on transient failures and 429 handling.
+    def _request(
+        self,
+        template: str,
+        url: str,
+        params: dict[str, Any] | None,
+        *,
+        method: str = "GET",
+        json: Any = None,
+    ) -> tuple[httpx.Response, Any]:
+        """A request with refresh-on-401, backoff on transient failures and 429 handling.
 
         Returns the response and its parsed JSON (None when the body is not JSON) for any status the
-        caller must judge (200, 4xx other than 401/429); raises for the rest.
+        caller must judge (200, 4xx other than 401/429); raises for the rest. ``method`` and ``json``
+        serve the playlist writes (``spotify/playlists.py``), which replace whole lists and so may
+        be repeated safely.
         """
-        endpoint = f"GET {self._path(template)}"
+        endpoint = f"{method} {self._path(template)}"
         self._check_paused(endpoint)
         refreshed_on_401 = False
         retry = 0
@@ -344,7 +354,9 @@ class SpotifyClient:
             token = self._access_token()
             self.calls[endpoint] += 1
             try:
-                response = self.http.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
+                response = self.http.request(
+                    method, url, params=params, json=json, headers={"Authorization": f"Bearer {token}"}
+                )
             except httpx.TransportError as exc:
                 status, failure = 0, f"no answer ({type(exc).__name__}: {redact(str(exc))[:120]})"
             else:
@@ -548,7 +560,9 @@ class SpotifyClient:
 
     def _error(self, response: httpx.Response, body: Any, template: str) -> SpotifyApiError:
         return SpotifyApiError(
-            response.status_code, self._message(response, body), f"GET {self._path(template)}"
+            response.status_code,
+            self._message(response, body),
+            f"{response.request.method} {self._path(template)}",
         )
 
 

@@ -20,6 +20,7 @@ from . import fields as f
 from .following import followed_artist_rows
 from .metadata import album_row, artist_row, audio_features_row, track_rows
 from .recently_played import recently_played_rows
+from .releases import ReleaseCheck, release_checks
 from .rows import AlbumRow, ArtistRow, AudioFeaturesRow, CatalogRows, RecentlyPlayedRows
 from .timestamps import parse_played_at
 
@@ -50,6 +51,7 @@ class ObjectRows:
     snapshots: list[Snapshot] = field(default_factory=list)
     lookups: list[Lookup] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # loaded anyway, but the user should know
+    release_checks: list[ReleaseCheck] = field(default_factory=list)
 
 
 def object_rows(kind: str, envelope: dict[str, Any], user: str, key: str, now: datetime) -> ObjectRows:
@@ -62,6 +64,8 @@ def object_rows(kind: str, envelope: dict[str, Any], user: str, key: str, now: d
             return _following(fetches, key, now)
         if kind == "metadata":
             return ObjectRows(lookups=[_lookup(fetch, i, key, now) for i, fetch in enumerate(fetches)])
+        if kind == "artist_albums":
+            return ObjectRows(release_checks=release_checks(fetches, now))
         raise MalformedRawObject(key, f"unknown raw object kind {kind!r}")
     except MalformedRecord as exc:
         where = f"record {exc.index}" if exc.source == key else f"{exc.source} {exc.index}"

@@ -295,3 +295,51 @@ app_state = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     **MYSQL_OPTIONS,
 )
+
+# Recommendations (0006). Each artist-albums check the release job made, per user and artist: the
+# job checks an artist at most once a week and reads the last check here (rebuilt from the raw zone).
+release_checks = Table(
+    "release_checks",
+    metadata,
+    Column("user_id", String(ID), nullable=False),
+    Column("artist_id", String(ID), nullable=False),
+    Column("first_checked_at", UtcDateTime(), nullable=False),
+    Column("last_checked_at", UtcDateTime(), nullable=False),
+    Column("last_status", Integer),  # HTTP status of the last check's answer (NULL: unknown)
+    PrimaryKeyConstraint("user_id", "artist_id"),
+    **MYSQL_OPTIONS,
+)
+
+# Every album or single a check listed for an artist of the user, with when it was first seen.
+releases = Table(
+    "releases",
+    metadata,
+    Column("user_id", String(ID), nullable=False),
+    Column("album_id", String(ID), nullable=False),
+    Column("artist_id", String(ID), nullable=False),
+    Column("name", LongText(), nullable=False),
+    Column("album_type", String(SHORT)),
+    Column("release_date", String(limits.RELEASE_DATE)),
+    Column("release_date_precision", String(limits.PRECISION)),
+    Column("total_tracks", Integer),
+    Column("first_seen_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("user_id", "album_id"),
+    Index(None, "user_id", "first_seen_at"),
+    **MYSQL_OPTIONS,
+)
+
+# The private playlist `recommend --to-playlist --apply` keeps for each list, updated in place.
+recommendation_playlists = Table(
+    "recommendation_playlists",
+    metadata,
+    Column("user_id", String(ID), nullable=False),
+    Column("list_kind", String(SHORT), nullable=False),  # rediscover | similar | releases
+    Column("name", LongText(), nullable=False),
+    Column("playlist_id", String(ID), nullable=False),
+    Column("snapshot_id", String(URI)),
+    Column("track_count", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("user_id", "list_kind"),
+    **MYSQL_OPTIONS,
+)
