@@ -100,6 +100,11 @@ def setup_logging(s: Settings) -> None:
     quiet = logging.DEBUG if s.log_level == "DEBUG" else logging.WARNING
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(quiet)
+    # A library may have set a level on one of its own child loggers (alembic's plugin logger does):
+    # the parent's level must decide, or DEBUG would not reach it.
+    for name, child in logging.root.manager.loggerDict.items():
+        if isinstance(child, logging.Logger) and name.startswith(tuple(f"{c}." for c in CHATTY_LOGGERS)):
+            child.setLevel(logging.NOTSET)
     register_secrets(s.secret_values())
     install()
 
