@@ -44,9 +44,10 @@ _DECODERS: dict[bool, msgspec.json.Decoder[list[AccountFields]] | msgspec.json.D
 }
 
 
-def read_capped(stream: IO[bytes], declared: int, limit: int = FAST_MAX_FILE_BYTES) -> bytes | None:
+def read_capped(stream: IO[bytes], declared: int, limit: int | None = None) -> bytes | None:
     """The stream's bytes, or None when its declared size or what it gives is over ``limit`` (then it
     is streamed instead). Read in chunks: nothing is allocated for bytes the file does not hold."""
+    limit = FAST_MAX_FILE_BYTES if limit is None else limit
     if declared > limit:
         return None
     parts, total = [], 0
@@ -69,7 +70,7 @@ def decode_fast(data: bytes, account: bool) -> list[Fields] | None:
             return None
     try:
         elements = _RAW.decode(data)
-    except (msgspec.DecodeError, ValueError):
+    except (msgspec.DecodeError, ValueError, RecursionError):
         return None
     for raw in elements:
         size = len(raw)
@@ -82,6 +83,6 @@ def decode_fast(data: bytes, account: bool) -> list[Fields] | None:
     del elements
     try:
         records: list[Fields] = list(_DECODERS[account].decode(data))
-    except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError, RecursionError):
         return None
     return records
