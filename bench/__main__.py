@@ -23,7 +23,7 @@ from . import (
     bench_simulator,
     simulations,
 )
-from .common import mariadb_available
+from .common import LOG_FILE, log_to_file, mariadb_available
 from .machine import describe
 from .tables import print_tables
 
@@ -55,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": size,
         "machine": describe(maria),
     }
+    LOG_FILE.parent.mkdir(parents=True, exist_ok=True)
+    LOG_FILE.write_text("")  # this run's log lines only
+    log_to_file()
+    print(f"log lines of the pipeline go to {LOG_FILE}", file=sys.stderr)
     t0 = time.perf_counter()
     if "api" in only and "completeness" in only:
         # Both are simulations that count calls and plays, not time: one pool of 2 processes

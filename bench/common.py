@@ -30,7 +30,25 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
+#: Where the pipeline's own log lines go during a run (gap warnings come by the hundred): never the
+#: terminal, which shows the tables. ``python -m bench`` empties it at the start.
+LOG_FILE = Path(__file__).parent / "results" / "bench.log"
+
+
+def log_to_file() -> None:
+    """Send this process's log records (WARNING and up, from every logger) to ``LOG_FILE``."""
+    import logging
+
+    LOG_FILE.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(LOG_FILE, encoding="utf-8")
+    handler.setFormatter(
+        logging.Formatter(f"%(asctime)s pid {os.getpid()} %(name)s %(levelname)s %(message)s")
+    )
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+
+
 def _child(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    log_to_file()
     try:
         t0 = time.perf_counter()
         value = fn(*args)

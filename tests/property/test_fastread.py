@@ -24,7 +24,8 @@ from spotify_pipeline.exports.reader import FileReader, discover
 PROPS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 _TEXT = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]) | st.sampled_from(["é", "\x00", '"', "\\"]),
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"])
+    | st.sampled_from(["é", "\x00", '"', "\\"]),
     max_size=12,
 )
 _ANY: Any = st.recursive(
@@ -68,7 +69,7 @@ def _account() -> st.SearchStrategy[dict[str, Any]]:
 # Damage applied to a file's bytes: each is something the exact path reports in its own way.
 _DAMAGE = [
     lambda b: b,
-    lambda b: b.replace(b"}", b'}\xe9', 1),  # a byte that is not UTF-8
+    lambda b: b.replace(b"}", b"}\xe9", 1),  # a byte that is not UTF-8
     lambda b: b.replace(b'"', b'"\\ud800', 1),  # a lone surrogate escape
     lambda b: b[: len(b) // 2],  # cut short
     lambda b: b + b" [1]",  # text after the array
@@ -109,7 +110,9 @@ def _both(path: Path, fmt: ExportFormat) -> tuple[list[Any], list[Any]]:
     damage=st.sampled_from(range(len(_DAMAGE))),
     fmt=st.sampled_from([ExportFormat.EXTENDED, ExportFormat.ENDSONG]),
 )
-def test_fast_and_exact_paths_agree_extended(tmp_path: Path, records: list[Any], damage: int, fmt: ExportFormat) -> None:
+def test_fast_and_exact_paths_agree_extended(
+    tmp_path: Path, records: list[Any], damage: int, fmt: ExportFormat
+) -> None:
     path = tmp_path / "Streaming_History_Audio_2024.json"
     path.write_bytes(_DAMAGE[damage](json.dumps(records, ensure_ascii=False).encode("utf-8")))
     got, want = _both(path, fmt)
@@ -145,7 +148,9 @@ def test_a_clean_file_takes_the_fast_path_and_each_damage_does_not() -> None:
 def test_a_file_over_the_fast_cap_is_streamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fastread, "FAST_MAX_FILE_BYTES", 10)
     path = tmp_path / "endsong_0.json"
-    path.write_bytes(json.dumps([{"ts": "2024-03-01T08:15:12Z", "ms_played": 1, "episode_name": "e"}]).encode())
+    path.write_bytes(
+        json.dumps([{"ts": "2024-03-01T08:15:12Z", "ms_played": 1, "episode_name": "e"}]).encode()
+    )
     (file,) = discover(path).files
     with file.binary() as raw:
         assert fastread.read_capped(raw, file.size, limit=10) is None

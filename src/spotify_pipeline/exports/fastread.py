@@ -38,7 +38,9 @@ _MAX_OPENERS = 100
 _BOM = b"\xef\xbb\xbf"
 
 _RAW = msgspec.json.Decoder(list[msgspec.Raw])
-_DECODERS: dict[bool, msgspec.json.Decoder[list[AccountFields]] | msgspec.json.Decoder[list[ExtendedFields]]] = {
+_DECODERS: dict[
+    bool, msgspec.json.Decoder[list[AccountFields]] | msgspec.json.Decoder[list[ExtendedFields]]
+] = {
     True: msgspec.json.Decoder(list[AccountFields]),
     False: msgspec.json.Decoder(list[ExtendedFields]),
 }

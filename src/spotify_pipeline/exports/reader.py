@@ -25,7 +25,13 @@ from typing import IO, Any
 from ..errors import MalformedRecord, PipelineError
 from .fastread import decode_fast, read_capped
 from .formats import (
-    EmptyRecord, ExportFormat, ExportRecord, detect_format, format_from_name, parse_fields, parse_record,
+    EmptyRecord,
+    ExportFormat,
+    ExportRecord,
+    detect_format,
+    format_from_name,
+    parse_fields,
+    parse_record,
 )  # fmt: skip
 from .jsonstream import BrokenFile, NotAJsonArray, iter_json_array
 from .limits import MAX_COMPRESSION_RATIO, MAX_FILE_BYTES, RATIO_FLOOR_BYTES
