@@ -98,6 +98,10 @@ def load_and_enrich(work: Path, days: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     first = process(rt.settings, runtime=rt)
     t_load = time.perf_counter() - t0
+    # A run with nothing new, as the next cron run sees it: a fresh runtime (no etag cached in memory).
+    t0 = time.perf_counter()
+    idle = process(rt.settings, runtime=simulated_runtime(sim, USER, work, raw_zone=work / "raw"))
+    t_idle = time.perf_counter() - t0
     t0 = time.perf_counter()
     enriched = enrich(rt.settings, runtime=rt, force=True)
     t_enrich = time.perf_counter() - t0
@@ -112,6 +116,8 @@ def load_and_enrich(work: Path, days: int) -> dict[str, Any]:
         "plays_inserted": first.counts.get("plays_inserted", 0),
         "plays_in_warehouse": plays,
         "load_seconds": t_load,
+        "idle_seconds": t_idle,
+        "idle_objects_loaded": idle.counts.get("objects_loaded", 0),
         "enrich_seconds": t_enrich,
         "enrich_calls": enriched.counts.get("api_calls", 0),
         "artists_fetched": enriched.counts.get("artists_fetched", 0),

@@ -64,6 +64,15 @@ def print_tables(r: dict[str, Any]) -> None:
             f"{p['plays_per_s']:,}",
             f"{p['plays_inserted']:,} plays",
         )
+        if "idle_seconds" in p:
+            t.add_row(
+                "a run with nothing new (fresh runtime)",
+                f"{p['idle_seconds']:.2f}",
+                "",
+                "",
+                f"{p['idle_seconds'] / p['load_seconds'] * 100:.1f} % of the load (≤ 5 %) "
+                f"{_ok(p['idle_seconds'] <= 0.05 * p['load_seconds'])}",
+            )
         t.add_row(
             "enrich",
             f"{p['enrich_seconds']:.1f}",
