@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -25,7 +27,7 @@ from . import (
     bench_stats,
     simulations,
 )
-from .common import mariadb_available
+from .common import LOG_ENV, log_to_file, mariadb_available, restore_logging
 from .machine import describe
 from .tables import print_tables
 
@@ -59,6 +61,36 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": size,
         "machine": describe(maria),
     }
+    log_path = args.out.with_suffix(".log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_text("")  # this run's log lines only
+    print(f"log lines of the pipeline go to {log_path}", file=sys.stderr)
+    root = logging.getLogger()
+    saved_env, saved = os.environ.get(LOG_ENV), (root.handlers[:], root.level)
+    os.environ[LOG_ENV] = str(log_path)  # spawned processes inherit it
+    ours = log_to_file()
+    try:
+        _run(args, only, size, maria, results)
+    finally:
+        restore_logging(*saved, ours)
+        if saved_env is None:
+            os.environ.pop(LOG_ENV, None)
+        else:
+            os.environ[LOG_ENV] = saved_env
+    print_tables(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"\nresults written to {args.out}")
+    return 0
+
+
+def _run(
+    args: argparse.Namespace,
+    only: list[str],
+    size: dict[str, int],
+    maria: str | None,
+    results: dict[str, Any],
+) -> None:
     t0 = time.perf_counter()
     if "api" in only and "completeness" in only:
         # Both are simulations that count calls and plays, not time: one pool of 2 processes
@@ -86,11 +118,6 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = steps[name]()
             results[name]["wall_seconds"] = round(time.perf_counter() - started, 1)
     results["total_seconds"] = round(time.perf_counter() - t0, 1)
-    print_tables(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print(f"\nresults written to {args.out}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from .common import START, remove, scratch, simulated_runtime
+from .common import START, log_to_file, remove, scratch, simulated_runtime
 
 USERS = (("u1", "light"), ("u2", "typical"), ("u3", "heavy"), ("u4", "binge"), ("u5", "typical"))
 _SINGLE = re.compile(r"^/v1/(artists|albums)/[0-9A-Za-z]+$")
@@ -133,6 +133,6 @@ def collect(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def run(days: int, poll_minutes: int = 120, workers: int = 2) -> dict[str, Any]:
     import multiprocessing
 
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=log_to_file) as pool:
         rows = pool.map(_job, jobs(days, poll_minutes), chunksize=1)
     return collect(rows)

@@ -24,7 +24,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
-from .common import START, remove, scratch, simulated_runtime
+from .common import START, log_to_file, remove, scratch, simulated_runtime
 
 PROFILES = ("light", "typical", "heavy", "binge")
 POLL_MINUTES = (20, 60, 120)
@@ -173,7 +173,7 @@ def run(days: int, workers: int = 2) -> dict[str, Any]:
     """Every job of ``jobs(days)`` in ``workers`` spawned processes."""
     import multiprocessing
 
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=log_to_file) as pool:
         rows = pool.map(_job, jobs(days), chunksize=1)
     return collect(days, rows)
 

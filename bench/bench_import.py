@@ -14,8 +14,15 @@ process's ``ru_maxrss``.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
+import tempfile
 import time
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -106,6 +113,7 @@ def baseline_child(export: Path, url: str) -> dict[str, Any]:
         conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"))
         sql = f"INSERT OR IGNORE INTO plays ({cols}) VALUES ({', '.join('?' * len(PLAY_COLUMNS))})"  # noqa: S608 - constant column names
         sqlite3.register_adapter(datetime, lambda d: d.isoformat(" "))
+        conn.execute("PRAGMA synchronous=NORMAL")  # as the warehouse engine sets it (WAL)
     else:
         import pymysql
         from sqlalchemy.engine import make_url
@@ -140,6 +148,67 @@ def baseline_child(export: Path, url: str) -> dict[str, Any]:
     return {"seconds": seconds, "records": n}
 
 
+PEER = "spotify-to-sqlite==0.2.1"
+TARGET_PEER_RATIO = 2.0
+# The peer's CLI no longer starts with current typer: its function is called directly. It prints a
+# progress bar; the last line of its output is ours.
+_PEER_SCRIPT = """
+import json, resource, sqlite3, sys, time
+from spotify_to_sqlite.utils import convert_export
+t0 = time.perf_counter()
+convert_export(sys.argv[1], sys.argv[2], recreate=True)
+seconds = time.perf_counter() - t0
+db = sqlite3.connect(sys.argv[2])
+tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+rows = sum(db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables)
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print()
+print(json.dumps({"seconds": seconds, "rows": rows, "peak_rss_mb": rss}))
+"""
+
+
+def peer_python() -> Path:
+    """The peer's own throwaway virtualenv (never the project's), made once per machine in the
+    temp folder and reused by later runs: its install is not what is measured."""
+    venv = Path(tempfile.gettempdir()) / f"sp-bench-peer-{PEER.replace('==', '-')}"
+    python = venv / "bin" / "python"
+    if not (venv / ".installed").exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", PEER],
+            check=True,
+            capture_output=True,
+        )
+        (venv / ".installed").touch()
+    return python
+
+
+def run_peer(zip_path: Path, db_path: Path) -> dict[str, Any]:
+    """spotify-to-sqlite 0.2.1's ``convert_export`` on the same zip, timed inside its process."""
+    try:
+        python = peer_python()
+    except (subprocess.CalledProcessError, OSError) as exc:
+        err = getattr(exc, "stderr", b"") or b""
+        return {"error": f"could not install {PEER}: {exc} {err.decode(errors='replace')[-300:]}"}
+    done = subprocess.run(
+        [str(python), "-c", _PEER_SCRIPT, str(zip_path), str(db_path)],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    if done.returncode != 0:
+        return {"error": f"{PEER} failed: {done.stderr.strip()[-300:]}"}
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def zip_export(folder: Path, zip_path: Path) -> None:
+    """The export as Spotify sends it: one zip, the files in a folder."""
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for path in sorted(folder.glob("*.json")):
+            zf.write(path, f"Spotify Extended Streaming History/{path.name}")
+
+
 def run(records: int, mariadb_version: str | None) -> dict[str, Any]:
     """Generate, then per engine: import and baseline, each in its own process."""
     work = scratch("import")
@@ -154,17 +223,20 @@ def run(records: int, mariadb_version: str | None) -> dict[str, Any]:
             "targets": {"rate_ratio_min": TARGET_RATIO, "peak_rss_mb_max": TARGET_RSS_MB},
             "engines": {},
         }
+        zip_path = work / "my_spotify_data.zip"
+        zip_export(export, zip_path)
+        result["zip_mb"] = round(zip_path.stat().st_size / 2**20, 1)
         engines: list[tuple[str, Any]] = [("sqlite", None)]
         if mariadb_version is not None:
             engines.append(("mariadb", MariaDbDatabase))
         for name, maker in engines:
             if maker is None:
                 urls = (f"sqlite:///{work / 'import.db'}", f"sqlite:///{work / 'baseline.db'}")
-                imp = run_measured(import_child, export, urls[0], work / f"raw-{name}")
+                imp = run_measured(import_child, zip_path, urls[0], work / f"raw-{name}")
                 base = run_measured(baseline_child, export, urls[1])
             else:
                 with maker() as db_import:
-                    imp = run_measured(import_child, export, db_import.url, work / f"raw-{name}")
+                    imp = run_measured(import_child, zip_path, db_import.url, work / f"raw-{name}")
                 with maker() as db_base:
                     base = run_measured(baseline_child, export, db_base.url)
             rate = imp.value["records"] / imp.value["seconds"]
@@ -186,6 +258,13 @@ def run(records: int, mariadb_version: str | None) -> dict[str, Any]:
                 "rate_ok": rate / base_rate >= TARGET_RATIO,
                 "rss_ok": imp.peak_rss_mb <= TARGET_RSS_MB,
             }
+        peer = run_peer(zip_path, work / "peer.db")
+        if "error" not in peer:
+            ours = result["engines"]["sqlite"]["import"]["records_per_s"]
+            peer["records_per_s"] = round(peer["rows"] / peer["seconds"])
+            peer["ratio"] = round(ours / peer["records_per_s"], 2)
+            peer["ok"] = peer["ratio"] >= TARGET_PEER_RATIO
+        result["peer"] = {"package": PEER, "target_ratio_min": TARGET_PEER_RATIO, **peer}
         return result
     finally:
         remove(work)

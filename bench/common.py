@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import resource
@@ -30,7 +31,41 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
+#: Where the pipeline's own log lines go during a run (gap warnings come by the hundred): never the
+#: terminal, which shows the tables. ``python -m bench`` names the file beside its results (the
+#: environment carries it to every spawned process) and empties it at the start.
+LOG_FILE = Path(__file__).parent / "results" / "latest.log"
+LOG_ENV = "SP_BENCH_LOG"
+
+
+def log_file() -> Path:
+    return Path(os.environ.get(LOG_ENV) or LOG_FILE)
+
+
+def log_to_file() -> logging.Handler:
+    """Send this process's log records (WARNING and up, from every logger) to ``log_file()``; the
+    root logger's handlers are replaced (the caller may put them back: ``restore_logging``)."""
+    path = log_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(
+        logging.Formatter(f"%(asctime)s pid {os.getpid()} %(name)s %(levelname)s %(message)s")
+    )
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    return handler
+
+
+def restore_logging(handlers: list[logging.Handler], level: int, ours: logging.Handler) -> None:
+    root = logging.getLogger()
+    root.removeHandler(ours)
+    ours.close()
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
 def _child(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    log_to_file()
     try:
         t0 = time.perf_counter()
         value = fn(*args)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import bench_api_calls, bench_completeness
+from .common import log_to_file
 
 
 def _job(task: tuple[str, tuple[Any, ...]]) -> dict[str, Any]:
@@ -25,7 +26,7 @@ def run(size: dict[str, int], workers: int = 2) -> tuple[dict[str, Any], dict[st
 
     tasks: list[tuple[str, tuple[Any, ...]]] = [("api", j) for j in bench_api_calls.jobs(size["api_days"])]
     tasks += [("completeness", j) for j in bench_completeness.jobs(size["complete_days"])]
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=log_to_file) as pool:
         rows = pool.map(_job, tasks, chunksize=1)  # the API runs are the longest: they go first
     n_api = len(bench_api_calls.jobs(size["api_days"]))
     return bench_api_calls.collect(rows[:n_api]), bench_completeness.collect(

@@ -51,6 +51,7 @@ def print_tables(r: dict[str, Any]) -> None:
                 f"{e['baseline']['peak_rss_mb']:.0f}",
             )
         console.print(t)
+        _peer_table(console, imp)
     if "processing" in r:
         p = r["processing"]
         t = Table(title=f"(3) processing: {p['days']} days of a heavy listener, {p['objects']:,} raw objects")
@@ -63,6 +64,15 @@ def print_tables(r: dict[str, Any]) -> None:
             f"{p['plays_per_s']:,}",
             f"{p['plays_inserted']:,} plays",
         )
+        if "idle_seconds" in p:
+            t.add_row(
+                "a run with nothing new (fresh runtime)",
+                f"{p['idle_seconds']:.2f}",
+                "",
+                "",
+                f"{p['idle_seconds'] / p['load_seconds'] * 100:.1f} % of the load (≤ 5 %) "
+                f"{_ok(p['idle_seconds'] <= 0.05 * p['load_seconds'])}",
+            )
         t.add_row(
             "enrich",
             f"{p['enrich_seconds']:.1f}",
@@ -77,6 +87,26 @@ def print_tables(r: dict[str, Any]) -> None:
             "",
             f"{p['reload_plays_inserted']} new plays",
         )
+        base = p.get("baseline")
+        if base is not None:
+            t.add_row(
+                "bare baseline (decode + executemany)",
+                f"{base['seconds']:.1f}",
+                f"{base['objects'] / base['seconds']:,.0f}",
+                "",
+                f"load / baseline speed [bold]{p['baseline_ratio']:.2f}[/] (≥ 0.50) {_ok(p['baseline_ratio'] >= 0.5)}",
+            )
+        old = p.get("before")
+        if old is not None and "error" not in old:
+            t.add_row(
+                f"load, previous code ({old['commit']})",
+                f"{old['seconds']:.1f}",
+                f"{old['objects'] / old['seconds']:,.0f}",
+                "",
+                f"speed-up [bold]{p['speedup']:.2f}×[/] (≥ 3) {_ok(p['speedup'] >= 3.0)}",
+            )
+        elif old is not None:
+            t.add_row("load, previous code", "", "", "", f"not measured: {old['error']}")
         t.caption = f"peak RSS {p['peak_rss_mb']:.0f} MB (includes the in-process simulator)"
         console.print(t)
     if "api" in r:
@@ -207,3 +237,29 @@ def print_recommend(console: Console, rec: dict[str, Any]) -> None:
         r.add_row(row["profile"], str(row["weeks"]), str(row["releases_made_for_followed"]), str(row["found_within_a_week"]),
                   str(row["found_late"]), str(row["missed"]), str(row["max_calls_per_day"]), str(row["call_budget_per_day"]))  # fmt: skip
     console.print(r)
+
+
+def _peer_table(console: Console, imp: dict[str, Any]) -> None:
+    peer = imp.get("peer")
+    if peer is None:
+        return
+    if "error" in peer:
+        console.print(f"peer {peer['package']}: not measured ({peer['error']})", markup=False)
+        return
+    sqlite = imp["engines"]["sqlite"]["import"]
+    t = Table(
+        title=f"import of the same zip ({imp.get('zip_mb', '?')} MB) on SQLite, same run: ours against a peer"
+    )
+    for col in (
+        "importer",
+        "seconds",
+        "records/s",
+        "peak RSS MB",
+        f"ours / theirs (≥ {peer['target_ratio_min']:.1f})",
+    ):
+        t.add_column(col, justify="right")
+    t.add_row("spotify-pipeline import-history", f"{sqlite['seconds']:.1f}", f"{sqlite['records_per_s']:,}",
+              f"{sqlite['peak_rss_mb']:.0f}", "")  # fmt: skip
+    t.add_row(peer["package"], f"{peer['seconds']:.1f}", f"{peer['records_per_s']:,}",
+              f"{peer['peak_rss_mb']:.0f}", f"[bold]{peer['ratio']:.2f}[/] {_ok(peer['ok'])}")  # fmt: skip
+    console.print(t)

@@ -162,3 +162,22 @@ def test_real_samples_parse_completely() -> None:
 def test_detect_format_without_keys_uses_the_name() -> None:
     assert detect_format(None, "x/StreamingHistory_podcast_3.json") is ExportFormat.ACCOUNT_PODCAST
     assert detect_format({"foo": 1}, "x/StreamingHistory_music_0.json") is None
+
+
+@pytest.mark.parametrize(
+    ("fmt", "raw", "field", "value"),
+    [
+        (ExportFormat.EXTENDED, {"ts": "2024-03-01T24:00:00Z", "ms_played": 1, "master_metadata_track_name": "x"}, "ts", "2024-03-01T24:00:00Z"),
+        (ExportFormat.EXTENDED, {"ts": "2024-02-30T10:00:00Z", "ms_played": 1, "master_metadata_track_name": "x"}, "ts", "2024-02-30T10:00:00Z"),
+        (ExportFormat.ACCOUNT_MUSIC, {"endTime": "2024-03-01 24:00", "msPlayed": 1, "artistName": "a", "trackName": "x"}, "endTime", "2024-03-01 24:00"),
+    ],
+)  # fmt: skip
+def test_an_impossible_time_is_malformed_with_the_parsers_reason(
+    fmt: ExportFormat, raw: dict, field: str, value: str
+) -> None:
+    # The C parser reads the times that fit the shape; one it refuses (or a "24:00", which newer
+    # Pythons would read as the next midnight) keeps the reason the field-by-field parse gives.
+    with pytest.raises(MalformedRecord, match=f"{field} '{value}' is not a valid time: "):
+        parse_record(raw, fmt, "f.json", 3)
+    good = dict(raw, **{field: value.replace("24:00", "23:00").replace("02-30", "02-28")})
+    assert parse_record(good, fmt, "f.json", 3).ended_at.tzinfo is not None

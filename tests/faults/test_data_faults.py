@@ -416,10 +416,10 @@ def test_an_unexpected_error_on_one_object_quarantines_it_without_a_traceback(
     told = _landed(world)
     real = process_module.object_rows
 
-    def surprising(kind: str, envelope: Any, user: str, key: str, now: Any) -> Any:
+    def surprising(kind: str, envelope: Any, user: str, key: str, now: Any, *cache: Any) -> Any:
         if key == BAD:
             raise TypeError("'NoneType' object is not subscriptable")
-        return real(kind, envelope, user, key, now)
+        return real(kind, envelope, user, key, now, *cache)
 
     monkeypatch.setattr(process_module, "object_rows", surprising)
     report = _load_bad(world, tmp_path, _bad_copy(tmp_path, lambda page: None), told)

@@ -23,9 +23,19 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import MalformedRecord, PipelineError
-from .formats import EmptyRecord, ExportFormat, ExportRecord, detect_format, format_from_name, parse_record
+from .fastread import decode_fast, read_capped
+from .formats import (
+    EmptyRecord,
+    ExportFormat,
+    ExportRecord,
+    detect_format,
+    format_from_name,
+    parse_fields,
+    parse_record,
+)  # fmt: skip
 from .jsonstream import BrokenFile, NotAJsonArray, iter_json_array
 from .limits import MAX_COMPRESSION_RATIO, MAX_FILE_BYTES, RATIO_FLOOR_BYTES
+from .shapes import Fields
 
 __all__ = [
     "BrokenFile", "Discovered", "EmptyRecord", "ExportFile", "ExportReadError", "FileReader", "NotAJsonArray",
@@ -279,6 +289,25 @@ class FileReader:
         self.problem: str | None = None
 
     def __iter__(self) -> Iterator[ExportRecord | MalformedRecord]:
+        fields = self._decode_fast()
+        if fields is not None:
+            name, fmt, not_after = self.file.name, self.fmt, self.not_after
+            for index, raw in enumerate(fields):
+                yield _parse_fields(raw, fmt, name, index, not_after)
+            return
+        yield from self._stream()
+
+    def _decode_fast(self) -> list[Fields] | None:
+        """The whole file decoded at once (``fastread``), or None: then it is streamed, exactly. A read
+        error here is left to the streaming path, which names the record it happened at."""
+        try:
+            with self.file.binary() as raw:
+                data = read_capped(raw, self.file.size)
+        except READ_ERRORS:
+            return None
+        return None if data is None else decode_fast(data, self.fmt.is_account)
+
+    def _stream(self) -> Iterator[ExportRecord | MalformedRecord]:
         count = 0
         name = self.file.name
         try:
@@ -306,6 +335,17 @@ def _parse(
     except MalformedRecord as bad:
         return bad
     except Exception as exc:  # noqa: BLE001 - one record's odd value must never stop the file
+        return MalformedRecord(name, index, f"could not be parsed ({_describe(exc)})")
+
+
+def _parse_fields(
+    raw: Fields, fmt: ExportFormat, name: str, index: int, not_after: datetime | None
+) -> ExportRecord | MalformedRecord:
+    try:
+        return parse_fields(raw, fmt, name, index, not_after=not_after)
+    except MalformedRecord as bad:
+        return bad
+    except Exception as exc:  # noqa: BLE001 - as _parse: one record's odd value never stops the file
         return MalformedRecord(name, index, f"could not be parsed ({_describe(exc)})")
 
 

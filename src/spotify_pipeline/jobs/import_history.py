@@ -444,7 +444,7 @@ class _Run:
             conn, self.report.user_id, records[0].ended_at - reach, records[-1].ended_at + reach
         )
         api = [p for p in plays if p.source == "api"]
-        by_time = {p.played_at: p for p in plays}
+        by_time = _ByTime({p.played_at: p for p in plays})
         if account:
             # An API play an extended record of this import already took may still be this account
             # record's play: then the record is a copy of that extended record (below).
@@ -742,10 +742,22 @@ def _same_play(rec: ExportRecord, row: Candidate) -> bool:
     return name_key(rec.artist_name, rec.track_name) == name_key(row.artist_name, row.track_name)
 
 
+class _ByTime(dict[datetime, Candidate]):
+    """The warehouse plays around a cluster by played_at, and the whole seconds they fall in: a
+    record whose second holds none has no row of its own there (one set lookup, not ten)."""
+
+    def __init__(self, plays: dict[datetime, Candidate]) -> None:
+        super().__init__(plays)
+        self.seconds = {at.replace(microsecond=0) for at in plays}
+
+
 def _own_row(
     rec: ExportRecord, by_time: dict[datetime, Candidate], taken: set[datetime], taken_too: set[datetime]
 ) -> datetime | None:
     """The played_at of this record's own row from an earlier run, if any (not one this run gave)."""
+    # A record ends on a whole second (or minute), so its ten 1-ms slots lie inside that second.
+    if isinstance(by_time, _ByTime) and rec.ended_at.microsecond == 0 and rec.ended_at not in by_time.seconds:
+        return None
     for step in _STEPS:
         at = rec.ended_at + step
         row = by_time.get(at)

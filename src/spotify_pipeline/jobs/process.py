@@ -22,11 +22,12 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 
 from ..clock import Clock
 from ..errors import MalformedRawObject, PipelineError
-from ..landing.envelope import parse_object
+from ..landing.envelope import parse_object_checked
 from ..landing.keys import parse_key
 from ..landing.store import RawObjectInfo
 from ..settings import Settings
 from ..transform.raw_object import Lookup, ObjectRows, object_rows
+from ..transform.recently_played import ItemCache
 from ..warehouse.memo import WriteMemo
 from ..warehouse.upsert import RowRejected
 from .progress import ProgressFn, no_progress
@@ -67,10 +68,11 @@ def process(
         # Keys are filtered before the store looks at a file's content: a stray file is never read.
         todo = [info for info in rt.store.list("", accept=_is_ours) if manifest.get(info.key) != info.etag]
         memo = WriteMemo()  # this run's own writes, so a year of overlapping pages is not re-sent
+        cache = ItemCache()  # this run's transformed items, so a play listed in six pages is read once
         progress(0, len(todo), "loading raw objects")
         for done, info in enumerate(todo, start=1):
             current = info.key
-            _process_one(rt, settings, info, memo, report)
+            _process_one(rt, settings, info, memo, report, cache)
             progress(done, len(todo), "loading raw objects")
     except KeyboardInterrupt:
         if current is None:
@@ -95,7 +97,12 @@ def _is_ours(key: str) -> bool:
 
 
 def _process_one(
-    rt: Runtime, settings: Settings, info: RawObjectInfo, memo: WriteMemo, report: JobReport
+    rt: Runtime,
+    settings: Settings,
+    info: RawObjectInfo,
+    memo: WriteMemo,
+    report: JobReport,
+    cache: ItemCache | None = None,
 ) -> None:
     kind, _hour, key_user = parse_key(info.key)
     user = key_user or settings.user
@@ -111,7 +118,7 @@ def _process_one(
         data = rt.store.get(info.key)
         if data is None:  # deleted between list and get
             return
-        rows = read_object(data, info.key, kind, user, rt.clock.now())
+        rows = read_object(data, info.key, kind, user, rt.clock.now(), cache)
         _write(rt, info, kind, user, rows, memo, report)
     except MalformedRawObject as exc:
         _quarantine(rt, info, kind, user, exc.reason, report)
@@ -135,17 +142,20 @@ def _process_one(
         _quarantine(rt, info, kind, user, f"unexpected {type(exc).__name__}: {exc}", report)
 
 
-def read_object(data: bytes, key: str, kind: str, user: str, now: datetime) -> ObjectRows:
-    """The rows of a raw object's bytes; raises only MalformedRawObject, whatever the bytes."""
+def read_object(
+    data: bytes, key: str, kind: str, user: str, now: datetime, cache: ItemCache | None = None
+) -> ObjectRows:
+    """The rows of a raw object's bytes; raises only MalformedRawObject, whatever the bytes.
+    ``cache`` (one per run) is used only for an object msgspec decoded, where it is exact."""
     try:
-        envelope = parse_object(data, key)
+        envelope, clean = parse_object_checked(data, key)
     # parse_object turns json's own RecursionError and ValueError (an integer of over 4300 digits)
     # into MalformedRawObject; these catch the same from its later steps (it re-encodes fetches).
     except RecursionError:
         raise MalformedRawObject(key, "JSON nested too deeply to read (over ~1000 levels)") from None
     except ValueError as exc:
         raise MalformedRawObject(key, f"invalid JSON: {exc}") from None
-    return object_rows(kind, envelope, user, key, now)
+    return object_rows(kind, envelope, user, key, now, cache if clean else None)
 
 
 def _write(

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
 
+import msgspec
+
 from ..errors import MalformedRawObject
 from .keys import KINDS, parse_key
 
@@ -220,12 +222,34 @@ def _fetch_problem(fetch: Any) -> str | None:
 # Reading objects
 
 
+_MSGSPEC = msgspec.json.Decoder()
+
+
 def parse_object(data: bytes, key: str) -> dict[str, Any]:
     """Parse a stored object into an envelope; raise MalformedRawObject(key, precise reason).
 
     Accepts the envelope format, and the bare pages the original DAGs wrote: a recently-played page
     (an object with ``items``), a followed-artists page (``{"artists": {...}}``), or a list of such pages.
     """
+    return parse_object_checked(data, key)[0]
+
+
+def parse_object_checked(data: bytes, key: str) -> tuple[dict[str, Any], bool]:
+    """``parse_object``, and whether msgspec decoded it: then every value is plain JSON (no NaN,
+    no infinity, no lone surrogate), so ``msgspec.json.encode`` of a part of it is that part's
+    exact identity (the transform's item cache relies on it).
+
+    msgspec reads clean JSON 2-3x faster than ``json.loads`` and refuses everything ``json.loads``
+    takes that is not strict JSON (NaN, a lone surrogate escape, 1e400, a BOM, deep nesting): those
+    objects, and every broken one, take the standard library's path and get its precise reasons."""
+    try:
+        value = _MSGSPEC.decode(data)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        return _shape(_decode(data, key), key), False
+    return _shape(value, key), True
+
+
+def _decode(data: bytes, key: str) -> Any:
     if not data.strip():
         raise MalformedRawObject(key, "empty file")
     try:
@@ -249,6 +273,10 @@ def parse_object(data: bytes, key: str) -> dict[str, Any]:
         raise MalformedRawObject(key, "JSON nested too deeply to read (over ~1000 levels)") from None
     except ValueError as exc:  # json refuses an integer of more than 4300 digits this way
         raise MalformedRawObject(key, f"invalid JSON: {exc}") from None
+    return value
+
+
+def _shape(value: Any, key: str) -> dict[str, Any]:
     key_kind = _kind_of_key(key)
     if isinstance(value, dict) and "fetches" in value:
         return _check_envelope(value, key, key_kind)

@@ -19,7 +19,7 @@ from ..errors import MalformedRawObject, MalformedRecord
 from . import fields as f
 from .following import followed_artist_rows
 from .metadata import album_row, artist_row, audio_features_row, track_rows
-from .recently_played import recently_played_rows
+from .recently_played import ItemCache, recently_played_rows
 from .releases import ReleaseCheck, release_checks
 from .rows import AlbumRow, ArtistRow, AudioFeaturesRow, CatalogRows, RecentlyPlayedRows
 from .timestamps import parse_played_at
@@ -54,12 +54,15 @@ class ObjectRows:
     release_checks: list[ReleaseCheck] = field(default_factory=list)
 
 
-def object_rows(kind: str, envelope: dict[str, Any], user: str, key: str, now: datetime) -> ObjectRows:
-    """The rows of one raw object of ``kind`` for ``user``; ``now`` stands in for unknown fetch times."""
+def object_rows(
+    kind: str, envelope: dict[str, Any], user: str, key: str, now: datetime, cache: ItemCache | None = None
+) -> ObjectRows:
+    """The rows of one raw object of ``kind`` for ``user``; ``now`` stands in for unknown fetch times.
+    ``cache``: rows of items earlier objects of the run held (``ItemCache`` says when it is exact)."""
     try:
         fetches = f.req_list(envelope, "fetches", "the envelope")
         if kind == "recently_played":
-            return ObjectRows(pages=[recently_played_rows(r, user, key) for r in _responses(fetches)])
+            return ObjectRows(pages=[recently_played_rows(r, user, key, cache) for r in _responses(fetches)])
         if kind == "following_artists":
             return _following(fetches, key, now)
         if kind == "metadata":

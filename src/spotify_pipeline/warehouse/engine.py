@@ -133,6 +133,10 @@ def _sqlite_engine(url: URL, timeouts: DbTimeouts) -> Engine:
         try:
             if not in_memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
+                # WAL's own recommendation: a commit writes the log without waiting for the disk;
+                # the database stays consistent on a power cut, which may undo the last commits
+                # (each carries its manifest entry or import batch, so the next run redoes them).
+                cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
