@@ -71,6 +71,17 @@ class Settings(BaseSettings):
     accounts_url: str = Field(SPOTIFY_ACCOUNTS_URL, description="Spotify accounts service base URL")
     api_url: str = Field(SPOTIFY_API_URL, description="Spotify Web API base URL")
     token_file: Path = Field(Path("./data/tokens.json"), description="Token store (0600 file)")
+    token_store_url: SecretStr | None = Field(
+        None,
+        description="Shared token store every worker reaches (a SQLAlchemy URL; a table of encrypted "
+        "rows); None = token_file",
+    )
+    token_key: SecretStr | None = Field(
+        None, description="Fernet key(s), comma-separated, encrypting the shared token store"
+    )
+    users_parallel: int = Field(
+        1, ge=1, le=16, description="Listeners `run --all-users` fetches at the same time"
+    )
 
     # --- behaviour -------------------------------------------------------------------------
     retry_after_cap_seconds: float = Field(30.0, ge=0, description="Longest 429 wait inside a run")
@@ -110,6 +121,16 @@ class Settings(BaseSettings):
     @field_validator("warehouse_url")
     @classmethod
     def _warehouse_url(cls, v: SecretStr) -> SecretStr:
+        problem = warehouse_url_problem(v.get_secret_value())
+        if problem:
+            raise ValueError(problem)
+        return v
+
+    @field_validator("token_store_url")
+    @classmethod
+    def _token_store_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
         problem = warehouse_url_problem(v.get_secret_value())
         if problem:
             raise ValueError(problem)
@@ -172,9 +193,13 @@ class Settings(BaseSettings):
         out = []
         if self.client_secret is not None and self.client_secret.get_secret_value():
             out.append(self.client_secret.get_secret_value())
-        password = url_password(self.warehouse_url.get_secret_value())
-        if password:
-            out.append(password)
+        urls = [self.warehouse_url] + ([self.token_store_url] if self.token_store_url else [])
+        for url in urls:
+            password = url_password(url.get_secret_value())
+            if password:
+                out.append(password)
+        if self.token_key is not None:
+            out += [k.strip() for k in self.token_key.get_secret_value().split(",") if k.strip()]
         return out
 
     def masked(self) -> dict[str, Any]:
@@ -182,7 +207,7 @@ class Settings(BaseSettings):
         out: dict[str, Any] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
-            if name == "warehouse_url":
+            if name in ("warehouse_url", "token_store_url") and value is not None:
                 out[name] = mask_url(value.get_secret_value())
             elif isinstance(value, SecretStr):
                 out[name] = "**********" if value.get_secret_value() else ""

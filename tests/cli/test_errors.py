@@ -42,6 +42,8 @@ ARGS: dict[tuple[str, ...], list[str]] = {
     ("demo",): ["--days", "1", "--warehouse-url", "notaurl"],
     ("simulator", "serve"): ["--profile", "nope"],
     ("simulator", "export"): ["{tmp}/export", "--profile", "nope"],
+    ("users", "add"): ["bob"],
+    ("users", "remove"): ["bob"],
 }
 BAD_CONFIGS = {
     "not a url": {"warehouse_url": "notaurl"},

@@ -86,9 +86,9 @@ class Runtime:
     def token_store(self) -> TokenStore:
         if self.token_store_override is not None:
             return self.token_store_override
-        from ..spotify.tokens import FileTokenStore
+        from .token_stores import open_token_store
 
-        return FileTokenStore(self.settings.token_file)
+        return open_token_store(self.settings)
 
     @cached_property
     def state(self) -> OutageTolerantStateStore:
