@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     s3_region: str | None = Field(None, description="AWS region for the raw-zone bucket")
     warehouse_url: SecretStr = Field(
         SecretStr("sqlite:///./data/warehouse.db"),
-        description="SQLAlchemy URL: sqlite:///path.db or mysql+pymysql://user:pw@host/db",
+        description="SQLAlchemy URL: sqlite:///path.db, mysql+pymysql://user:pw@host/db or postgresql+psycopg://user:pw@host/db",
     )
     db_connect_timeout_seconds: float = Field(
         10.0, gt=0, le=3600, description="Longest wait to connect to the warehouse (and for a SQLite lock)"
@@ -258,7 +258,10 @@ def warehouse_url_problem(url: str) -> str | None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    example = "use sqlite:///path/to/file.db or mysql+pymysql://user:password@host/db"
+    example = (
+        "use sqlite:///path/to/file.db, mysql+pymysql://user:password@host/db "
+        "or postgresql+psycopg://user:password@host/db"
+    )
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -279,6 +282,16 @@ def warehouse_url_problem(url: str) -> str | None:
 
         if importlib.util.find_spec("pymysql") is None:
             return "the MySQL driver is not installed: pip install 'spotify-pipeline[mysql]'"
+        return None
+    if backend == "postgresql":
+        if driver != "psycopg":
+            return f"PostgreSQL driver {driver!r} is not supported: write postgresql+psycopg://user:password@host/db"
+        if not parsed.database:
+            return f"{mask_url(url)!r} names no database: add /dbname at the end"
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None:
+            return "the PostgreSQL driver is not installed: pip install 'spotify-pipeline[postgres]'"
         return None
     return f"database {backend!r} is not supported: {example}"
 

@@ -48,7 +48,7 @@ ARGS: dict[tuple[str, ...], list[str]] = {
 BAD_CONFIGS = {
     "not a url": {"warehouse_url": "notaurl"},
     "mysql without driver": {"warehouse_url": "mysql://u:pw@127.0.0.1/db"},
-    "unsupported engine": {"warehouse_url": "postgresql://u@127.0.0.1/db"},
+    "unsupported engine": {"warehouse_url": "mssql+pyodbc://u@127.0.0.1/db"},
     "unknown variable": {"warehouse_ulr": "sqlite:///x.db"},
     "unsafe user": {"user": "../other"},
     "blank raw zone": {"raw_zone": "  "},

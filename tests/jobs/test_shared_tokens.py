@@ -21,11 +21,17 @@ from spotify_pipeline.warehouse.token_table import token_state
 KEY = Fernet.generate_key().decode()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("mysql", marks=pytest.mark.mysql),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state.db'}"
-    return str(request.getfixturevalue("mysql_url"))
+    return str(request.getfixturevalue(f"{request.param}_url"))
 
 
 def shared_world(tmp_path: Path, url: str, key: str = KEY) -> World:
@@ -57,8 +63,10 @@ def test_rows_hold_only_ciphertext(tmp_path: Path, store_url: str) -> None:
     world = shared_world(tmp_path, store_url)
     state = open_token_store(world.settings).load()
     assert state is not None and state.version == 1
-    with sa.create_engine(store_url).connect() as conn:
+    check = sa.create_engine(store_url)
+    with check.connect() as conn:
         rows = conn.execute(sa.select(token_state)).mappings().all()
+    check.dispose()
     assert [r["user_name"] for r in rows] == ["alice"]
     text = rows[0]["ciphertext"]
     for secret in (state.access_token.get_secret_value(), state.refresh_token.get_secret_value()):
