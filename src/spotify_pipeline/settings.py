@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     db_read_timeout_seconds: float = Field(
         60.0, gt=0, le=86400, description="Longest wait for the warehouse to answer one statement"
     )
+    auto_migrate: bool = Field(
+        True,
+        description="Runs migrate a warehouse that is behind; false: they refuse it and `db upgrade` "
+        "(a deploy step) migrates",
+    )
     user: str = Field("me", description="Name of the listener these runs are for")
     user_partition: bool = Field(
         False, description="Put raw keys under users/<name>/ (needed when several users share a store)"
