@@ -44,7 +44,9 @@ def listener_plan(conn_id: str = SPOTIFY_CONN_ID, *, loads: bool = False) -> lis
     settings = build_run_config(conn_id=conn_id).settings
     names = listener_names(settings)
     partition = len(names) > 1 or settings.user_partition
-    plan: list[dict[str, Any]] = [{"user": name, "partition": partition, "conn_id": conn_id} for name in names]
+    plan: list[dict[str, Any]] = [
+        {"user": name, "partition": partition, "conn_id": conn_id} for name in names
+    ]
     if not loads:
         return plan
     for entry in plan:
@@ -75,4 +77,11 @@ def enrich_with_first_listener(plan: list[dict[str, Any]], conn_id: str = SPOTIF
     return run_job("enrich", conn_id=conn_id, user=str(first["user"]), partition=bool(first["partition"]))
 
 
-__all__ = ["CONFIG_SECTION", "download_dag_kwargs", "enrich_with_first_listener", "listener_plan", "migrate_warehouse", "spotify_pool"]
+__all__ = [
+    "CONFIG_SECTION",
+    "download_dag_kwargs",
+    "enrich_with_first_listener",
+    "listener_plan",
+    "migrate_warehouse",
+    "spotify_pool",
+]
