@@ -21,7 +21,7 @@ $(VENV)/.core: $(BIN)/python pyproject.toml $(CONSTRAINTS)
 	@touch $@
 
 $(VENV)/.dev: $(VENV)/.core
-	$(PIP) -e '.[dev,s3,mysql,airflow]'
+	$(PIP) -e '.[dev,s3,mysql,postgres,airflow,celery]'
 	@touch $@
 
 .PHONY: install
@@ -61,7 +61,7 @@ airflow: $(VENV)/.dev ## Airflow standalone on 127.0.0.1:8080 with these DAGs an
 .PHONY: lock
 lock: ## Re-resolve and write constraints.txt (the lock) from a fresh venv
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
-	.venv-lock/bin/python -m pip install -q -e '.[dev,s3,mysql,airflow]'
+	.venv-lock/bin/python -m pip install -q -e '.[dev,s3,mysql,postgres,airflow,celery]'
 	.venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > $(CONSTRAINTS)
 	rm -rf .venv-lock
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from spotify_pipeline.orchestration.airflow import (
+    SPOTIFY_CONN_ID,
     START_DATE,
     default_args,
     interval_timetable,
     raw_zone_asset,
 )
+from spotify_pipeline.orchestration.mapping import download_dag_kwargs, spotify_pool
 
 DOC = """
 ### Spotify: recently played, every two hours
@@ -42,15 +44,25 @@ Connections: `spotify_default`, `spotify_warehouse`, `aws_default` (see docs/air
     default_args=default_args(),
     tags=["spotify", "download"],
     doc_md=DOC,
+    # Which Spotify app (connection) this DAG serves; a trigger may name another.
+    params={"spotify_conn_id": SPOTIFY_CONN_ID},
+    **download_dag_kwargs(),
 )
 def spotify_bihourly_download() -> None:
-    @task(outlets=[raw_zone_asset()])
-    def fetch_recently_played() -> dict[str, object]:
+    @task(multiple_outputs=False)
+    def listeners(conn_id: str) -> list[dict[str, object]]:
+        from spotify_pipeline.orchestration.mapping import listener_plan
+
+        return listener_plan(conn_id)
+
+    # One mapped task instance per listener, read at run time; the pool bounds the app's calls.
+    @task(outlets=[raw_zone_asset()], pool=spotify_pool(), multiple_outputs=False)
+    def fetch_recently_played(user: str, partition: bool, conn_id: str) -> dict[str, object]:
         from spotify_pipeline.orchestration.airflow import run_job
 
-        return run_job("download_recently_played")
+        return run_job("download_recently_played", conn_id=conn_id, user=user, partition=partition)
 
-    fetch_recently_played()
+    fetch_recently_played.expand_kwargs(listeners("{{ params.spotify_conn_id }}"))
 
 
 spotify_bihourly_download()

@@ -9,7 +9,13 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from spotify_pipeline.orchestration.airflow import START_DATE, data_pipeline_schedule, default_args
+from spotify_pipeline.orchestration.airflow import (
+    SPOTIFY_CONN_ID,
+    START_DATE,
+    data_pipeline_schedule,
+    default_args,
+)
+from spotify_pipeline.orchestration.mapping import spotify_pool
 
 DOC = """
 ### Spotify: load and enrich, daily at 06:00 UTC
@@ -36,22 +42,43 @@ once enough ids are missing, the 06:00 run enriches everything missing.
     default_args=default_args(),
     tags=["spotify", "warehouse"],
     doc_md=DOC,
+    params={"spotify_conn_id": SPOTIFY_CONN_ID},
 )
 def spotify_daily_data_pipeline() -> None:
-    @task
-    def process_landed() -> dict[str, object]:
+    @task(multiple_outputs=False)
+    def migrate_warehouse(conn_id: str) -> dict[str, object]:
+        from spotify_pipeline.orchestration.mapping import migrate_warehouse as migrate
+
+        return migrate(conn_id)
+
+    @task(multiple_outputs=False)
+    def listeners(conn_id: str) -> list[dict[str, object]]:
+        from spotify_pipeline.orchestration.mapping import listener_plan
+
+        return listener_plan(conn_id, loads=True)
+
+    # One mapped instance per raw-zone partition (per listener); a backfill reloads its interval.
+    @task(multiple_outputs=False)
+    def process_landed(
+        user: str, partition: bool, conn_id: str, process_partition: str | None
+    ) -> dict[str, object]:
         from spotify_pipeline.orchestration.airflow import run_job
 
-        return run_job("process")
+        return run_job(
+            "process", conn_id=conn_id, user=user, partition=partition, process_partition=process_partition
+        )
 
     # A first enrichment after a history import can mean thousands of single-id lookups.
-    @task(execution_timeout=timedelta(hours=2))
-    def enrich_metadata() -> dict[str, object]:
-        from spotify_pipeline.orchestration.airflow import run_job
+    @task(execution_timeout=timedelta(hours=2), pool=spotify_pool(), multiple_outputs=False)
+    def enrich_metadata(plan: list[dict[str, object]], conn_id: str) -> dict[str, object]:
+        from spotify_pipeline.orchestration.mapping import enrich_with_first_listener
 
-        return run_job("enrich")
+        return enrich_with_first_listener(plan, conn_id)
 
-    process_landed() >> enrich_metadata()
+    conn_id = "{{ params.spotify_conn_id }}"
+    plan = listeners(conn_id)
+    migrate_warehouse(conn_id).as_setup() >> plan
+    process_landed.expand_kwargs(plan) >> enrich_metadata(plan, conn_id)
 
 
 spotify_daily_data_pipeline()

@@ -8,11 +8,13 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from spotify_pipeline.orchestration.airflow import (
+    SPOTIFY_CONN_ID,
     START_DATE,
     default_args,
     interval_timetable,
     raw_zone_asset,
 )
+from spotify_pipeline.orchestration.mapping import download_dag_kwargs, spotify_pool
 
 DOC = """
 ### Spotify: followed artists, daily
@@ -38,15 +40,25 @@ Skipped on a long 429 pause; failed without retry when the login is gone (`spoti
     default_args=default_args(),
     tags=["spotify", "download"],
     doc_md=DOC,
+    # Which Spotify app (connection) this DAG serves; a trigger may name another.
+    params={"spotify_conn_id": SPOTIFY_CONN_ID},
+    **download_dag_kwargs(),
 )
 def spotify_daily_download() -> None:
-    @task(outlets=[raw_zone_asset()])
-    def fetch_followed_artists() -> dict[str, object]:
+    @task(multiple_outputs=False)
+    def listeners(conn_id: str) -> list[dict[str, object]]:
+        from spotify_pipeline.orchestration.mapping import listener_plan
+
+        return listener_plan(conn_id)
+
+    # One mapped task instance per listener, read at run time; the pool bounds the app's calls.
+    @task(outlets=[raw_zone_asset()], pool=spotify_pool(), multiple_outputs=False)
+    def fetch_followed_artists(user: str, partition: bool, conn_id: str) -> dict[str, object]:
         from spotify_pipeline.orchestration.airflow import run_job
 
-        return run_job("download_followed_artists")
+        return run_job("download_followed_artists", conn_id=conn_id, user=user, partition=partition)
 
-    fetch_followed_artists()
+    fetch_followed_artists.expand_kwargs(listeners("{{ params.spotify_conn_id }}"))
 
 
 spotify_daily_download()

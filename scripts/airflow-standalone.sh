@@ -41,7 +41,19 @@ SIM_LOG="$STATE/simulator.log"
 spotify-pipeline simulator serve --port 0 --user "$SIM_USER" --profile "$SIM_PROFILE" >"$SIM_OUT" 2>"$SIM_LOG" &
 SIM_PID=$!
 
+AIRFLOW_PID=""
 cleanup() {
+  # Airflow runs in its own process group (setsid): stop the whole group (scheduler, dag-processor,
+  # triggerer, api-server and every task process they forked), then the simulator.
+  if [[ -n "$AIRFLOW_PID" ]] && kill -0 "$AIRFLOW_PID" 2>/dev/null; then
+    kill -TERM -- "-$AIRFLOW_PID" 2>/dev/null || true
+    for _ in $(seq 1 40); do
+      kill -0 -- "-$AIRFLOW_PID" 2>/dev/null || break
+      sleep 0.5
+    done
+    kill -KILL -- "-$AIRFLOW_PID" 2>/dev/null || true
+    echo "stopped Airflow (process group $AIRFLOW_PID)"
+  fi
   if kill -0 "$SIM_PID" 2>/dev/null; then
     kill "$SIM_PID" 2>/dev/null || true
     wait "$SIM_PID" 2>/dev/null || true
@@ -110,7 +122,8 @@ PY
 # --- 4. Airflow, sized for 2 cores ----------------------------------------------------------------
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
+# Paused until the API server answers: tasks report to it, so earlier runs would fail their first try.
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
 export AIRFLOW__CORE__PARALLELISM=4
 export AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG=2
 export AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES=1
@@ -129,9 +142,38 @@ cat <<EOF
   Airflow UI:  http://127.0.0.1:$PORT   (user: admin)
   Password:    in $PASSWORDS
                (written on the first start; \`airflow standalone\` also prints it then)
-  DAGs:        $ROOT/dags  (unpaused; trigger spotify_bihourly_download to fetch now)
+  DAGs:        $ROOT/dags  (unpaused once the API server answers; trigger spotify_bihourly_download)
   Data:        raw zone $STATE/raw, warehouse $STATE/warehouse.db
   Stop:        Ctrl-C (stops Airflow and the simulator)
 
 EOF
-airflow standalone
+# The deploy step: create and migrate the warehouse once, before any task runs (tasks never migrate).
+(
+  cd "$STATE"
+  env -u SPOTIFY_PIPELINE_CONFIG_FILE SPOTIFY_PIPELINE_WAREHOUSE_URL="sqlite:///$STATE/warehouse.db" \
+    SPOTIFY_PIPELINE_RAW_ZONE="$STATE/raw" spotify-pipeline init >/dev/null
+)
+
+setsid airflow standalone &
+AIRFLOW_PID=$!
+
+# Wait for the API server's health endpoint, then create the Spotify app's pool and unpause.
+healthy=""
+for _ in $(seq 1 360); do
+  kill -0 "$AIRFLOW_PID" 2>/dev/null || { echo "error: airflow standalone exited" >&2; exit 1; }
+  if python -c "import httpx,sys; sys.exit(httpx.get('http://127.0.0.1:$PORT/api/v2/monitor/health', timeout=2).status_code != 200)" 2>/dev/null; then
+    healthy=1
+    break
+  fi
+  sleep 0.5
+done
+[[ -n "$healthy" ]] || { echo "error: the API server did not answer on 127.0.0.1:$PORT within 3 minutes" >&2; exit 1; }
+airflow pools set spotify_api 2 "concurrent calls of one Spotify app (its rate limit)" >/dev/null
+for dag in spotify_bihourly_download spotify_daily_download spotify_daily_data_pipeline; do
+  for _ in $(seq 1 120); do  # until the DAG processor has registered it
+    airflow dags unpause "$dag" >/dev/null 2>&1 && break
+    sleep 1
+  done
+done
+echo "Airflow is up and the DAGs are unpaused; Ctrl-C stops everything"
+wait "$AIRFLOW_PID"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start what the test suite needs and is not running yet: MariaDB on 127.0.0.1:3306.
+# Start what the test suite needs and is not running yet: MariaDB on 127.0.0.1:3306, PostgreSQL on
+# 127.0.0.1:5432 (user postgres, trust authentication) and Redis on 127.0.0.1:6379 (the Celery broker).
 # (moto's S3 server and the Spotify simulator are started by the test fixtures themselves.)
 set -euo pipefail
 
@@ -20,3 +21,29 @@ if ! port_open 3306; then
   port_open 3306 || { echo "error: MariaDB did not come up on 127.0.0.1:3306 within 30 s" >&2; exit 1; }
 fi
 echo "MariaDB: up on 127.0.0.1:3306"
+
+if ! port_open 5432; then
+  echo "PostgreSQL is not running on 127.0.0.1:5432: starting it"
+  if command -v pg_ctlcluster >/dev/null; then
+    cluster=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -1)
+    [ -n "$cluster" ] && pg_ctlcluster "$cluster" main start || true
+  fi
+  for _ in $(seq 1 60); do
+    port_open 5432 && break
+    sleep 0.5
+  done
+  port_open 5432 || { echo "error: PostgreSQL did not come up on 127.0.0.1:5432 (install it: user postgres, trust auth on 127.0.0.1)" >&2; exit 1; }
+fi
+echo "PostgreSQL: up on 127.0.0.1:5432"
+
+if ! port_open 6379; then
+  echo "Redis is not running on 127.0.0.1:6379: starting it"
+  command -v redis-server >/dev/null || { echo "error: redis-server not found; install Redis" >&2; exit 1; }
+  redis-server --bind 127.0.0.1 --port 6379 --daemonize yes >/dev/null
+  for _ in $(seq 1 20); do
+    port_open 6379 && break
+    sleep 0.5
+  done
+  port_open 6379 || { echo "error: Redis did not come up on 127.0.0.1:6379" >&2; exit 1; }
+fi
+echo "Redis: up on 127.0.0.1:6379"

@@ -78,6 +78,54 @@ def mysql_url(mysql_server_url: str) -> Iterator[str]:
         conn.close()
 
 
+PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("TEST_PG_PORT", "5432"))
+
+
+def _pg_admin() -> Any:
+    import psycopg
+
+    return psycopg.connect(
+        host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres", autocommit=True, connect_timeout=3
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """Base URL of the PostgreSQL server (user postgres, trust authentication)."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:  # the postgres extra missing: CI installs it (make install-dev)
+        _unavailable("psycopg", str(exc))
+    try:
+        _pg_admin().close()
+    except Exception as exc:  # noqa: BLE001
+        _unavailable(f"PostgreSQL on {PG_HOST}:{PG_PORT}", str(exc))
+    yield f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}"
+
+
+def create_pg_database(prefix: str = "sp_test_") -> str:
+    name = prefix + uuid.uuid4().hex[:12]
+    with _pg_admin() as conn:
+        conn.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
+    return name
+
+
+def drop_pg_database(name: str) -> None:
+    with _pg_admin() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture()
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = create_pg_database()
+    try:
+        yield f"{postgres_server_url}/{name}"
+    finally:
+        drop_pg_database(name)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -52,13 +52,18 @@ class Settings(BaseSettings):
     s3_region: str | None = Field(None, description="AWS region for the raw-zone bucket")
     warehouse_url: SecretStr = Field(
         SecretStr("sqlite:///./data/warehouse.db"),
-        description="SQLAlchemy URL: sqlite:///path.db or mysql+pymysql://user:pw@host/db",
+        description="SQLAlchemy URL: sqlite:///path.db, mysql+pymysql://user:pw@host/db or postgresql+psycopg://user:pw@host/db",
     )
     db_connect_timeout_seconds: float = Field(
         10.0, gt=0, le=3600, description="Longest wait to connect to the warehouse (and for a SQLite lock)"
     )
     db_read_timeout_seconds: float = Field(
         60.0, gt=0, le=86400, description="Longest wait for the warehouse to answer one statement"
+    )
+    auto_migrate: bool = Field(
+        True,
+        description="Runs migrate a warehouse that is behind; false: they refuse it and `db upgrade` "
+        "(a deploy step) migrates",
     )
     user: str = Field("me", description="Name of the listener these runs are for")
     timezone: Annotated[str, AfterValidator(check_timezone)] = Field(default_factory=system_timezone, description="IANA time zone that `stats` and the dashboard count days and hours in (default: the system's)")  # fmt: skip
@@ -75,6 +80,17 @@ class Settings(BaseSettings):
     accounts_url: str = Field(SPOTIFY_ACCOUNTS_URL, description="Spotify accounts service base URL")
     api_url: str = Field(SPOTIFY_API_URL, description="Spotify Web API base URL")
     token_file: Path = Field(Path("./data/tokens.json"), description="Token store (0600 file)")
+    token_store_url: SecretStr | None = Field(
+        None,
+        description="Shared token store every worker reaches (a SQLAlchemy URL; a table of encrypted "
+        "rows); None = token_file",
+    )
+    token_key: SecretStr | None = Field(
+        None, description="Fernet key(s), comma-separated, encrypting the shared token store"
+    )
+    users_parallel: int = Field(
+        1, ge=1, le=16, description="Listeners `run --all-users` fetches at the same time"
+    )
 
     # --- behaviour -------------------------------------------------------------------------
     retry_after_cap_seconds: float = Field(30.0, ge=0, description="Longest 429 wait inside a run")
@@ -120,6 +136,16 @@ class Settings(BaseSettings):
     @field_validator("warehouse_url")
     @classmethod
     def _warehouse_url(cls, v: SecretStr) -> SecretStr:
+        problem = warehouse_url_problem(v.get_secret_value())
+        if problem:
+            raise ValueError(problem)
+        return v
+
+    @field_validator("token_store_url")
+    @classmethod
+    def _token_store_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
         problem = warehouse_url_problem(v.get_secret_value())
         if problem:
             raise ValueError(problem)
@@ -182,9 +208,13 @@ class Settings(BaseSettings):
         out = []
         if self.client_secret is not None and self.client_secret.get_secret_value():
             out.append(self.client_secret.get_secret_value())
-        password = url_password(self.warehouse_url.get_secret_value())
-        if password:
-            out.append(password)
+        urls = [self.warehouse_url] + ([self.token_store_url] if self.token_store_url else [])
+        for url in urls:
+            password = url_password(url.get_secret_value())
+            if password:
+                out.append(password)
+        if self.token_key is not None:
+            out += [k.strip() for k in self.token_key.get_secret_value().split(",") if k.strip()]
         return out
 
     def masked(self) -> dict[str, Any]:
@@ -192,7 +222,7 @@ class Settings(BaseSettings):
         out: dict[str, Any] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
-            if name == "warehouse_url":
+            if name in ("warehouse_url", "token_store_url") and value is not None:
                 out[name] = mask_url(value.get_secret_value())
             elif isinstance(value, SecretStr):
                 out[name] = "**********" if value.get_secret_value() else ""
@@ -243,7 +273,10 @@ def warehouse_url_problem(url: str) -> str | None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    example = "use sqlite:///path/to/file.db or mysql+pymysql://user:password@host/db"
+    example = (
+        "use sqlite:///path/to/file.db, mysql+pymysql://user:password@host/db "
+        "or postgresql+psycopg://user:password@host/db"
+    )
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -264,6 +297,16 @@ def warehouse_url_problem(url: str) -> str | None:
 
         if importlib.util.find_spec("pymysql") is None:
             return "the MySQL driver is not installed: pip install 'spotify-pipeline[mysql]'"
+        return None
+    if backend == "postgresql":
+        if driver != "psycopg":
+            return f"PostgreSQL driver {driver!r} is not supported: write postgresql+psycopg://user:password@host/db"
+        if not parsed.database:
+            return f"{mask_url(url)!r} names no database: add /dbname at the end"
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None:
+            return "the PostgreSQL driver is not installed: pip install 'spotify-pipeline[postgres]'"
         return None
     return f"database {backend!r} is not supported: {example}"
 

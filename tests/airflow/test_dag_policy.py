@@ -38,6 +38,7 @@ ALLOWED_TOP_LEVEL_IMPORTS = {
     "datetime",
     "airflow.sdk",
     "spotify_pipeline.orchestration.airflow",
+    "spotify_pipeline.orchestration.mapping",
 }
 
 
@@ -61,6 +62,8 @@ def test_dag_policy(dagbag, dag_id: str) -> None:  # type: ignore[no-untyped-def
         assert task.retry_exponential_backoff >= 2.0, task.task_id
         assert task.max_retry_delay is not None and task.max_retry_delay <= timedelta(hours=1)
         assert task.execution_timeout is not None, task.task_id
+        # One small dict (or the listeners' list) per task: one XCom row, never one per key.
+        assert task.multiple_outputs is False, task.task_id
 
 
 def test_download_dags_use_data_intervals_and_publish_the_raw_zone(dagbag) -> None:  # type: ignore[no-untyped-def]
@@ -71,8 +74,17 @@ def test_download_dags_use_data_intervals_and_publish_the_raw_zone(dagbag) -> No
         dag = dagbag.dags[dag_id]
         assert isinstance(dag.timetable, CronDataIntervalTimetable)
         assert dag.timetable.expression == cron
-        (task,) = dag.tasks
-        assert [a.name for a in task.outlets] == ["spotify_raw_zone"]
+        assert len(dag.tasks) == 2
+        fetch = next(t for t in dag.tasks if t.task_id.startswith("fetch_"))
+        assert [a.name for a in fetch.outlets] == ["spotify_raw_zone"]
+        # Mapped over the listeners read at run time, in the Spotify app's pool.
+        assert fetch.upstream_task_ids == {"listeners"}
+        assert type(fetch).__name__.endswith("MappedOperator")
+        assert fetch.pool == "spotify_api"
+        # A fetch cannot reach the past: a backfill is refused, not run.
+        allowed = getattr(dag, "allowed_run_types", None)
+        if allowed is not None:
+            assert {str(getattr(r, "value", r)) for r in allowed} == {"scheduled", "manual"}
 
 
 def test_data_pipeline_is_daily_at_six_utc_then_enriches(dagbag) -> None:  # type: ignore[no-untyped-def]
@@ -81,7 +93,11 @@ def test_data_pipeline_is_daily_at_six_utc_then_enriches(dagbag) -> None:  # typ
     dag = dagbag.dags["spotify_daily_data_pipeline"]
     assert isinstance(dag.timetable, CronTriggerTimetable)
     assert dag.timetable.expression == "0 6 * * *"
-    assert dag.get_task("enrich_metadata").upstream_task_ids == {"process_landed"}
+    assert dag.get_task("enrich_metadata").upstream_task_ids == {"process_landed", "listeners"}
+    assert dag.get_task("process_landed").upstream_task_ids == {"listeners"}
+    assert dag.get_task("listeners").upstream_task_ids == {"migrate_warehouse"}
+    assert dag.get_task("migrate_warehouse").is_setup
+    assert dag.get_task("enrich_metadata").pool == "spotify_api"
 
 
 def _parse_in_subprocess(extra_env: dict[str, str], empty_dir: Path) -> dict[str, object]:

@@ -72,6 +72,12 @@ def secret_connections(
     for name in [n for n in os.environ if n.startswith("SPOTIFY_PIPELINE_")]:
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+    # The deploy step (`spotify-pipeline db upgrade`): tasks never migrate the warehouse themselves.
+    from spotify_pipeline.warehouse.engine import make_engine, upgrade
+
+    engine = make_engine(secret_db_url)
+    upgrade(engine)
+    engine.dispose()
     now = datetime.now(UTC).replace(microsecond=0)
     sim = Simulator(SimulatorConfig(seed=13, rate_limit_per_30s=5000), clock=ManualClock(now))
     sim.add_user("alice", "typical", since=now - timedelta(days=3))

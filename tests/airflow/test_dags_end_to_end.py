@@ -117,6 +117,12 @@ def world(
 
     endpoint, bucket = s3_bucket
     url = make_url(mysql_url)
+    # The deploy step (`spotify-pipeline db upgrade`): tasks never migrate the warehouse themselves.
+    from spotify_pipeline.warehouse.engine import make_engine, upgrade
+
+    engine = make_engine(mysql_url)
+    upgrade(engine)
+    engine.dispose()
     with serve(sim) as info:
         spotify = {
             "conn_type": "generic",
@@ -219,9 +225,14 @@ def test_three_dags_land_load_and_enrich_then_a_rerun_changes_nothing(
 
     pipeline = run_dag(dags, "spotify_daily_data_pipeline")
     assert {t: s[0] for t, s in pipeline.items()} == {
+        "migrate_warehouse": "success",
+        "listeners": "success",
         "process_landed": "success",
         "enrich_metadata": "success",
     }
+    assert pipeline["listeners"][2] == [
+        {"user": "alice", "partition": False, "conn_id": "spotify_default", "process_partition": None}
+    ]
     assert pipeline["process_landed"][2]["counts"]["plays_inserted"] == 50
     counts = world.counts()
     assert counts["plays"] == 50
@@ -275,7 +286,8 @@ def test_invalid_grant_fails_at_once_without_retry(
     assert (state, tries, summary) == ("failed", 1, None)
     task_log = capfd.readouterr().out
     assert (
-        "AirflowFailException" in task_log and "log in again with `spotify-pipeline auth login`" in task_log
+        "AirflowFailException" in task_log
+        and "log in again with `spotify-pipeline auth login --user alice`" in task_log
     )
     assert world.refresh_token not in task_log  # the dead token is still a secret
     assert dags["spotify_bihourly_download"].get_task("fetch_recently_played").retries == 3

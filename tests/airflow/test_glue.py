@@ -157,8 +157,8 @@ def test_aws_environment_is_set_for_the_job_and_restored(monkeypatch: pytest.Mon
         ({}, "connection 'spotify_default' is not defined"),
         ({"spotify_default": spotify_conn()}, "connection 'spotify_warehouse' is not defined"),
         (
-            {"spotify_default": spotify_conn(), "spotify_warehouse": FakeConnection(conn_type="postgres")},
-            "has type 'postgres': use mysql",
+            {"spotify_default": spotify_conn(), "spotify_warehouse": FakeConnection(conn_type="oracle")},
+            "has type 'oracle': use mysql",
         ),
         (
             {

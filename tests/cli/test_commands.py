@@ -339,3 +339,39 @@ def test_rebuild_interrupted_says_so_in_one_line_and_changes_nothing(
     assert result.stderr.strip() == "error: rebuild interrupted: the warehouse was not changed; run it again"
     assert json.loads(runner.invoke(app, ["status", "--json"]).stdout)["counts"] == before
     assert sorted(p.name for p in tmp_path.glob("w.db.rebuild*")) == ["w.db.rebuild-lock"]
+
+
+def test_users_add_login_run_all_users_and_remove(
+    served: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served.add_user("second", profile="heavy", since=datetime.now(UTC) - timedelta(days=2))
+    _browser_that_follows_redirects(monkeypatch)
+    for name in ("cli-user", "second"):
+        assert runner.invoke(app, ["users", "add", name]).exit_code == 0
+        served.sign_in(name)
+        result = runner.invoke(app, ["auth", "login", "--user", name])
+        assert result.exit_code == 0, result.output
+        assert f"logged in as {name}" in result.output
+    assert (tmp_path / "tokens.second.json").stat().st_mode & 0o777 == 0o600
+    result = runner.invoke(app, ["users", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.stdout)
+    assert [(u["user"], u["logged_in"], u["partition"]) for u in listed] == [
+        ("cli-user", True, "users/cli-user/"),
+        ("second", True, "users/second/"),
+    ]
+    result = runner.invoke(app, ["run", "--all-users", "--parallel", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert sorted(data["users"]) == ["cli-user", "second"]
+    for name in ("cli-user", "second"):
+        assert data["users"][name][0]["counts"]["plays_fetched"] == 50
+        assert list((tmp_path / "raw" / "users" / name / "recently_played").iterdir())
+    assert data["shared"][0]["job"] == "process" and data["shared"][0]["status"] == "ok"
+    result = runner.invoke(app, ["auth", "status", "--user", "second", "--json"])
+    assert json.loads(result.stdout)["logged_in"] is True
+    result = runner.invoke(app, ["users", "remove", "second"])
+    assert result.exit_code == 0 and "tokens were deleted" in result.output
+    assert not (tmp_path / "tokens.second.json").exists()
+    result = runner.invoke(app, ["users", "add", "../x"])
+    assert result.exit_code != 0 and "Traceback" not in result.output

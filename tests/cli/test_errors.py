@@ -43,11 +43,13 @@ ARGS: dict[tuple[str, ...], list[str]] = {
     ("simulator", "serve"): ["--profile", "nope"],
     ("simulator", "export"): ["{tmp}/export", "--profile", "nope"],
     ("export", "plays"): ["--format", "csv", "--out", "{tmp}/plays.csv"],
+    ("users", "add"): ["bob"],
+    ("users", "remove"): ["bob"],
 }
 BAD_CONFIGS = {
     "not a url": {"warehouse_url": "notaurl"},
     "mysql without driver": {"warehouse_url": "mysql://u:pw@127.0.0.1/db"},
-    "unsupported engine": {"warehouse_url": "postgresql://u@127.0.0.1/db"},
+    "unsupported engine": {"warehouse_url": "mssql+pyodbc://u@127.0.0.1/db"},
     "unknown variable": {"warehouse_ulr": "sqlite:///x.db"},
     "unsafe user": {"user": "../other"},
     "blank raw zone": {"raw_zone": "  "},

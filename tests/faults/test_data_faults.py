@@ -242,7 +242,8 @@ def _bad_copy(tmp_path: Path, mutate: Callable[[dict[str, Any]], None]) -> str:
 
 
 def _world_on(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> World:
-    url = request.getfixturevalue("mysql_url") if backend == "mariadb" else None
+    fixture = {"mariadb": "mysql_url", "postgres": "postgres_url"}.get(backend)
+    url = request.getfixturevalue(fixture) if fixture else None
     return _morning(tmp_path, warehouse_url=url)
 
 
@@ -254,15 +255,20 @@ def _load_bad(world: World, tmp_path: Path, content: str, told: list[str]) -> An
     return report
 
 
-BOTH = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mysql)]
+BOTH = [
+    "sqlite",
+    pytest.param("mariadb", marks=pytest.mark.mysql),
+    pytest.param("postgres", marks=pytest.mark.postgres),
+]
 
 
 @pytest.mark.parametrize(
     ("change", "backend"),
     [*((c, "sqlite") for c in _PAGE_CHANGES)]
     + [
-        pytest.param(c, "mariadb", marks=pytest.mark.mysql)
+        pytest.param(c, engine, marks=mark)
         for c in ("context-type-over-32", "lone-surrogate-in-track-id", "popularity-over-int")
+        for engine, mark in (("mariadb", pytest.mark.mysql), ("postgres", pytest.mark.postgres))
     ],
 )
 def test_one_bad_value_in_a_page_quarantines_that_object_and_the_rest_loads(
@@ -371,6 +377,12 @@ def test_a_value_the_database_refuses_quarantines_that_object_only(
                 import sqlite3
 
                 raise sqlite3.IntegrityError("CHECK constraint failed: plays")
+            if backend == "postgres":
+                import psycopg
+
+                raise psycopg.errors.StringDataRightTruncation(
+                    "value too long for type character varying(32)"
+                )
             import pymysql
 
             raise pymysql.err.DataError(1406, "Data too long for column 'track_name' at row 1")
@@ -380,7 +392,10 @@ def test_a_value_the_database_refuses_quarantines_that_object_only(
     told.append(shown(report))
     assert fired["n"] == 1 and report.status == "partial"
     told += _landed(world, 1)
-    words = "CHECK constraint failed" if backend == "sqlite" else "Data too long for column 'track_name'"
+    words = {
+        "sqlite": "CHECK constraint failed",
+        "postgres": "value too long for type character varying(32)",
+    }.get(backend, "Data too long for column 'track_name'")
     assert_three_checks(world, told, f"quarantined {BAD}", "the warehouse refused it", words)
 
 

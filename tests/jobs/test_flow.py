@@ -175,9 +175,18 @@ def test_binge_listener_polled_every_two_hours_reports_gaps(tmp_path: Path) -> N
     assert max(stored.values()) == 1
 
 
-@pytest.mark.mysql
 @pytest.mark.s3
-def test_whole_flow_on_mariadb_and_s3(tmp_path: Path, mysql_url: str, s3_bucket: tuple[str, str]) -> None:
+@pytest.mark.parametrize(
+    "engine_url",
+    [
+        pytest.param("mysql_url", marks=pytest.mark.mysql),
+        pytest.param("postgres_url", marks=pytest.mark.postgres),
+    ],
+)
+def test_whole_flow_on_mariadb_and_s3(
+    tmp_path: Path, engine_url: str, s3_bucket: tuple[str, str], request: pytest.FixtureRequest
+) -> None:
+    mysql_url = request.getfixturevalue(engine_url)  # MariaDB or PostgreSQL
     endpoint, bucket = s3_bucket
     world = make_world(
         tmp_path, warehouse_url=mysql_url, raw_zone=f"s3://{bucket}/spotify", s3_endpoint_url=endpoint

@@ -132,11 +132,18 @@ def _copy_of(world: World, tmp_path: Path) -> str:
     return other
 
 
-@pytest.mark.mysql
 @pytest.mark.s3
+@pytest.mark.parametrize(
+    "engine_url",
+    [
+        pytest.param("mysql_url", marks=pytest.mark.mysql),
+        pytest.param("postgres_url", marks=pytest.mark.postgres),
+    ],
+)
 def test_rebuilding_mariadb_from_s3_needs_no_export_file(
-    tmp_path: Path, mysql_url: str, s3_bucket: tuple[str, str]
+    tmp_path: Path, engine_url: str, s3_bucket: tuple[str, str], request: pytest.FixtureRequest
 ) -> None:
+    mysql_url = request.getfixturevalue(engine_url)  # MariaDB or PostgreSQL: the same promise
     endpoint, bucket = s3_bucket
     world = make_world(
         tmp_path,
@@ -154,7 +161,9 @@ def test_rebuilding_mariadb_from_s3_needs_no_export_file(
 
     assert report.status == "ok", report.problems
     assert report.counts["imports_replayed"] == 1
-    assert _rows(sa.create_engine(mysql_url)) == before
+    check = sa.create_engine(mysql_url)
+    assert _rows(check) == before
+    check.dispose()
 
 
 def _forget_records(world: World) -> None:

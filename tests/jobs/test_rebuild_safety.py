@@ -31,7 +31,11 @@ from .harness import START, World, make_world
 from .test_rebuild import _rows
 
 ROOT = Path(__file__).resolve().parents[2]
-BACKENDS = ["sqlite-folder", pytest.param("mariadb-s3", marks=[pytest.mark.mysql, pytest.mark.s3])]
+BACKENDS = [
+    "sqlite-folder",
+    pytest.param("mariadb-s3", marks=[pytest.mark.mysql, pytest.mark.s3]),
+    pytest.param("postgres-s3", marks=[pytest.mark.postgres, pytest.mark.s3]),
+]
 
 
 def _world(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> World:
@@ -41,7 +45,7 @@ def _world(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Worl
     return make_world(
         tmp_path,
         profile="binge",
-        warehouse_url=request.getfixturevalue("mysql_url"),
+        warehouse_url=request.getfixturevalue("mysql_url" if backend == "mariadb-s3" else "postgres_url"),
         raw_zone=f"s3://{bucket}/spotify",
         s3_endpoint_url=endpoint,
     )
@@ -80,6 +84,13 @@ def _leftovers(world: World) -> list[str]:
     if url.get_backend_name() == "sqlite":
         db = Path(url.database or "")
         return sorted(p.name for p in db.parent.glob(db.name + ".rebuild*") if not p.name.endswith("-lock"))
+    if url.get_backend_name() == "postgresql":  # side schemas in the same database
+        engine = sa.create_engine(url)
+        try:
+            names = set(sa.inspect(engine).get_schema_names())
+        finally:
+            engine.dispose()
+        return sorted(n for n in names if n.startswith("public__"))
     engine = sa.create_engine(url.set(database=None))
     try:
         names = set(sa.inspect(engine).get_schema_names())

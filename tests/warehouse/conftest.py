@@ -1,6 +1,6 @@
-"""Every warehouse test runs on SQLite (a temporary file) and on MariaDB.
+"""Every warehouse test runs on SQLite (a temporary file), MariaDB and PostgreSQL.
 
-MariaDB: one database per test session, migrated once and emptied between tests (a migration per
+MariaDB and PostgreSQL: one database per test session, migrated once and emptied between tests (a migration per
 test costs a second; emptying 15 small tables costs milliseconds). The migration test itself uses
 a fresh database per test (``mysql_url``).
 """
@@ -17,7 +17,11 @@ from sqlalchemy import Engine
 from spotify_pipeline.warehouse.engine import make_engine, upgrade
 from spotify_pipeline.warehouse.schema import metadata
 
-ENGINES = ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)]
+ENGINES = [
+    "sqlite",
+    pytest.param("mysql", marks=pytest.mark.mysql),
+    pytest.param("postgres", marks=pytest.mark.postgres),
+]
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +45,20 @@ def mysql_warehouse(mysql_server_url: str) -> Iterator[Engine]:
         admin.close()
 
 
+@pytest.fixture(scope="session")
+def postgres_warehouse(postgres_server_url: str) -> Iterator[Engine]:
+    from tests.conftest import create_pg_database, drop_pg_database
+
+    name = create_pg_database("sp_wh_")
+    try:
+        engine = make_engine(f"{postgres_server_url}/{name}")
+        upgrade(engine)
+        yield engine
+        engine.dispose()
+    finally:
+        drop_pg_database(name)
+
+
 @pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
@@ -49,7 +67,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield eng
         eng.dispose()
         return
-    eng = request.getfixturevalue("mysql_warehouse")
+    eng = request.getfixturevalue(f"{request.param}_warehouse")
     _empty(eng)
     yield eng
 

@@ -14,7 +14,14 @@ from spotify_pipeline.warehouse.engine import current_revision, head_revision, m
 def _fresh(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Engine:
     if kind == "sqlite":
         return make_engine(f"sqlite:///{tmp_path}/nested/dir/warehouse.db")
-    return make_engine(request.getfixturevalue("mysql_url"))
+    return make_engine(request.getfixturevalue(f"{kind}_url"))
+
+
+KINDS = [
+    "sqlite",
+    pytest.param("mysql", marks=pytest.mark.mysql),
+    pytest.param("postgres", marks=pytest.mark.postgres),
+]
 
 
 def _diff(engine: Engine, metadata: sa.MetaData) -> list[object]:
@@ -25,7 +32,7 @@ def _diff(engine: Engine, metadata: sa.MetaData) -> list[object]:
         return list(compare_metadata(context, metadata))
 
 
-@pytest.mark.parametrize("kind", ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+@pytest.mark.parametrize("kind", KINDS)
 def test_migrated_schema_equals_schema_py(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     engine = _fresh(kind, tmp_path, request)
     assert current_revision(engine) is None
@@ -88,12 +95,22 @@ def test_mysql_engine_settings(mysql_url: str) -> None:
     engine.dispose()
 
 
+@pytest.mark.postgres
+def test_postgres_engine_settings(postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW timezone").scalar() == "UTC"
+        assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "1min"
+        assert conn.exec_driver_sql("SHOW transaction_isolation").scalar() == "read committed"
+    engine.dispose()
+
+
 def test_unsupported_url_names_the_setting() -> None:
     with pytest.raises(WarehouseError, match="SPOTIFY_PIPELINE_WAREHOUSE_URL"):
-        make_engine("postgresql://localhost/x")
+        make_engine("mssql+pyodbc://localhost/x")
 
 
-@pytest.mark.parametrize("kind", ["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+@pytest.mark.parametrize("kind", KINDS)
 def test_0004_widens_names_and_numbers_keeping_every_value(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -6,11 +6,33 @@ from typing import Annotated
 
 import typer
 
+from ..settings import Settings
 from .common import call, console, err_console, fail, print_json, settings, warn
 
 NO_FILES = {"warehouse_must_exist": False, "raw_zone_must_exist": False}  # logging in needs neither
 
 app = typer.Typer(help="Log in to Spotify, see how long the login lasts, log out.", no_args_is_help=True)
+
+UserOpt = Annotated[
+    str | None,
+    typer.Option("--user", help="A listener of `users list` (default: the configured user)"),
+]
+
+
+def user_settings(user: str | None) -> Settings:
+    """The settings of ``user`` (their token state), the configured user's when None."""
+    from ..jobs.users import for_user
+
+    s = settings(**NO_FILES)
+    if user is None or user == s.user:
+        return s
+    return call(for_user, s, user, partition=False)
+
+
+def _where(s: Settings) -> str:
+    if s.token_store_url is not None:
+        return f"the shared token store (user {s.user}, encrypted)"
+    return f"{s.token_file} (mode 0600)"
 
 
 @app.command()
@@ -24,24 +46,25 @@ def login(
             "--scope", help="Also ask for: playlists (write private playlists, for recommend --to-playlist)"
         ),
     ] = None,
+    user: UserOpt = None,
 ) -> None:
     """Authorize this app (PKCE, or a confidential client when a secret is set) and store the tokens."""
     import webbrowser
 
     from ..clock import SystemClock
+    from ..jobs.token_stores import open_token_store
     from ..settings import PLAYLIST_SCOPES, SCOPES
     from ..spotify.auth import login as do_login
-    from ..spotify.tokens import FileTokenStore
 
     extra = {"playlists": PLAYLIST_SCOPES}
     unknown = [name for name in scope or [] if name not in extra]
     if unknown:
         fail(f"--scope {unknown[0]!r}: the only extra scope is 'playlists' (private playlists for recommend)")
     scopes = SCOPES + tuple(s for name in dict.fromkeys(scope or []) for s in extra[name])
-    s = settings(**NO_FILES)
+    s = user_settings(user)
     if not s.client_id:
         fail("no client id: set SPOTIFY_PIPELINE_CLIENT_ID (or client_id in spotify-pipeline.toml)")
-    store = FileTokenStore(s.token_file)
+    store = call(open_token_store, s)
     state = call(
         do_login,
         s,
@@ -53,16 +76,18 @@ def login(
         browser=lambda url: webbrowser.open(url),
         scopes=scopes,
     )
-    console.print(f"logged in; tokens stored in {s.token_file} (mode 0600); scopes: {state.scope}")
+    console.print(
+        f"logged in as {s.user}; tokens stored in {_where(s)}; scopes: {state.scope}", highlight=False
+    )
 
 
 @app.command()
-def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def status(as_json: Annotated[bool, typer.Option("--json")] = False, user: UserOpt = None) -> None:
     """Days left of the 6-month refresh-token life, with warnings at 30 and 7 days."""
     from ..jobs.runtime import Runtime
     from ..jobs.status import token_status
 
-    data = token_status(Runtime(settings(**NO_FILES)))
+    data = call(token_status, Runtime(user_settings(user)))
     if as_json:
         print_json(data)
     elif not data["logged_in"]:
@@ -79,13 +104,15 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 
 @app.command()
-def logout() -> None:
+def logout(user: UserOpt = None) -> None:
     """Delete the stored tokens."""
-    from ..spotify.tokens import FileTokenStore
+    from ..jobs.token_stores import open_token_store
 
-    s = settings(**NO_FILES)
-    if not s.token_file.exists():
+    s = user_settings(user)
+    if s.token_store_url is None and not s.token_file.exists():
         console.print(f"nothing to remove: no tokens at {s.token_file} (setting token_file)")
         return
-    call(FileTokenStore(s.token_file).delete)
-    console.print(f"removed {s.token_file}")
+    if not call(call(open_token_store, s).delete):
+        console.print(f"nothing to remove: no tokens for {s.user} in {_where(s)}", highlight=False)
+        return
+    console.print(f"removed the tokens of {s.user} from {_where(s)}", highlight=False)

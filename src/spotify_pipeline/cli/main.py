@@ -19,6 +19,7 @@ from . import (
     simulator_cmd,
     stats_cmd,
     status_cmd,
+    users_cmd,
 )
 from .common import STATE, call, console, print_json, settings, warn
 from .edge import PipelineGroup
@@ -38,6 +39,7 @@ app.add_typer(fetch_cmd.app, name="fetch")
 app.add_typer(fetch_cmd.pause_app, name="pause")
 app.add_typer(db_app, name="db")
 app.add_typer(simulator_cmd.app, name="simulator")
+app.add_typer(users_cmd.app, name="users")
 app.command("demo")(demo_cmd.demo)
 app.command("import-history")(history_cmd.import_history)
 app.command("coverage")(coverage_cmd.coverage)
@@ -133,10 +135,22 @@ def enrich(
 
 
 @app.command()
-def run(as_json: JsonOpt = False) -> None:
+def run(
+    as_json: JsonOpt = False,
+    all_users: Annotated[
+        bool, typer.Option("--all-users", help="Fetch for every listener of `users list`, then load once")
+    ] = False,
+    parallel: Annotated[
+        int | None,
+        typer.Option("--parallel", min=1, max=16, help="Listeners fetched at once (users_parallel)"),
+    ] = None,
+) -> None:
     """One full cycle for cron: fetch recent, followed artists once a day, process, enrich past the threshold."""
     from ..jobs import run_all
 
+    if all_users:
+        _run_all_users(as_json, parallel)
+        return
     reports = fetch_cmd.run_interruptible("run", run_all, fetch_cmd.landing_settings())
     if as_json:
         print_json([r.to_dict() for r in reports])
@@ -145,6 +159,34 @@ def run(as_json: JsonOpt = False) -> None:
             _report(r, False)
     if any(r.status == "failed" for r in reports):
         raise typer.Exit(1)
+
+
+def _run_all_users(as_json: bool, parallel: int | None) -> None:
+    from ..jobs.users import run_all_users
+
+    result = fetch_cmd.run_interruptible("run --all-users", run_all_users, settings(), parallel=parallel)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        for user, reports in result.users.items():
+            for r in reports:
+                console.print(Text(f"[{user}] ") + _styled(r), highlight=False, soft_wrap=True)
+                for problem in r.problems:
+                    warn(problem)
+        for r in result.shared:
+            console.print(_styled(r), highlight=False, soft_wrap=True)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+def _styled(report: object) -> Text:
+    from ..jobs.report import JobReport
+
+    assert isinstance(report, JobReport)
+    style = {"ok": "green", "paused": "yellow", "skipped": "yellow", "partial": "yellow"}.get(
+        report.status, "red"
+    )
+    return Text(report.summary(), style=style)
 
 
 @app.command()

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 from ..clock import Clock
 from ..errors import MalformedRawObject, PipelineError
 from ..landing.envelope import parse_object_checked
-from ..landing.keys import parse_key
+from ..landing.keys import USERS_PREFIX, parse_key
 from ..landing.store import RawObjectInfo
 from ..settings import Settings
 from ..transform.raw_object import Lookup, ObjectRows, object_rows
@@ -50,7 +50,12 @@ def process(
     clock: Clock | None = None,
     runtime: Runtime | None = None,
     progress: ProgressFn | None = None,
+    partition: str | None = None,
+    reload_between: tuple[datetime, datetime] | None = None,
 ) -> JobReport:
+    """``partition``: None loads the whole store; ``users/<name>/`` one listener's partition; ``""``
+    the objects outside every partition. ``reload_between``: objects whose hour lies in [start, end)
+    load again even when the manifest lists them (an Airflow backfill reprocesses its interval)."""
     rt = Runtime.resolve(settings, runtime, clock=clock)
     report = JobReport("process")
     progress = progress or no_progress
@@ -66,7 +71,12 @@ def process(
         with rt.engine.connect() as conn:
             manifest = {key: entry["etag"] for key, entry in writes.manifest_entries(conn).items()}
         # Keys are filtered before the store looks at a file's content: a stray file is never read.
-        todo = [info for info in rt.store.list("", accept=_is_ours) if manifest.get(info.key) != info.etag]
+        todo = [
+            info
+            for info in rt.store.list(partition or "", accept=_is_ours)
+            if (manifest.get(info.key) != info.etag or _within(info.key, reload_between))
+            and not (partition == "" and info.key.startswith(USERS_PREFIX))
+        ]
         memo = WriteMemo()  # this run's own writes, so a year of overlapping pages is not re-sent
         cache = ItemCache()  # this run's transformed items, so a play listed in six pages is read once
         progress(0, len(todo), "loading raw objects")
@@ -87,6 +97,10 @@ def process(
     n = report.counts.get("objects_loaded", 0)
     report.message = f"loaded {n} objects, {report.counts.get('plays_inserted', 0)} new plays"
     return report
+
+
+def _within(key: str, between: tuple[datetime, datetime] | None) -> bool:
+    return between is not None and between[0] <= parse_key(key).hour < between[1]
 
 
 def _is_ours(key: str) -> bool:

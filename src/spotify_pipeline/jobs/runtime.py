@@ -51,6 +51,24 @@ def migrated_engine(url: str, timeouts: DbTimeouts | None = None) -> Engine:
     return engine
 
 
+def checked_engine(url: str, timeouts: DbTimeouts | None = None) -> Engine:
+    """An engine whose schema must already be at the newest migration (``auto_migrate = false``:
+    migrating is a deploy step, ``spotify-pipeline db upgrade``, never a side effect of a task)."""
+    from ..errors import ConfigError
+    from ..warehouse.engine import current_revision, head_revision, make_engine, warehouse_errors
+
+    engine = make_engine(url, timeouts)
+    with warehouse_errors(url, timeouts):
+        current = current_revision(engine)
+    if current != head_revision():
+        raise ConfigError(
+            f"the warehouse is at schema revision {current or 'none'}, this version needs {head_revision()}: "
+            "run `spotify-pipeline db upgrade` (or the data pipeline DAG's migrate_warehouse task) first "
+            "(setting auto_migrate is false)"
+        )
+    return engine
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -72,9 +90,8 @@ class Runtime:
 
         if self.engine_override is not None:
             return self.engine_override
-        return migrated_engine(
-            self.settings.warehouse_url.get_secret_value(), DbTimeouts.from_settings(self.settings)
-        )
+        build = migrated_engine if self.settings.auto_migrate else checked_engine
+        return build(self.settings.warehouse_url.get_secret_value(), DbTimeouts.from_settings(self.settings))
 
     @cached_property
     def store(self) -> RawStore:
@@ -86,9 +103,9 @@ class Runtime:
     def token_store(self) -> TokenStore:
         if self.token_store_override is not None:
             return self.token_store_override
-        from ..spotify.tokens import FileTokenStore
+        from .token_stores import open_token_store
 
-        return FileTokenStore(self.settings.token_file)
+        return open_token_store(self.settings)
 
     @cached_property
     def state(self) -> OutageTolerantStateStore:

@@ -262,6 +262,19 @@ def warehouse_url_from_connection(conn: ConnectionLike, conn_id: str = WAREHOUSE
             query=query,
         )
         return url.render_as_string(hide_password=False)
+    if kind in ("postgres", "postgresql"):
+        if not conn.host or not conn.schema:
+            raise _config_error(
+                f"Airflow connection {conn_id!r} (postgres) needs a host and a schema (the database)"
+            )
+        return URL.create(
+            "postgresql+psycopg",
+            username=conn.login or None,
+            password=conn.password or None,
+            host=conn.host,
+            port=conn.port or None,
+            database=conn.schema,
+        ).render_as_string(hide_password=False)
     if kind == "sqlite":
         path = conn.host or conn.schema
         if not path:
@@ -269,11 +282,17 @@ def warehouse_url_from_connection(conn: ConnectionLike, conn_id: str = WAREHOUSE
         return f"sqlite:///{path}"
     raise _config_error(
         f"Airflow connection {conn_id!r} has type {conn.conn_type!r}: use mysql (MariaDB/MySQL), "
-        "sqlite, or put a SQLAlchemy URL in its extra 'sqlalchemy_url'"
+        "postgres, sqlite, or put a SQLAlchemy URL in its extra 'sqlalchemy_url'"
     )
 
 
-def build_run_config(get_connection: ConnectionGetter | None = None) -> RunConfig:
+def build_run_config(
+    get_connection: ConnectionGetter | None = None,
+    *,
+    conn_id: str = SPOTIFY_CONN_ID,
+    user: str | None = None,
+    partition: bool = False,
+) -> RunConfig:
     """Settings from the ``spotify_default``, warehouse and S3 connections.
 
     ``spotify_default``: login = client id, password = client secret (empty for PKCE apps); extras
@@ -285,10 +304,10 @@ def build_run_config(get_connection: ConnectionGetter | None = None) -> RunConfi
 
     if get_connection is None:
         get_connection = airflow_connection
-    spotify = get_connection(SPOTIFY_CONN_ID)
+    spotify = get_connection(conn_id)
     if spotify is None:
         raise _config_error(
-            f"Airflow connection {SPOTIFY_CONN_ID!r} is not defined: add it (login = Spotify client id, "
+            f"Airflow connection {conn_id!r} is not defined: add it (login = Spotify client id, "
             "password = client secret or empty for PKCE, extra redirect_uri) as described in docs/airflow.md"
         )
     extra = spotify.extra_dejson
@@ -305,6 +324,8 @@ def build_run_config(get_connection: ConnectionGetter | None = None) -> RunConfi
             overrides[key] = str(extra[key])
     if "user_partition" in extra:
         overrides["user_partition"] = _truthy(extra["user_partition"])
+    # Tasks never migrate: `spotify-pipeline db upgrade` or the data pipeline's setup task does.
+    overrides["auto_migrate"] = False
 
     warehouse_id = str(extra.get("warehouse_conn_id") or WAREHOUSE_CONN_ID)
     warehouse = get_connection(warehouse_id)
@@ -314,6 +335,7 @@ def build_run_config(get_connection: ConnectionGetter | None = None) -> RunConfi
             "or with extra 'sqlalchemy_url' (see docs/airflow.md)"
         )
     overrides["warehouse_url"] = warehouse_url_from_connection(warehouse, warehouse_id)
+    _token_store(extra, overrides)
 
     credentials: AwsCredentials | None = None
     if str(overrides["raw_zone"]).startswith("s3://"):
@@ -331,7 +353,35 @@ def build_run_config(get_connection: ConnectionGetter | None = None) -> RunConfi
                 overrides["s3_region"] = str(region)
             if aws.login and aws.password:
                 credentials = AwsCredentials(aws.login, aws.password, aws_extra.get("aws_session_token"))
-    return RunConfig(load_settings(**overrides), credentials)
+    settings = load_settings(**overrides)
+    if user is not None:
+        from spotify_pipeline.jobs.users import for_user
+
+        settings = for_user(settings, user, partition=partition)
+    return RunConfig(settings, credentials)
+
+
+def _token_store_name(settings: Settings) -> str:
+    if settings.token_store_url is not None:
+        return "the shared token store, table spotify_token_state"
+    return str(settings.token_file)
+
+
+def _token_store(extra: Mapping[str, Any], overrides: dict[str, Any]) -> None:
+    """extra ``token_store``: ``"warehouse"`` keeps the tokens in the warehouse's database (encrypted
+    rows, compare-and-set), any other value is that database's URL; the key is ``token_key`` of the
+    workers' environment (SPOTIFY_PIPELINE_TOKEN_KEY), else Airflow's own ``[core] fernet_key``: kept
+    apart from the database either way."""
+    where = str(extra.get("token_store") or "").strip()
+    if not where:
+        return
+    overrides["token_store_url"] = overrides["warehouse_url"] if where == "warehouse" else where
+    if not os.environ.get("SPOTIFY_PIPELINE_TOKEN_KEY"):
+        from airflow.sdk import conf
+
+        key = conf.get("core", "fernet_key", fallback="")
+        if key:
+            overrides["token_key"] = key
 
 
 def mask_run_secrets(config: RunConfig, logger: logging.Logger | None = None) -> None:
@@ -416,6 +466,15 @@ def run_hour(context: Mapping[str, Any]) -> datetime:
     return end.replace(minute=0, second=0, microsecond=0)
 
 
+def backfill_interval(context: Mapping[str, Any]) -> tuple[datetime, datetime] | None:
+    """A backfill run's data interval: the data pipeline loads that interval's objects again."""
+    run_type = getattr(context.get("dag_run"), "run_type", None)
+    if str(getattr(run_type, "value", run_type)) != "backfill":
+        return None
+    start, end = _as_utc(context.get("data_interval_start")), _as_utc(context.get("data_interval_end"))
+    return (start, end) if start is not None and end is not None and start < end else None
+
+
 def is_asset_triggered(context: Mapping[str, Any]) -> bool:
     run_type = getattr(context.get("dag_run"), "run_type", None)
     return str(getattr(run_type, "value", run_type)) == "asset_triggered"
@@ -425,7 +484,9 @@ class JobFailed(RuntimeError):
     """A job reported ``failed``: Airflow retries the task with backoff."""
 
 
-def _call(job: JobName, settings: Settings, context: Mapping[str, Any]) -> JobReport:
+def _call(
+    job: JobName, settings: Settings, context: Mapping[str, Any], partition: str | None = None
+) -> JobReport:
     from spotify_pipeline import jobs
 
     if job == "download_recently_played":
@@ -433,7 +494,7 @@ def _call(job: JobName, settings: Settings, context: Mapping[str, Any]) -> JobRe
     if job == "download_followed_artists":
         return jobs.download_followed_artists(settings, hour=run_hour(context))
     if job == "process":
-        return jobs.process(settings)
+        return jobs.process(settings, partition=partition, reload_between=backfill_interval(context))
     if job == "enrich":
         # The daily run enriches whatever is missing; runs triggered by each landing wait for the
         # threshold, so a play every two hours does not cost an enrichment pass every two hours.
@@ -499,7 +560,14 @@ def report_outcome(report: JobReport) -> dict[str, Any]:
     return summary
 
 
-def run_job(job: JobName) -> dict[str, Any]:
+def run_job(
+    job: JobName,
+    *,
+    conn_id: str = SPOTIFY_CONN_ID,
+    user: str | None = None,
+    partition: bool = False,
+    process_partition: str | None = None,
+) -> dict[str, Any]:
     """The one call of a task body: settings from connections, one job, Airflow's outcome.
 
     Faults as a user needs them: ``invalid_grant`` and bad configuration fail at once without
@@ -514,7 +582,7 @@ def run_job(job: JobName) -> dict[str, Any]:
 
     context = get_current_context()
     try:
-        config = build_run_config()
+        config = build_run_config(conn_id=conn_id, user=user, partition=partition)
     except ConfigError as exc:
         raise AirflowFailException(
             f"{exc} (not retried: fix the configuration, then clear the task)"
@@ -530,11 +598,12 @@ def run_job(job: JobName) -> dict[str, Any]:
     )
     try:
         with aws_environment(config.aws_credentials):
-            report = _call(job, settings, context)
+            report = _call(job, settings, context, process_partition)
     except LoginRequired as exc:
         raise AirflowFailException(
-            f"{exc.reason} for user {settings.user!r}: log in again with `spotify-pipeline auth login`, "
-            f"writing the token store {settings.token_file} that the Airflow workers read. "
+            f"{exc.reason} for user {settings.user!r}: log in again with "
+            f"`spotify-pipeline auth login --user {settings.user}`, writing the token store the Airflow "
+            f"workers read ({_token_store_name(settings)}). "
             "Not retried: no retry can fix this."
         ) from exc
     except AuthError as exc:

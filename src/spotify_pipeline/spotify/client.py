@@ -497,12 +497,20 @@ class SpotifyClient:
                 latest = self.token_store.load()
                 if attempt == 0 and latest is not None and latest.refresh_token != current.refresh_token:
                     continue
-                # Terminal (spotify-api.md §3.2: "discard the token ... Do not retry the refresh").
-                self.token_store.delete()
+                # Terminal (spotify-api.md §3.2: "discard the token ... Do not retry the refresh"),
+                # but only the token that failed: a newer one saved meanwhile stays.
+                self.token_store.delete_if(current)
                 self._token_state = None
                 raise
-            self.token_store.save(fresh)
-            self._token_state = fresh
+            if self.token_store.replace(current, fresh):
+                self._token_state = fresh
+                return
+            # Another worker saved a newer token between our read and our write: theirs is the
+            # stored one (a rotated refresh token of ours would be lost anyway); use it, never
+            # overwrite it. When the login was removed meanwhile, this run still uses its token.
+            latest = self.token_store.load()
+            log.info("another run saved a newer Spotify token while this one refreshed; using the stored one")
+            self._token_state = latest if latest is not None and latest.client_id == self.client_id else fresh
             return
 
     def _refresh_once(self, current: TokenState) -> TokenState:

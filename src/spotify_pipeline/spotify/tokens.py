@@ -13,7 +13,8 @@ import logging
 import os
 import stat
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +42,9 @@ class TokenState:
     consented_at: datetime
     client_id: str
     token_type: str = "Bearer"
+    # The store's version of this state: 0 until stored. A refresh saves its result only when the
+    # store still holds the version it refreshed (compare-and-set, ``TokenStore.replace``).
+    version: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("expires_at", "consented_at"):
@@ -77,6 +81,7 @@ class TokenState:
                 "scope": self.scope,
                 "consented_at": self.consented_at.isoformat(),
                 "client_id": self.client_id,
+                "version": self.version,
             },
             indent=2,
         )
@@ -112,13 +117,25 @@ class TokenState:
             consented_at=consented_at,
             client_id=data["client_id"],
             token_type=str(data.get("token_type", "Bearer")),
+            version=_version(data.get("version")),
         )
 
 
+def _version(value: Any) -> int:
+    # Files written before versions existed hold none: version 0.
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
 class TokenStore(Protocol):
+    """One user's token state. ``save`` (a login) writes unconditionally; ``replace`` and
+    ``delete_if`` write only while the store still holds ``old``'s version, so a worker that lost a
+    refresh race to another never overwrites or deletes the newer token (it re-reads instead)."""
+
     def load(self) -> TokenState | None: ...
     def save(self, state: TokenState) -> None: ...
     def delete(self) -> bool | None: ...
+    def replace(self, old: TokenState, new: TokenState) -> bool: ...
+    def delete_if(self, old: TokenState) -> bool: ...
 
 
 class MemoryTokenStore:
@@ -132,12 +149,24 @@ class MemoryTokenStore:
         return self._state
 
     def save(self, state: TokenState) -> None:
+        state.version = (self._state.version if self._state is not None else 0) + 1
         self._state = state
         self.saves += 1
 
     def delete(self) -> bool:
         had, self._state = self._state is not None, None
         return had
+
+    def replace(self, old: TokenState, new: TokenState) -> bool:
+        if self._state is None or self._state.version != old.version:
+            return False
+        self.save(new)
+        return True
+
+    def delete_if(self, old: TokenState) -> bool:
+        if self._state is None or self._state.version != old.version:
+            return False
+        return self.delete()
 
     def __repr__(self) -> str:
         return f"MemoryTokenStore(holds_token={self._state is not None})"
@@ -179,9 +208,57 @@ class FileTokenStore:
         return state
 
     def save(self, state: TokenState) -> None:
-        text = self._read()
-        if text is not None and text.strip() and not _looks_ours(text):
-            raise self._foreign("it would be overwritten")
+        with self._locked():
+            text = self._read()
+            if text is not None and text.strip() and not _looks_ours(text):
+                raise self._foreign("it would be overwritten")
+            state.version = self._stored_version(text) + 1
+            self._write(state)
+
+    def replace(self, old: TokenState, new: TokenState) -> bool:
+        """Save ``new`` only while the file still holds ``old``'s version (under a lock file)."""
+        with self._locked():
+            text = self._read()
+            if text is None or not text.strip() or self._stored_version(text) != old.version:
+                return False
+            new.version = old.version + 1
+            self._write(new)
+            return True
+
+    def delete_if(self, old: TokenState) -> bool:
+        """Delete only while the file still holds ``old``'s version: never a newer login or refresh."""
+        with self._locked():
+            text = self._read()
+            if text is None or self._stored_version(text) != old.version:
+                return False
+            self.path.unlink(missing_ok=True)
+            return True
+
+    @staticmethod
+    def _stored_version(text: str | None) -> int:
+        try:
+            data = json.loads(text or "")
+        except (ValueError, RecursionError):
+            return 0
+        return _version(data.get("version")) if isinstance(data, dict) else 0
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """An exclusive lock on the token folder itself (no lock file left behind): compare and write
+        are one step for every process of this host. Across hosts, use the shared token store
+        (``token_store_url``): locks on network file systems are not to be relied on."""
+        import fcntl
+
+        folder = self.path.parent
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _write(self, state: TokenState) -> None:
         folder = self.path.parent
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         # mkstemp creates the file with mode 0600.
@@ -205,7 +282,8 @@ class FileTokenStore:
             return False
         if text.strip() and not _looks_ours(text):
             raise self._foreign("it would be deleted")
-        self.path.unlink(missing_ok=True)
+        with self._locked():
+            self.path.unlink(missing_ok=True)
         return True
 
     def _read(self) -> str | None:

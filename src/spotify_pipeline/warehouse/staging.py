@@ -12,6 +12,12 @@ Ctrl-C, SIGKILL, a power cut); a new rebuild first removes what an interrupted o
   the swap is one ``RENAME TABLE`` moving every table of ours from ``D`` to ``D__old`` and from
   ``D__rebuild`` to ``D`` (atomic in MariaDB and MySQL 8), then ``D__old`` and ``D__rebuild`` are
   dropped. The user needs CREATE and DROP on those two names. One rebuild at a time: ``GET_LOCK``.
+- PostgreSQL, tables in schema ``S`` (the connection's current schema, usually ``public``): staging
+  schema ``S__rebuild`` in the same database; the swap is one transaction (PostgreSQL's DDL is
+  transactional) of ``ALTER TABLE ... SET SCHEMA`` moving every table of ours from ``S`` to
+  ``S__old`` and from ``S__rebuild`` to ``S`` (indexes, constraints and owned sequences move with
+  their table), then both side schemas are dropped. The user needs CREATE on the database. One
+  rebuild at a time: ``pg_try_advisory_lock``.
 """
 
 from __future__ import annotations
@@ -69,6 +75,12 @@ class Stage:
     def discard(self) -> None:
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Release the connections the stage holds (after discard)."""
+        admin = getattr(self, "admin", None)
+        if admin is not None:
+            admin.dispose()
+
 
 @contextmanager
 def staged(target_url: str) -> Iterator[Stage]:
@@ -79,8 +91,14 @@ def staged(target_url: str) -> Iterator[Stage]:
         stage = _SqliteStage(url)
     elif url.get_backend_name() in MYSQL:
         stage = _MysqlStage(url)
+    elif url.get_backend_name() == "postgresql":
+        from .staging_pg import PostgresStage
+
+        stage = PostgresStage(url)
     else:
-        raise PipelineError(f"cannot rebuild into {url.get_backend_name()!r}: use SQLite or MySQL/MariaDB")
+        raise PipelineError(
+            f"cannot rebuild into {url.get_backend_name()!r}: use SQLite, MySQL/MariaDB or PostgreSQL"
+        )
     with stage.locked():
         stage.discard()  # what an interrupted rebuild left
         try:
@@ -91,6 +109,8 @@ def staged(target_url: str) -> Iterator[Stage]:
                 stage.discard()
             except PipelineError as exc:  # never hide why the rebuild stopped; the next one cleans up
                 log.warning("%s", exc)
+            finally:
+                stage.close()
 
 
 def holds_data(url: str) -> bool:

@@ -1,4 +1,4 @@
-"""Column types that behave the same on SQLite and MySQL/MariaDB."""
+"""Column types that behave the same on SQLite, MySQL/MariaDB and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Text
-from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -47,7 +47,8 @@ def datetime3() -> TypeEngine[datetime]:
 
 
 class LongText(TypeDecorator[str]):
-    """Free text with no limit from Spotify (names, labels): TEXT on SQLite, MEDIUMTEXT on MySQL.
+    """Free text with no limit from Spotify (names, labels): TEXT on SQLite and PostgreSQL, MEDIUMTEXT
+    on MySQL.
 
     MySQL's TEXT holds only 64 KiB (in bytes, and a name takes up to 4 bytes a character);
     MEDIUMTEXT holds 16 MiB. ``MAX_BYTES`` is checked before a row is written
@@ -61,6 +62,10 @@ class LongText(TypeDecorator[str]):
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name in MYSQL:
             return dialect.type_descriptor(mysql.MEDIUMTEXT())
+        if dialect.name == "postgresql":
+            # PostgreSQL's TEXT has no limit below 1 GB. Returned as is: PostgreSQL's type_descriptor
+            # adapts a generic Text to its string type, which compiles to VARCHAR.
+            return postgresql.TEXT()
         return dialect.type_descriptor(Text())
 
 

@@ -2,8 +2,8 @@
 
 ``insert_ignore`` adds rows whose key is not there yet and reports how many it added;
 ``upsert`` adds or updates. Both are chunked executemany statements (a year of plays loads in
-well under a second). SQLite uses ``ON CONFLICT``; MySQL/MariaDB ``INSERT IGNORE`` and
-``ON DUPLICATE KEY UPDATE``.
+well under a second). SQLite and PostgreSQL use ``ON CONFLICT DO NOTHING / DO UPDATE``;
+MySQL/MariaDB ``INSERT IGNORE`` and ``ON DUPLICATE KEY UPDATE``.
 
 ``INSERT IGNORE`` ignores more than duplicate keys: MySQL turns an over-long string into a
 truncated one, a number out of its column's range into the nearest one it can hold (3,000,000,000
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, func
-from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.elements import ColumnElement
@@ -63,12 +63,13 @@ class _Statement(NamedTuple):
         if self.op == "ignore":
             if _is_mysql(conn):
                 return mysql.insert(table).prefix_with("IGNORE")
-            return sqlite.insert(table).on_conflict_do_nothing()
+            return _on_conflict_insert(conn, table).on_conflict_do_nothing()
         if _is_mysql(conn):
             my = mysql.insert(table)
             sets = _assignments(table, my.inserted, self.update_cols, self.keep_cols)
             return my.on_duplicate_key_update(sets) if sets else my.prefix_with("IGNORE")
-        lite = sqlite.insert(table)
+        # SQLite and PostgreSQL share the ON CONFLICT ... DO UPDATE / DO NOTHING form.
+        lite = _on_conflict_insert(conn, table)
         sets = _assignments(table, lite.excluded, self.update_cols, self.keep_cols)
         if sets:
             return lite.on_conflict_do_update(index_elements=list(self.key_cols), set_=sets)
@@ -302,6 +303,12 @@ def _assignments(
     for name in keep_cols:
         sets[name] = func.coalesce(new[name], table.c[name])
     return sets
+
+
+def _on_conflict_insert(conn: Connection, table: Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def _is_mysql(conn: Connection) -> bool:

@@ -1,0 +1,64 @@
+"""`spotify-pipeline users add|list|remove`: the listeners one Spotify app serves."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .common import call, console, print_json, settings, warn
+
+app = typer.Typer(
+    help="The listeners this pipeline serves (one Spotify app, several users).", no_args_is_help=True
+)
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="The listener's name (a raw-zone partition users/NAME/)")],
+) -> None:
+    """Register a listener; then log them in with `auth login --user NAME`."""
+    from ..jobs.users import add_user
+
+    added = call(add_user, settings(), name)
+    if added:
+        console.print(f"added {name}; next: `spotify-pipeline auth login --user {name}`", highlight=False)
+    else:
+        console.print(f"{name} was already registered; nothing changed", highlight=False)
+
+
+@app.command("list")
+def list_(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array")] = False) -> None:
+    """Every listener, where their raw objects go and whether their login works."""
+    from ..jobs.users import describe_users
+
+    users = call(describe_users, settings())
+    if as_json:
+        print_json(users)
+        return
+    if not users:
+        console.print(f"no listeners registered: runs serve the configured user {settings().user!r}")
+        return
+    for u in users:
+        login = (
+            f"logged in, {u['refresh_token_days_left']} days left"
+            if u.get("logged_in")
+            else u.get("problem", "not logged in")
+        )
+        console.print(f"{u['user']}\t{u['partition'] or '(raw zone root)'}\t{login}", highlight=False)
+
+
+@app.command("remove")
+def remove(
+    name: str,
+    keep_tokens: Annotated[bool, typer.Option("--keep-tokens", help="Keep their login (tokens)")] = False,
+) -> None:
+    """Stop serving a listener and delete their login; their plays and raw objects stay."""
+    from ..jobs.users import remove_user
+
+    done = call(remove_user, settings(), name, keep_tokens=keep_tokens)
+    if not done["registered"]:
+        warn(f"{name} was not registered")
+    console.print(
+        f"removed {name}" + ("; their tokens were deleted" if done["tokens_deleted"] else ""), highlight=False
+    )
