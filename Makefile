@@ -17,11 +17,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.core: $(BIN)/python pyproject.toml $(CONSTRAINTS)
-	$(PIP) -e .
+	$(PIP) -e '.[dashboard]'
 	@touch $@
 
 $(VENV)/.dev: $(VENV)/.core
-	$(PIP) -e '.[dev,s3,mysql,airflow]'
+	$(PIP) -e '.[dev,s3,mysql,airflow,dashboard]'
 	@touch $@
 
 .PHONY: install
