@@ -4,6 +4,7 @@ thread for the length of a test."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from spotify_pipeline.jobs import download_followed_artists, download_recently_p
 from spotify_pipeline.spotify.tokens import FileTokenStore
 
 ZONE = "America/New_York"
-DAYS = 3
+DAYS = 14 if os.environ.get("UPDATE_SCREENSHOTS") == "1" else 3  # a fuller picture for docs/images
 XSS = "<img src=x onerror=alert(1)>"
 XSS_ID = "7" * 22
 

@@ -126,3 +126,24 @@ def test_a_missing_warehouse_is_one_line_and_not_created(dash: Dash, tmp_path: P
     assert proc.returncode == 1 and out == ""
     assert "no warehouse at" in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "none.db").exists()
+
+
+def test_a_failed_read_is_one_line(dash: Dash, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spotify_pipeline.dashboard import views
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise OSError("Can't connect to MySQL server on '127.0.0.1'\nsecond line")
+
+    monkeypatch.setattr(views, "users", down)
+    with httpx.Client(base_url=dash.url) as client:
+        api = client.get("/api/overview")
+        page = client.get("/")
+        monkeypatch.undo()
+        again = client.get("/api/overview?period=all")
+    assert api.status_code == 503 and api.json() == {
+        "error": "cannot read the warehouse: OSError: Can't connect to MySQL server on '127.0.0.1'"
+    }
+    assert (
+        page.status_code == 503 and "cannot read the warehouse" in page.text and "Traceback" not in page.text
+    )
+    assert again.status_code == 200  # the server kept serving

@@ -131,7 +131,7 @@ def calendar(days: Sequence[tuple[date, float, str]], label: str) -> Markup:
     """A cell per day, weeks as columns (Monday on top); (day, intensity 0..1, tooltip) per day."""
     if not days:
         return Markup('<p class="empty">No plays in this period.</p>')
-    cell, left, head = 14, 30, 16
+    cell, left, head = 18, 30, 16
     first = days[0][0] - timedelta(days=days[0][0].weekday())
     by_day = {d: (v, tip) for d, v, tip in days}
     weeks = (days[-1][0] - first).days // 7 + 1
