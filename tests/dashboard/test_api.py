@@ -147,3 +147,17 @@ def test_a_failed_read_is_one_line(dash: Dash, monkeypatch: pytest.MonkeyPatch) 
         page.status_code == 503 and "cannot read the warehouse" in page.text and "Traceback" not in page.text
     )
     assert again.status_code == 200  # the server kept serving
+
+
+def test_templates_and_static_files_ship_as_package_data() -> None:
+    import fnmatch
+    import tomllib
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "spotify_pipeline"
+    ]  # fmt: skip
+    package = ROOT / "src" / "spotify_pipeline"
+    files = [p.relative_to(package).as_posix() for d in ("templates", "static")
+             for p in (package / "dashboard" / d).iterdir()]  # fmt: skip
+    assert len(files) >= 10
+    assert all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files), files
