@@ -106,13 +106,14 @@ def _cli(tmp_path: Path, dash: Dash, *args: str) -> subprocess.Popen[str]:
 @pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
 def test_the_command_prints_its_url_first(dash: Dash, tmp_path: Path, host: str) -> None:
     url = dash.world.settings.warehouse_url.get_secret_value()
-    proc = _cli(tmp_path, dash, "--host", host, "--port", "0", "--warehouse-url", url)
+    proc = _cli(tmp_path, dash, "--host", host, "--port", "0", "--period", "all", "--warehouse-url", url)
     try:
         assert proc.stdout is not None and proc.stderr is not None
         first = proc.stdout.readline().strip()
         assert first.startswith(f"http://{host}:") and first.endswith("/"), first
         local = first.replace("0.0.0.0", "127.0.0.1")
-        assert httpx.get(f"{local}api/overview?period=all", timeout=10).json()["totals"]["plays"] > 0
+        overview = httpx.get(f"{local}api/overview", timeout=10).json()  # --period all: the default
+        assert overview["period"]["name"] == "all" and overview["totals"]["plays"] > 0
         if host != "127.0.0.1":
             assert "anyone who can reach it sees your listening history (no login)" in proc.stderr.readline()
     finally:

@@ -15,6 +15,9 @@ def dashboard(
         typer.Option("--host", help="Address to bind; anything but loopback is open to others (no login)"),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0: any free port)")] = 8050,
+    period: Annotated[
+        str, typer.Option("--period", help="Period a page shows first: day, week, month, year or all")
+    ] = "month",
     warehouse_url: Annotated[
         str | None,
         typer.Option("--warehouse-url", help="Warehouse to show (default: the warehouse_url setting)"),
@@ -23,10 +26,13 @@ def dashboard(
     """Serve the dashboard (overview, top, clock, timeline, discoveries, following, health); prints its URL first."""
     from ..dashboard.server import LOOPBACK, bind, serve
     from ..dashboard.views import Source
+    from ..insights.period import PERIODS
     from ..insights.source import open_warehouse
     from ..jobs.runtime import Runtime
     from ..warehouse.engine import sqlite_path
 
+    if period not in PERIODS:
+        fail(f"unknown period {period!r}: use one of {', '.join(PERIODS)}")
     s = settings(warehouse_must_exist=warehouse_url is None, raw_zone_must_exist=False)
     url = warehouse_url or s.warehouse_url.get_secret_value()
     path = sqlite_path(url)
@@ -37,7 +43,7 @@ def dashboard(
         sock = bind(host, port)
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port")
-    src = Source(engine, s.timezone, s.user, Runtime(s).token_store)
+    src = Source(engine, s.timezone, s.user, Runtime(s).token_store, default_period=period)
 
     def say(line: str) -> None:
         console.print(line, highlight=False, soft_wrap=True)

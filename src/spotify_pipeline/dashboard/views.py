@@ -60,6 +60,7 @@ class Source:
     default_user: str | None
     token_store: TokenStore | None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    default_period: str = "month"  # for a page asked without ?period= or dates
 
     def users(self) -> list[str]:
         return users(self.engine)
@@ -76,10 +77,10 @@ def _day(value: str | None, name: str) -> date | None:
 
 def parse_query(src: Source, params: dict[str, str], known_users: list[str]) -> Query:
     """The page parameters from a query string: ``period`` (day, week, month, year, all; default
-    month) or ``from``/``to`` (YYYY-MM-DD), ``user`` (a name or ``*``), ``top`` (1..100).
+    ``src.default_period``) or ``from``/``to`` (YYYY-MM-DD), ``user`` (a name or ``*``), ``top`` (1..100).
     InsightsError (one line) for anything else."""
     first, last = _day(params.get("from"), "from"), _day(params.get("to"), "to")
-    name = params.get("period") or None
+    name: str | None = params.get("period") or src.default_period
     if first or last:
         name = None
     period = resolve_period(name, timezone=src.timezone, now=src.now(), first=first, last=last)
