@@ -42,6 +42,9 @@ ARGS: dict[tuple[str, ...], list[str]] = {
     ("demo",): ["--days", "1", "--warehouse-url", "notaurl"],
     ("simulator", "serve"): ["--profile", "nope"],
     ("simulator", "export"): ["{tmp}/export", "--profile", "nope"],
+    ("export", "plays"): ["--format", "csv", "--out", "{tmp}/plays.csv"],
+    # an address no socket binds: were the settings ever accepted, it fails in one line, never serves
+    ("dashboard",): ["--host", "256.0.0.1", "--port", "0"],
 }
 BAD_CONFIGS = {
     "not a url": {"warehouse_url": "notaurl"},

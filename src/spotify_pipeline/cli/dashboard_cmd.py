@@ -42,7 +42,7 @@ def dashboard(
     try:
         sock = bind(host, port)
     except OSError as exc:
-        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port")
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}; check --host, or choose another --port")
     src = Source(engine, s.timezone, s.user, Runtime(s).token_store, default_period=period)
 
     def say(line: str) -> None:
