@@ -108,5 +108,5 @@ def test_timezone_setting_is_validated_and_named() -> None:
 
     assert load_settings(timezone="Asia/Kolkata").timezone == "Asia/Kolkata"
     assert load_settings().timezone  # the system's, or UTC
-    with pytest.raises(ConfigError, match=r"timezone \(env SPOTIFY_PIPELINE_TIMEZONE\).*'Mars/Olympus'"):
+    with pytest.raises(ConfigError, match=r"timezone \(env SPOTIFY_PIPELINE_TIMEZONE\b.*'Mars/Olympus'"):
         load_settings(timezone="Mars/Olympus")

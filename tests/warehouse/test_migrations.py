@@ -114,7 +114,7 @@ def test_0004_widens_names_and_numbers_keeping_every_value(
             )
         )
     upgrade(engine)
-    assert current_revision(engine) == "0004"
+    assert current_revision(engine) == head_revision()  # through 0004 to whatever follows it
     long_name, big = "名" * 70_000, 3_000_000_000  # over MySQL TEXT's 64 KiB; over INTEGER's range
     with engine.begin() as conn:
         conn.execute(

@@ -41,7 +41,7 @@ def _open(period: str | None, first: str | None, last: str | None, user: str | N
     from ..insights.period import resolve_period
     from ..insights.source import open_warehouse
 
-    s = settings()
+    s = settings(raw_zone_must_exist=False)  # the read side never touches the raw zone
     span = call(resolve_period, period, timezone=s.timezone, now=datetime.now(UTC),
                 first=_day(first, "--from"), last=_day(last, "--to"))  # fmt: skip
     engine = call(open_warehouse, s.warehouse_url.get_secret_value())
