@@ -17,11 +17,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.core: $(BIN)/python pyproject.toml $(CONSTRAINTS)
-	$(PIP) -e .
+	$(PIP) -e '.[dashboard]'
 	@touch $@
 
 $(VENV)/.dev: $(VENV)/.core
-	$(PIP) -e '.[dev,s3,mysql,postgres,airflow,celery]'
+	$(PIP) -e '.[dev,s3,mysql,postgres,airflow,celery,dashboard]'
 	@touch $@
 
 .PHONY: install

@@ -142,17 +142,26 @@ def measure(url: str, runs: int = RUNS) -> dict[str, dict[str, float]]:
     return out
 
 
+def _pages(url: str) -> dict[str, dict[str, float]]:
+    """(7) every dashboard page and API answer on the same warehouse (bench_dashboard.py)."""
+    from . import bench_dashboard
+
+    return bench_dashboard.measure(url, USER, TIMEZONE, END - timedelta(hours=1), RUNS)
+
+
 def run(n: int, maria: str | None) -> dict[str, Any]:
     result: dict[str, Any] = {"plays": n, "runs": RUNS, "timezone": TIMEZONE, "engines": {}}
     folder = scratch("stats")
     try:
         url = f"sqlite:///{folder / 'w.db'}"
         fill_s = fill(url, n)
-        result["engines"]["sqlite"] = {"fill_seconds": round(fill_s, 1), "queries": measure(url)}
+        result["engines"]["sqlite"] = {"fill_seconds": round(fill_s, 1), "queries": measure(url),
+                                       "pages": _pages(url)}  # fmt: skip
     finally:
         remove(folder)
     if maria is not None:
         with MariaDbDatabase() as db:
             fill_s = fill(db.url, n)
-            result["engines"]["mariadb"] = {"fill_seconds": round(fill_s, 1), "queries": measure(db.url)}
+            result["engines"]["mariadb"] = {"fill_seconds": round(fill_s, 1), "queries": measure(db.url),
+                                            "pages": _pages(db.url)}  # fmt: skip
     return result

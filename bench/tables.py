@@ -195,6 +195,14 @@ def print_tables(r: dict[str, Any]) -> None:
         console.print(t)
     if "recommend" in r:
         print_recommend(console, r["recommend"])
+        t = Table(title=f"(7) dashboard pages and API answers on {st['plays']:,} plays, p50 / p95 ms")
+        t.add_column("period: path")
+        for name in engines:
+            t.add_column(name, justify="right")
+        for page in st["engines"][engines[0]].get("pages", {}) if engines else ():
+            cells = [st["engines"][e]["pages"][page] for e in engines]
+            t.add_row(page, *(f"{c['p50_ms']:,.0f} / {c['p95_ms']:,.0f}" for c in cells))
+        console.print(t)
     console.print(f"total {r['total_seconds']} s")
 
 

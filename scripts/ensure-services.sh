@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Start what the test suite needs and is not running yet: MariaDB on 127.0.0.1:3306, PostgreSQL on
-# 127.0.0.1:5432 (user postgres, trust authentication) and Redis on 127.0.0.1:6379 (the Celery broker).
+# Start what the test suite needs and is not there yet: MariaDB on 127.0.0.1:3306, PostgreSQL on
+# 127.0.0.1:5432 (user postgres, trust authentication), Redis on 127.0.0.1:6379 (the Celery broker),
+# and chromium for the browser tests (installed with apt-get when missing).
 # (moto's S3 server and the Spotify simulator are started by the test fixtures themselves.)
 set -euo pipefail
 
@@ -47,3 +48,12 @@ if ! port_open 6379; then
   port_open 6379 || { echo "error: Redis did not come up on 127.0.0.1:6379" >&2; exit 1; }
 fi
 echo "Redis: up on 127.0.0.1:6379"
+
+# The browser tests drive Debian's chromium (Playwright cannot download browsers here).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "chromium is not installed: installing chromium and chromium-driver"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+echo "chromium: $(/usr/bin/chromium --version 2>/dev/null || echo missing)"

@@ -65,7 +65,11 @@ def test_quick_stats_bench_times_every_query(tmp_path: Path, capsys: pytest.Capt
     queries = st["engines"]["sqlite"]["queries"]
     assert st["plays"] == 5_000 and "all: everything (stats)" in queries and "health" in queries
     assert all(q["p95_ms"] >= q["p50_ms"] > 0 for q in queries.values())
-    assert "(6) stats" in capsys.readouterr().out
+    pages = st["engines"]["sqlite"]["pages"]
+    assert {"all: /", "all: /api/overview", "month: /health", "year: /api/timeline"} <= set(pages)
+    assert all(v["p95_ms"] > 0 for v in pages.values())
+    printed = capsys.readouterr().out
+    assert "(6) stats" in printed and "(7) dashboard pages" in printed
 
 
 def test_the_recommendation_backtest_and_release_check_run() -> None:

@@ -256,6 +256,10 @@ def test_demo_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 0, result.output
     assert "plays captured in the warehouse" in result.output
     assert "query it:" in result.output
+    db = (tmp_path / "data" / "demo" / "warehouse.db").resolve()
+    assert (
+        f"see it:    spotify-pipeline dashboard --period all --warehouse-url sqlite:///{db}" in result.output
+    )
 
 
 def test_simulator_serve_prints_its_urls_first(tmp_path: Path) -> None:

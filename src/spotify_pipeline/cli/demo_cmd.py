@@ -120,3 +120,10 @@ def _demo(
     if warehouse_url is None:
         db = data_dir / "warehouse.db"
         console.print(f"query it:  sqlite3 {db} '{EXAMPLE_QUERY}'", highlight=False, soft_wrap=True)
+        console.print(f"see it:    spotify-pipeline dashboard --period all --warehouse-url sqlite:///{db.resolve()}",
+                      highlight=False, soft_wrap=True)  # fmt: skip
+    else:  # never print the URL given: it may hold a password
+        console.print(
+            "see it:    spotify-pipeline dashboard --period all --warehouse-url <the URL you gave>",
+            highlight=False,
+        )

@@ -12,6 +12,7 @@ from . import (
     auth_cmd,
     config_cmd,
     coverage_cmd,
+    dashboard_cmd,
     demo_cmd,
     fetch_cmd,
     history_cmd,
@@ -48,6 +49,7 @@ app.command("status")(status_cmd.status)
 app.command("doctor")(status_cmd.doctor)
 app.command("stats")(stats_cmd.stats)
 app.add_typer(stats_cmd.export_app, name="export")
+app.command("dashboard")(dashboard_cmd.dashboard)
 
 
 @app.callback()

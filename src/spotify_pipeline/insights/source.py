@@ -49,3 +49,7 @@ def _revision(engine: Engine) -> str | None:
         if not engine.dialect.has_table(conn, "alembic_version"):
             return None
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+# The engine type as the faces name it (they import no sqlalchemy): what open_warehouse returns.
+Warehouse = Engine
