@@ -15,6 +15,7 @@ from spotify_pipeline.orchestration.airflow import (
     interval_timetable,
     raw_zone_asset,
 )
+from spotify_pipeline.orchestration.mapping import spotify_pool
 
 DOC = """
 ### Spotify: new releases and recommendation playlists, weekly (opt-in)
@@ -46,13 +47,14 @@ Schedule `0 7 * * 1` (Mondays, UTC); override with `[spotify_pipeline] weekly_re
     doc_md=DOC,
 )
 def spotify_weekly_recommendations() -> None:
-    @task(outlets=[raw_zone_asset()])
+    # Both call Spotify: in the app's pool, and one small dict each (never split into XCom rows).
+    @task(outlets=[raw_zone_asset()], pool=spotify_pool(), multiple_outputs=False)
     def check_new_releases() -> dict[str, object]:
         from spotify_pipeline.orchestration.airflow import run_job
 
         return run_job("check_releases")
 
-    @task
+    @task(pool=spotify_pool(), multiple_outputs=False)
     def refresh_playlists() -> dict[str, object]:
         from spotify_pipeline.orchestration.airflow import run_job
 
