@@ -37,7 +37,7 @@ def test_every_page_json_equals_stats_json(dash: Dash, monkeypatch: pytest.Monke
         assert client.get(f"/api/summary?{qs}").json() == expected
         shown = set()
         for page in PAGES:
-            if page.name == "health":
+            if page.name in ("health", "recommendations"):  # not part of `stats`: tested below
                 continue
             data = client.get(f"/api/{page.name}?{qs}").json()
             assert data.pop("user") == expected["user"] and data.pop("period") == expected["period"]
@@ -49,6 +49,24 @@ def test_every_page_json_equals_stats_json(dash: Dash, monkeypatch: pytest.Monke
     }
     if "bob" in args:
         assert expected["totals"]["plays"] == 7
+
+
+def test_recommendations_are_the_lists_recommend_gives_with_their_reasons(dash: Dash) -> None:
+    from spotify_pipeline.insights.recommend.lists import lists_for
+
+    with httpx.Client(base_url=dash.url) as client:
+        got = client.get("/api/recommendations?user=alice&top=10").json()
+        everyone = client.get("/api/recommendations?user=*")
+        page = client.get("/recommendations?user=alice&top=10").text
+    want = lists_for(dash.src.engine, "alice", now=dash.src.now(), limit=10)
+    assert got["recommendations"] == {k: [i.to_dict() for i in items] for k, items in want.items()}
+    assert set(got["recommendations"]) == {"rediscover", "similar", "releases"}
+    # the simulated days are weeks before the real clock: loved tracks left since then
+    rediscover = got["recommendations"]["rediscover"]
+    assert rediscover and all(i["reason"] for i in rediscover)
+    assert everyone.status_code == 400 and "per listener" in everyone.json()["error"]
+    first = rediscover[0]["reason"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert first.replace("'", "&#39;").replace('"', "&#34;") in page
 
 
 def test_health_json(dash: Dash) -> None:

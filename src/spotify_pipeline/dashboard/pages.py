@@ -41,6 +41,15 @@ def page_charts(page: str, data: dict[str, Any]) -> dict[str, Markup]:
     if page == "discoveries":
         months = [(m["month"], m["new_tracks"], m["new_artists"]) for m in data["discoveries"]]
         return {"months": charts.month_columns(months, "New tracks and artists per month")}
+    if page == "recommendations":
+        return {
+            kind: charts.bars(
+                [(i["track_name"] or "?", i["artist_name"], i["score"]) for i in items],
+                f"{kind} by score",
+                "score",
+            )
+            for kind, items in data["recommendations"].items()
+        }
     if page == "health":
         return {"coverage": charts.calendar(_coverage_cells(data["coverage"]), "Plays captured per day")}
     return {}

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..insights.health import health
 from ..insights.period import InsightsError, Period, resolve_period
+from ..insights.recommend.lists import lists_for
 from ..insights.source import Warehouse
 from ..insights.stats import Insights, users
 from ..spotify.tokens import TokenStore
@@ -37,6 +38,7 @@ PAGES: tuple[Page, ...] = (
     Page("/discoveries", "discoveries", "Discoveries"),
     Page("/following", "following", "Following"),
     Page("/health", "health", "Health"),
+    Page("/recommendations", "recommendations", "Recommendations"),
 )
 
 
@@ -123,9 +125,20 @@ def page_data(src: Source, page: str, query: Query) -> dict[str, Any]:
         out["discoveries"] = [m.as_dict() for m in ins.discoveries()]
     elif page == "following":
         out["following"] = ins.following().as_dict()
+    elif page == "recommendations":
+        out["recommendations"] = _recommendations(src, query)
     else:
         raise KeyError(page)
     return out
+
+
+def _recommendations(src: Source, query: Query) -> dict[str, list[dict[str, Any]]]:
+    """The three lists ``recommend --json`` gives, from every play before now (the period does not
+    narrow them: a list needs the whole history); per listener, so every user together is refused."""
+    if query.user is None:
+        raise InsightsError("recommendations are per listener: choose one in the listener selector")
+    lists = lists_for(src.engine, query.user, now=src.now(), limit=query.top)
+    return {kind: [item.to_dict() for item in items] for kind, items in lists.items()}
 
 
 API_PAGES = tuple(p.name for p in PAGES) + ("summary",)
