@@ -193,8 +193,6 @@ def print_tables(r: dict[str, Any]) -> None:
             cells = [st["engines"][e]["queries"][query] for e in engines]
             t.add_row(query, *(f"{c['p50_ms']:,.0f} / {c['p95_ms']:,.0f}" for c in cells))
         console.print(t)
-    if "recommend" in r:
-        print_recommend(console, r["recommend"])
         t = Table(title=f"(7) dashboard pages and API answers on {st['plays']:,} plays, p50 / p95 ms")
         t.add_column("period: path")
         for name in engines:
@@ -203,13 +201,15 @@ def print_tables(r: dict[str, Any]) -> None:
             cells = [st["engines"][e]["pages"][page] for e in engines]
             t.add_row(page, *(f"{c['p50_ms']:,.0f} / {c['p95_ms']:,.0f}" for c in cells))
         console.print(t)
+    if "recommend" in r:
+        print_recommend(console, r["recommend"])
     console.print(f"total {r['total_seconds']} s")
 
 
 def print_recommend(console: Console, rec: dict[str, Any]) -> None:
-    """(7) hit rate @25 of each list next to the baselines, then the release check against the truth."""
+    """(8) hit rate @25 of each list next to the baselines, then the release check against the truth."""
     t = Table(
-        title=f"(7) recommendations: hit rate @{rec['k']} over the next {rec['horizon_days']} days (mean of the as-of dates)"
+        title=f"(8) recommendations: hit rate @{rec['k']} over the next {rec['horizon_days']} days (mean of the as-of dates)"
     )
     for col in (
         "history",
@@ -229,7 +229,7 @@ def print_recommend(console: Console, rec: dict[str, Any]) -> None:
             t.add_row(who, kind, _pct(row["list"]), _pct(row["most_played_ever"]), _pct(row["most_played_recently"]),
                       _pct(row["random"]), f"{ratio:.2f}")  # fmt: skip
     console.print(t)
-    r = Table(title="(7) new releases of followed artists: found within a week, calls within the budget")
+    r = Table(title="(8) new releases of followed artists: found within a week, calls within the budget")
     for col in (
         "profile",
         "weeks",
