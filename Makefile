@@ -35,7 +35,7 @@ demo: $(VENV)/.core ## Run the whole pipeline on a simulated week (no credential
 	$(BIN)/spotify-pipeline demo
 
 .PHONY: services
-services: ## Start the services the tests need (MariaDB) if they are not running
+services: ## Start what the tests need (MariaDB, PostgreSQL, Redis; chromium) if it is not there
 	@scripts/ensure-services.sh
 
 .PHONY: test
