@@ -195,3 +195,17 @@ def test_audio_features_saved_and_work_list(engine: Engine) -> None:
         7,
         4,
     )
+
+
+def test_a_lookup_that_found_nothing_is_not_asked_for_again(engine: Engine) -> None:
+    # process records a lookup's 404 under the kind the readers ask by; rows older versions wrote
+    # under the endpoint's name ("albums") count too.
+    from spotify_pipeline.transform.raw_object import Lookup
+
+    assert Lookup("albums", ALBUM, T0, None).miss_kind == "album"
+    assert Lookup("audio-features", "x", T0, None).miss_kind == "audio_features"
+    with engine.begin() as conn:
+        writes.save_recently_played(conn, recently_played_rows(page_2023(), "alice", "k"), loaded_at=T0)
+        writes.record_miss(conn, "albums", ALBUM, 404, T0)
+    with engine.connect() as conn:
+        assert reads.missing_album_ids(conn) == ["0reS9m5prtXtDFetcKIr9C"]

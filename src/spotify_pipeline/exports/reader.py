@@ -293,7 +293,7 @@ class FileReader:
         if fields is not None:
             name, fmt, not_after = self.file.name, self.fmt, self.not_after
             for index, raw in enumerate(fields):
-                yield _parse_fields(raw, fmt, name, index, not_after)
+                yield _parse(raw, fmt, name, index, not_after, fields=True)
             return
         yield from self._stream()
 
@@ -328,24 +328,17 @@ class FileReader:
 
 
 def _parse(
-    raw: Any, fmt: ExportFormat, name: str, index: int, not_after: datetime | None
+    raw: Any, fmt: ExportFormat, name: str, index: int, not_after: datetime | None, *, fields: bool = False
 ) -> ExportRecord | MalformedRecord:
+    """``parse_record`` (raw JSON) or, with ``fields``, ``parse_fields`` (the fast path's decoded
+    fields): a record or its MalformedRecord, whatever went wrong with it."""
     try:
+        if fields:
+            return parse_fields(raw, fmt, name, index, not_after=not_after)
         return parse_record(raw, fmt, name, index, not_after=not_after)
     except MalformedRecord as bad:
         return bad
     except Exception as exc:  # noqa: BLE001 - one record's odd value must never stop the file
-        return MalformedRecord(name, index, f"could not be parsed ({_describe(exc)})")
-
-
-def _parse_fields(
-    raw: Fields, fmt: ExportFormat, name: str, index: int, not_after: datetime | None
-) -> ExportRecord | MalformedRecord:
-    try:
-        return parse_fields(raw, fmt, name, index, not_after=not_after)
-    except MalformedRecord as bad:
-        return bad
-    except Exception as exc:  # noqa: BLE001 - as _parse: one record's odd value never stops the file
         return MalformedRecord(name, index, f"could not be parsed ({_describe(exc)})")
 
 

@@ -303,7 +303,7 @@ def _save_lookup(conn: Any, lookup: Lookup, memo: WriteMemo | None) -> int:
 
     rows, at = lookup.rows, lookup.at
     if rows is None:
-        writes.record_miss(conn, lookup.kind, lookup.ident, "404", at)
+        writes.record_miss(conn, lookup.miss_kind, lookup.ident, "404", at)
         return 0
     if isinstance(rows, ArtistRow):
         writes.save_artists_full(conn, [rows], at, memo=memo)

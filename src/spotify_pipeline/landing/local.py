@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
+import io
 import logging
 import os
 import uuid
@@ -189,21 +190,7 @@ class LocalRawStore:
             raise self._write_error(exc, key, path.parent) from None
 
     def put_bytes(self, key: str, data: bytes) -> RawObjectInfo:
-        path = self._path(key)
-        info = RawObjectInfo(key, len(data), hashlib.sha256(data).hexdigest())
-        if not path.exists():  # the usual case; a re-import finds its copy and writes nothing
-            self._ensure_dir(path.parent, key)
-            if self._write_atomic(path, data, key, overwrite=False):
-                return info
-        try:
-            held = _file_digest(path)
-        except OSError as exc:
-            raise StoreError(
-                f"could not read {path}: {exc.strerror}; check the folder's permissions"
-            ) from None
-        if held != (info.size, info.etag):
-            raise already_there(self.location, key)
-        return info
+        return self.put_file(key, io.BytesIO(data))
 
     def put_file(self, key: str, src: IO[bytes]) -> RawObjectInfo:
         path = self._path(key)

@@ -191,12 +191,7 @@ class S3RawStore:
         data, etag = found
         qkey = quarantine_key(key)
         note = reason_note(key, reason, etag, self._clock.now())
-        for target, payload in ((qkey, data), (reason_sidecar_key(key), note)):
-            full = self._full(target)
-            try:
-                self._client.put_object(Bucket=self.bucket, Key=full, Body=payload, ContentType=_CONTENT_TYPE)
-            except (ClientError, BotoCoreError) as exc:
-                raise self._error("write", full, exc) from None
+        self._put_copy_and_note(qkey, data, reason_sidecar_key(key), note)
         return qkey
 
     def _set_aside(self, key: str, data: bytes, etag: str, reason: str) -> str:
@@ -205,13 +200,17 @@ class S3RawStore:
         if held is not None and held[0] != data:
             qkey = set_aside_key(key, etag, taken=True)
         note = reason_note(key, reason, etag, self._clock.now(), moved=True)
-        for target, payload in ((qkey, data), (sidecar_of(qkey), note)):
+        self._put_copy_and_note(qkey, data, sidecar_of(qkey), note)
+        return qkey
+
+    def _put_copy_and_note(self, qkey: str, data: bytes, note_key: str, note: bytes) -> None:
+        """The quarantined bytes, then the reason beside them (plain puts: these keys are ours alone)."""
+        for target, payload in ((qkey, data), (note_key, note)):
             full = self._full(target)
             try:
                 self._client.put_object(Bucket=self.bucket, Key=full, Body=payload, ContentType=_CONTENT_TYPE)
             except (ClientError, BotoCoreError) as exc:
                 raise self._error("write", full, exc) from None
-        return qkey
 
     def delete(self, key: str) -> None:
         full = self._full(key)

@@ -44,6 +44,15 @@ class Lookup:
     at: datetime
     rows: ArtistRow | AlbumRow | CatalogRows | AudioFeaturesRow | None
 
+    @property
+    def miss_kind(self) -> str:
+        """The ``metadata_misses.kind`` the readers ask for (artist | album | track | audio_features)."""
+        return MISS_KINDS[self.kind]
+
+
+# Endpoint name of a lookup -> the kind a miss is recorded under (warehouse/reads.py asks by it).
+MISS_KINDS = {"artists": "artist", "albums": "album", "tracks": "track", "audio-features": "audio_features"}
+
 
 @dataclass(slots=True)
 class ObjectRows:

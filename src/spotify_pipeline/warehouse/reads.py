@@ -74,7 +74,8 @@ def _missing(conn: Connection, table: Any, kind: str, limit: int | None) -> list
     query = (
         select(table.c.id)
         .where(table.c.fetched_at.is_(None))
-        .where(~select(m.c.id).where(and_(m.c.kind == kind, m.c.id == table.c.id)).exists())
+        # Older versions recorded a lookup's 404 under the endpoint's name ("artists"): honour both.
+        .where(~select(m.c.id).where(and_(m.c.kind.in_((kind, kind + "s")), m.c.id == table.c.id)).exists())
         .order_by(table.c.id)
     )
     if limit is not None:
