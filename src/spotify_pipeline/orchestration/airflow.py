@@ -149,13 +149,30 @@ def data_pipeline_schedule() -> BaseTimetable:
     return timetable
 
 
+def retry_delay() -> timedelta:
+    """``[spotify_pipeline] retry_delay_seconds`` (default 120): the first retry's delay."""
+    name = "retry_delay_seconds"
+    raw = _option(name, "120") or "120"
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if seconds <= 0:
+        raise ValueError(
+            f"[{CONFIG_SECTION}] {name} (env {_option_env_name(name)}) = {raw!r}: use a positive "
+            "number of seconds, or unset it for 120"
+        )
+    return timedelta(seconds=seconds)
+
+
 def default_args() -> dict[str, Any]:
     """Retries with exponential backoff (2, 4, 8 min, capped at 30): Spotify 5xx and network blips
-    pass; errors a retry cannot fix (login, configuration) fail at once via AirflowFailException."""
+    pass; errors a retry cannot fix (login, configuration) fail at once via AirflowFailException.
+    A task whose worker died (no heartbeat) is failed by the scheduler and retried the same way."""
     return {
         "owner": "spotify-pipeline",
         "retries": 3,
-        "retry_delay": timedelta(minutes=2),
+        "retry_delay": retry_delay(),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=30),
         "execution_timeout": timedelta(minutes=30),
