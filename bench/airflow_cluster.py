@@ -21,185 +21,51 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from .cluster_services import (
+    HOST,
+    PG_PORT,
+    REDIS_DB,
+    REDIS_PORT,
+    ServiceMissing,
+    SpotifyTap,
+    SteppedClock,
+    airflow_exe,
+    check_services,
+    create_database,
+    drop_database,
+    fernet_key,
+    free_port,
+    parent_of,
+    pg_url,
+    process_tree,
+    redis_forget,
+    signal_group,
+    wait_port,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 DAGS = ROOT / "dags"
-HOST = "127.0.0.1"
-PG_PORT = int(os.environ.get("TEST_PG_PORT", "5432"))
-REDIS_PORT = int(os.environ.get("TEST_REDIS_PORT", "6379"))
-#: Redis database number of these runs (0 is everyone's default); queues are named per run besides.
-REDIS_DB = 13
 DOWNLOADS = ("spotify_bihourly_download", "spotify_daily_download")
 PIPELINE = "spotify_daily_data_pipeline"
 #: Never fires in a run's lifetime: the scheduler starts nothing by itself, the caller triggers.
 NEVER = "0 0 1 1 *"
 
-
-class ServiceMissing(RuntimeError):
-    """A service the cluster needs (PostgreSQL, Redis, moto_server, Airflow) is not there."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, seconds: float, alive: Callable[[], bool] = lambda: True) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and alive():
-        try:
-            with socket.create_connection((HOST, port), timeout=0.2):
-                return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
-def check_services() -> None:
-    """Raise :class:`ServiceMissing` naming what is absent (the test skips or fails on it)."""
-    exe = Path(sys.executable).parent
-    for name, hint in (("airflow", "the airflow extra"), ("moto_server", "moto[server], the dev extra")):
-        if not (exe / name).exists():
-            raise ServiceMissing(f"{exe / name} is not installed ({hint}: make install-dev)")
-    for module, extra in (("airflow.providers.celery", "celery"), ("psycopg", "postgres")):
-        try:
-            __import__(module)
-        except ImportError as exc:
-            raise ServiceMissing(f"{module} is not importable ({exc}): install the {extra} extra") from None
-    for what, port in (("PostgreSQL", PG_PORT), ("Redis", REDIS_PORT)):
-        try:
-            socket.create_connection((HOST, port), timeout=2).close()
-        except OSError as exc:
-            raise ServiceMissing(f"{what} on {HOST}:{port} is not reachable ({exc})") from None
-
-
-# --------------------------------------------------------------------------------------------
-# PostgreSQL and Redis
-# --------------------------------------------------------------------------------------------
-
-
-def _pg_admin() -> Any:
-    import psycopg
-
-    return psycopg.connect(
-        host=HOST, port=PG_PORT, user="postgres", dbname="postgres", autocommit=True, connect_timeout=5
-    )
-
-
-def create_database(prefix: str) -> str:
-    name = f"{prefix}{uuid.uuid4().hex[:12]}"
-    with _pg_admin() as conn:
-        conn.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
-    return name
-
-
-def drop_database(name: str) -> None:
-    with _pg_admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def pg_url(database: str, driver: str = "postgresql+psycopg") -> str:
-    return f"{driver}://postgres@{HOST}:{PG_PORT}/{database}"
-
-
-def _redis_forget(queue: str) -> None:
-    """Remove this run's keys from the shared Redis database: its queue, its binding, and the
-    unacknowledged message of a killed worker (kombu would re-queue it hours later)."""
-    import redis
-
-    client = redis.Redis(host=HOST, port=REDIS_PORT, db=REDIS_DB, socket_timeout=5)
-    try:
-        client.delete(queue, f"_kombu.binding.{queue}")
-        for tag, payload in client.hgetall("unacked").items():
-            if queue.encode() in payload:
-                client.hdel("unacked", tag)
-                client.zrem("unacked_index", tag)
-    finally:
-        client.close()
-
-
-# --------------------------------------------------------------------------------------------
-# The simulator: a clock the caller steps, and a tap on what it served
-# --------------------------------------------------------------------------------------------
-
-
-class SteppedClock:
-    """Simulated time that the caller sets to each poll's moment and that runs on in real time
-    in between (so a rate-limit window refills as it would, and tasks see time pass)."""
-
-    def __init__(self, start: datetime) -> None:
-        self._lock = threading.Lock()
-        self._base, self._anchor = start, time.monotonic()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._base + timedelta(seconds=time.monotonic() - self._anchor)
-
-    def set(self, when: datetime) -> None:
-        with self._lock:
-            self._base, self._anchor = when, time.monotonic()
-
-
-@dataclass
-class SpotifyTap:
-    """What the simulator answered, per listener: calls by endpoint, 429s, plays shown."""
-
-    sim: Any
-    calls: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    shown: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    throttled: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def _user(self, environ: dict[str, Any]) -> str:
-        auth = str(environ.get("HTTP_AUTHORIZATION", ""))
-        token = auth.removeprefix("Bearer ").strip()
-        record = self.sim.state.access_tokens.get(token) if token else None
-        return str(record.user_id) if record is not None else "(app)"
-
-    def wrap(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
-        def tapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-            status: list[str] = []
-
-            def remember(code: str, headers: Any, *exc: Any) -> Any:
-                status.append(code)
-                return start_response(code, headers, *exc)
-
-            user, path = self._user(environ), str(environ.get("PATH_INFO", ""))
-            body = b"".join(app(environ, remember))
-            code = int(status[0].split()[0]) if status else 0
-            endpoint = f"{environ.get('REQUEST_METHOD')} {_endpoint(path)}"
-            with self._lock:
-                self.calls[user][endpoint] += 1
-                self.throttled += code == 429
-                if code == 200 and path.endswith("/me/player/recently-played"):
-                    items = json.loads(body).get("items") or []
-                    self.shown[user].update(str(item["played_at"]) for item in items)
-            return [body]
-
-        return tapped
-
-
-def _endpoint(path: str) -> str:
-    parts = path.split("/")
-    if len(parts) == 4 and parts[2] in ("artists", "albums", "tracks"):
-        return f"/v1/{parts[2]}/{{id}}"
-    return path
+__all__ = ["Cluster", "ClusterConfig", "ServiceMissing", "check_services", "polls", "simulate"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,7 +110,7 @@ class Cluster:
         self.queue = f"sp-{uuid.uuid4().hex[:10]}"
         self.api_port = free_port()
         self.api = f"http://{HOST}:{self.api_port}"
-        self.token_key = _fernet_key()
+        self.token_key = fernet_key()
         self._password = secrets.token_urlsafe(16)
         self._bearer: str | None = None
         self._stack: list[Callable[[], None]] = []
@@ -283,14 +149,14 @@ class Cluster:
         """Every process group gets SIGTERM, then SIGKILL after a grace; so does every descendant
         seen before (task processes run in groups of their own); then the rest is undone."""
         procs = list(self.procs.values())
-        trees = {proc.name: _tree(proc.popen.pid) for proc in procs if proc.popen.poll() is None}
+        trees = {proc.name: process_tree(proc.popen.pid) for proc in procs if proc.popen.poll() is None}
         for proc in procs:
-            _signal_group(proc.popen, signal.SIGTERM)
+            signal_group(proc.popen, signal.SIGTERM)
         deadline = time.monotonic() + 10
         for proc in procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-            _signal_group(proc.popen, signal.SIGKILL)
+            signal_group(proc.popen, signal.SIGKILL)
             for pid in trees.get(proc.name, [])[1:]:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL) if os.getpgid(pid) == pid else os.kill(pid, signal.SIGKILL)
@@ -322,7 +188,7 @@ class Cluster:
         port = free_port()
         exe = str(Path(sys.executable).with_name("moto_server"))
         proc = self._spawn("moto", [exe, "-H", HOST, "-p", str(port)], dict(os.environ))
-        if not _wait_port(port, 30, lambda: proc.popen.poll() is None):
+        if not wait_port(port, 30, lambda: proc.popen.poll() is None):
             raise ServiceMissing(f"moto_server did not start: {proc.tail()}")
         self.s3_endpoint = f"http://{HOST}:{port}"
         self.s3().create_bucket(Bucket=self.bucket)
@@ -424,7 +290,7 @@ class Cluster:
                 "AIRFLOW__CORE__EXECUTOR": self.config.executor,
                 "AIRFLOW__CORE__PARALLELISM": "8",
                 "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "8",
-                "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
+                "AIRFLOW__CORE__FERNET_KEY": fernet_key(),
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api}/execution/",
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "bench:admin",
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
@@ -504,11 +370,11 @@ class Cluster:
         self._stack.append(lambda: drop_database(name))
         self._jwt_secret = secrets.token_hex(32)
         if self.config.executor == "CeleryExecutor":
-            self._stack.append(lambda: _redis_forget(self.queue))
+            self._stack.append(lambda: redis_forget(self.queue))
         self.env = self.airflow_env()
         t0 = time.monotonic()
         done = subprocess.run(
-            [_airflow(), "db", "migrate"],
+            [airflow_exe(), "db", "migrate"],
             env=self.env,
             capture_output=True,
             text=True,
@@ -520,7 +386,7 @@ class Cluster:
         self.timings["db_migrate_seconds"] = round(time.monotonic() - t0, 1)
 
     def _start_airflow(self) -> None:
-        exe = _airflow()
+        exe = airflow_exe()
         api = self._spawn(
             "api-server", [exe, "api-server", "--host", HOST, "--port", str(self.api_port)], self.env
         )
@@ -647,7 +513,7 @@ class Cluster:
         while pid > 1:
             if pid in leaders:
                 return leaders[pid]
-            parent = _parent(pid)
+            parent = parent_of(pid)
             if parent is None:
                 return None
             pid = parent
@@ -657,57 +523,16 @@ class Cluster:
         """SIGKILL a process and every descendant, as a host or container dies: no goodbye, no
         acknowledgement, and no task process left running on its own."""
         proc = self.procs[name]
-        for pid in _tree(proc.popen.pid):
+        for pid in process_tree(proc.popen.pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        _signal_group(proc.popen, signal.SIGKILL)
+        signal_group(proc.popen, signal.SIGKILL)
         proc.popen.wait(timeout=10)
 
     def task_logs(self) -> Iterator[Path]:
         yield from (self.work / "airflow-home" / "logs").rglob("*.log")
-
-
-def _parent(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state
-
-
-def _tree(root: int) -> list[int]:
-    """``root`` and its descendants, from /proc (Linux), parents first."""
-    children: dict[int, list[int]] = defaultdict(list)
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            parent = _parent(int(entry.name))
-            if parent is not None:
-                children[parent].append(int(entry.name))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
-
-
-def _signal_group(popen: subprocess.Popen[bytes], sig: int) -> None:
-    try:
-        os.killpg(popen.pid, sig)  # start_new_session: the group id is the leader's pid
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _airflow() -> str:
-    return str(Path(sys.executable).with_name("airflow"))
-
-
-def _fernet_key() -> str:
-    from cryptography.fernet import Fernet
-
-    return Fernet.generate_key().decode()
 
 
 def polls(start: datetime, days: int, every_hours: int) -> list[datetime]:
@@ -725,8 +550,6 @@ def simulate(cluster: Cluster, days: int, every_hours: int) -> dict[str, Any]:
     what lands meanwhile is loaded the next time), and once more at the end. Returns the runs'
     states and the minimum calls per listener (as bench_api_calls counts them).
     """
-    import math
-
     minimum: dict[str, Counter[str]] = defaultdict(Counter)
     states: Counter[str] = Counter()
     per_day = 24 // every_hours

@@ -386,3 +386,41 @@ def test_retry_delay_comes_from_the_configuration_and_a_bad_one_names_the_settin
     monkeypatch.setenv("AIRFLOW__SPOTIFY_PIPELINE__RETRY_DELAY_SECONDS", "soon")
     with pytest.raises(ValueError, match="AIRFLOW__SPOTIFY_PIPELINE__RETRY_DELAY_SECONDS.*'soon'"):
         retry_delay()
+
+
+def test_the_listeners_and_migration_tasks_mask_their_secrets_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: only ``run_job`` registered the run's secrets, so whatever the ``listeners`` and
+    ``migrate_warehouse`` tasks logged (they read the same connections, and a failed attempt under
+    load logs its error before the retry) reached Airflow's handlers unmasked."""
+    import logging
+    import uuid
+
+    from spotify_pipeline.orchestration.airflow_tasks import listener_plan, migrate_warehouse
+
+    secret = f"app-secret-{uuid.uuid4().hex}"  # never registered by another test of this process
+    conn = spotify_conn(token_file=str(tmp_path / "tokens.json"))
+    conn.password = secret
+    conns = {
+        "spotify_default": conn,
+        "spotify_warehouse": FakeConnection(conn_type="sqlite", host=str(tmp_path / "wh.db")),
+    }
+    monkeypatch.setattr(connections, "airflow_connection", conns.get)
+    monkeypatch.chdir(tmp_path)
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+
+    handler = Keep()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        assert migrate_warehouse()["revision"]
+        assert listener_plan() == [{"user": "alice", "partition": False, "conn_id": "spotify_default"}]
+        logging.getLogger("sp-test-listeners").warning("the app secret is %s", secret)
+    finally:
+        root.removeHandler(handler)
+    assert records and secret not in records[-1] and "***" in records[-1]
