@@ -49,7 +49,8 @@ AIRFLOW_PID=""
 cleanup() {
   # Airflow runs in its own process group (setsid): stop the whole group (api-server, scheduler,
   # dag-processor, triggerer and the task processes they forked), then the simulator.
-  if [[ -n "$AIRFLOW_PID" ]] && kill -0 "$AIRFLOW_PID" 2>/dev/null; then
+  # The group, not its leader: the leader may be gone while a component still runs.
+  if [[ -n "$AIRFLOW_PID" ]] && kill -0 -- "-$AIRFLOW_PID" 2>/dev/null; then
     kill -TERM -- "-$AIRFLOW_PID" 2>/dev/null || true
     for _ in $(seq 1 40); do
       kill -0 -- "-$AIRFLOW_PID" 2>/dev/null || break
@@ -161,12 +162,13 @@ airflow db migrate >/dev/null
 
 # The four components of `airflow standalone`, in one process group; no log server (see the top).
 setsid bash -c '
-  airflow api-server --host 127.0.0.1 --port "$AIRFLOW__API__PORT" &
-  airflow scheduler --skip-serve-logs &
-  airflow dag-processor &
-  airflow triggerer --skip-serve-logs &
-  wait -n
-  echo "error: an Airflow component exited; stopping the others" >&2
+  declare -A name
+  airflow api-server --host 127.0.0.1 --port "$AIRFLOW__API__PORT" & name[$!]=api-server
+  airflow scheduler --skip-serve-logs & name[$!]=scheduler
+  airflow dag-processor & name[$!]=dag-processor
+  airflow triggerer --skip-serve-logs & name[$!]=triggerer
+  wait -n -p gone
+  echo "error: airflow ${name[$gone]:-?} exited; stopping the other components" >&2
   kill -TERM 0
 ' &
 AIRFLOW_PID=$!
