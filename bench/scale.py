@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -55,9 +56,9 @@ def measure(executor: str, days: int, every_hours: int, work: Path) -> dict[str,
         users=USERS, start=midnight - timedelta(days=days + 1), executor=EXECUTORS[executor]
     )
     with Cluster(config, work / executor) as cluster:
-        t0 = time.monotonic()
+        t0, load_before = time.monotonic(), os.getloadavg()[0]
         runs = simulate(cluster, days, every_hours)
-        wall = time.monotonic() - t0
+        wall, load_after = time.monotonic() - t0, os.getloadavg()[0]
         stored = _stored_plays(cluster.warehouse_url)
         tap = cluster.tap
         per_user: dict[str, dict[str, Any]] = {}
@@ -87,6 +88,7 @@ def measure(executor: str, days: int, every_hours: int, work: Path) -> dict[str,
             "lookups": lookups,
             "distinct_ids": distinct,
             "throttled_429": tap.throttled,
+            "load_average": [round(load_before, 1), round(load_after, 1)],
         }
 
 
@@ -98,6 +100,10 @@ def table(rows: list[dict[str, Any]]) -> str:
         f"simulated day (polls {every} h of simulated time apart; the simulator's clock jumps to each "
         "run's moment, so a day takes seconds); pool spotify_api = 2 slots; Spotify's rate limit "
         "180 calls / 30 s per app",
+        "",
+        "Load average (1 min) at the start and the end of each executor's days: "
+        + ", ".join(f"{r['executor']} {r['load_average'][0]} -> {r['load_average'][1]}" for r in rows)
+        + f" on {os.cpu_count()} cores.",
         "",
         "| executor | wall time | runs (all succeeded?) | calls / minimum per listener "
         + " ".join(u for u, _ in USERS)
