@@ -30,7 +30,7 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -183,8 +183,6 @@ class Cluster:
         return proc
 
     def _start_s3(self) -> None:
-        import boto3
-
         port = free_port()
         exe = str(Path(sys.executable).with_name("moto_server"))
         proc = self._spawn("moto", [exe, "-H", HOST, "-p", str(port)], dict(os.environ))
@@ -192,7 +190,6 @@ class Cluster:
             raise ServiceMissing(f"moto_server did not start: {proc.tail()}")
         self.s3_endpoint = f"http://{HOST}:{port}"
         self.s3().create_bucket(Bucket=self.bucket)
-        del boto3
 
     def s3(self) -> Any:
         import boto3
@@ -530,9 +527,6 @@ class Cluster:
                 pass
         signal_group(proc.popen, signal.SIGKILL)
         proc.popen.wait(timeout=10)
-
-    def task_logs(self) -> Iterator[Path]:
-        yield from (self.work / "airflow-home" / "logs").rglob("*.log")
 
 
 def polls(start: datetime, days: int, every_hours: int) -> list[datetime]:
