@@ -54,8 +54,12 @@ lint: $(VENV)/.dev ## ruff (lint, format, the AIR3 rules on the DAGs), mypy (str
 bench: $(VENV)/.dev services ## Run the benchmarks; results in bench/results/latest.json
 	$(BIN)/python -m bench
 
+.PHONY: bench-scale
+bench-scale: $(VENV)/.dev services ## Airflow at scale: 5 listeners x 7 simulated days, Celery (2 workers) vs LocalExecutor
+	$(BIN)/python -m bench.scale
+
 .PHONY: airflow
-airflow: $(VENV)/.dev ## Airflow standalone on 127.0.0.1:8080 with these DAGs and a simulator
+airflow: $(VENV)/.dev ## Airflow (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1:8080 with these DAGs and a simulator
 	scripts/airflow-standalone.sh
 
 .PHONY: lock

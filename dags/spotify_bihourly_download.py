@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from spotify_pipeline.orchestration.airflow import (
+from spotify_pipeline.orchestration.airflow_dags import (
     SPOTIFY_CONN_ID,
     START_DATE,
     default_args,
+    download_dag_kwargs,
     interval_timetable,
     raw_zone_asset,
+    spotify_pool,
 )
-from spotify_pipeline.orchestration.mapping import download_dag_kwargs, spotify_pool
 
 DOC = """
 ### Spotify: recently played, every two hours
@@ -51,14 +52,14 @@ Connections: `spotify_default`, `spotify_warehouse`, `aws_default` (see docs/air
 def spotify_bihourly_download() -> None:
     @task(multiple_outputs=False)
     def listeners(conn_id: str) -> list[dict[str, object]]:
-        from spotify_pipeline.orchestration.mapping import listener_plan
+        from spotify_pipeline.orchestration.airflow_tasks import listener_plan
 
         return listener_plan(conn_id)
 
     # One mapped task instance per listener, read at run time; the pool bounds the app's calls.
     @task(outlets=[raw_zone_asset()], pool=spotify_pool(), multiple_outputs=False)
     def fetch_recently_played(user: str, partition: bool, conn_id: str) -> dict[str, object]:
-        from spotify_pipeline.orchestration.airflow import run_job
+        from spotify_pipeline.orchestration.airflow_tasks import run_job
 
         return run_job("download_recently_played", conn_id=conn_id, user=user, partition=partition)
 

@@ -9,13 +9,13 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from spotify_pipeline.orchestration.airflow import (
+from spotify_pipeline.orchestration.airflow_dags import (
     SPOTIFY_CONN_ID,
     START_DATE,
     data_pipeline_schedule,
     default_args,
+    spotify_pool,
 )
-from spotify_pipeline.orchestration.mapping import spotify_pool
 
 DOC = """
 ### Spotify: load and enrich, daily at 06:00 UTC
@@ -47,13 +47,13 @@ once enough ids are missing, the 06:00 run enriches everything missing.
 def spotify_daily_data_pipeline() -> None:
     @task(multiple_outputs=False)
     def migrate_warehouse(conn_id: str) -> dict[str, object]:
-        from spotify_pipeline.orchestration.mapping import migrate_warehouse as migrate
+        from spotify_pipeline.orchestration.airflow_tasks import migrate_warehouse as migrate
 
         return migrate(conn_id)
 
     @task(multiple_outputs=False)
     def listeners(conn_id: str) -> list[dict[str, object]]:
-        from spotify_pipeline.orchestration.mapping import listener_plan
+        from spotify_pipeline.orchestration.airflow_tasks import listener_plan
 
         return listener_plan(conn_id, loads=True)
 
@@ -62,7 +62,7 @@ def spotify_daily_data_pipeline() -> None:
     def process_landed(
         user: str, partition: bool, conn_id: str, process_partition: str | None
     ) -> dict[str, object]:
-        from spotify_pipeline.orchestration.airflow import run_job
+        from spotify_pipeline.orchestration.airflow_tasks import run_job
 
         return run_job(
             "process", conn_id=conn_id, user=user, partition=partition, process_partition=process_partition
@@ -71,7 +71,7 @@ def spotify_daily_data_pipeline() -> None:
     # A first enrichment after a history import can mean thousands of single-id lookups.
     @task(execution_timeout=timedelta(hours=2), pool=spotify_pool(), multiple_outputs=False)
     def enrich_metadata(plan: list[dict[str, object]], conn_id: str) -> dict[str, object]:
-        from spotify_pipeline.orchestration.mapping import enrich_with_first_listener
+        from spotify_pipeline.orchestration.airflow_tasks import enrich_with_first_listener
 
         return enrich_with_first_listener(plan, conn_id)
 

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from spotify_pipeline.orchestration.airflow import (
+from spotify_pipeline.orchestration.airflow_dags import (
     SPOTIFY_CONN_ID,
     START_DATE,
     default_args,
+    download_dag_kwargs,
     interval_timetable,
     raw_zone_asset,
+    spotify_pool,
 )
-from spotify_pipeline.orchestration.mapping import download_dag_kwargs, spotify_pool
 
 DOC = """
 ### Spotify: followed artists, daily
@@ -47,14 +48,14 @@ Skipped on a long 429 pause; failed without retry when the login is gone (`spoti
 def spotify_daily_download() -> None:
     @task(multiple_outputs=False)
     def listeners(conn_id: str) -> list[dict[str, object]]:
-        from spotify_pipeline.orchestration.mapping import listener_plan
+        from spotify_pipeline.orchestration.airflow_tasks import listener_plan
 
         return listener_plan(conn_id)
 
     # One mapped task instance per listener, read at run time; the pool bounds the app's calls.
     @task(outlets=[raw_zone_asset()], pool=spotify_pool(), multiple_outputs=False)
     def fetch_followed_artists(user: str, partition: bool, conn_id: str) -> dict[str, object]:
-        from spotify_pipeline.orchestration.airflow import run_job
+        from spotify_pipeline.orchestration.airflow_tasks import run_job
 
         return run_job("download_followed_artists", conn_id=conn_id, user=user, partition=partition)
 

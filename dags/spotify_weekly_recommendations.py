@@ -2,20 +2,20 @@
 playlists the user opted in to.
 
 Wiring only: the work happens in ``spotify_pipeline.jobs.releases.check_releases`` and the
-playlist refresh of ``spotify_pipeline.orchestration.airflow``, imported inside the tasks.
+playlist refresh of ``spotify_pipeline.orchestration.airflow_tasks``, imported inside the tasks.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from spotify_pipeline.orchestration.airflow import (
+from spotify_pipeline.orchestration.airflow_dags import (
     START_DATE,
     default_args,
     interval_timetable,
     raw_zone_asset,
+    spotify_pool,
 )
-from spotify_pipeline.orchestration.mapping import spotify_pool
 
 DOC = """
 ### Spotify: new releases and recommendation playlists, weekly (opt-in)
@@ -50,13 +50,13 @@ def spotify_weekly_recommendations() -> None:
     # Both call Spotify: in the app's pool, and one small dict each (never split into XCom rows).
     @task(outlets=[raw_zone_asset()], pool=spotify_pool(), multiple_outputs=False)
     def check_new_releases() -> dict[str, object]:
-        from spotify_pipeline.orchestration.airflow import run_job
+        from spotify_pipeline.orchestration.airflow_tasks import run_job
 
         return run_job("check_releases")
 
     @task(pool=spotify_pool(), multiple_outputs=False)
     def refresh_playlists() -> dict[str, object]:
-        from spotify_pipeline.orchestration.airflow import run_job
+        from spotify_pipeline.orchestration.airflow_tasks import run_job
 
         return run_job("refresh_playlists")
 

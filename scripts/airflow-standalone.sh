@@ -8,8 +8,12 @@
 #      server receives the code and writes the 0600 token file the tasks share;
 #   3. defines the connections as AIRFLOW_CONN_* env vars pointing at the simulator, a local raw
 #      zone and a SQLite warehouse under .airflow/spotify-pipeline/;
-#   4. runs `airflow standalone` (one scheduler, dag-processor, triggerer, api-server) sized for a
-#      2-core machine, and prints where to log in.
+#   4. runs what `airflow standalone` runs (api-server, scheduler, dag-processor, triggerer) as four
+#      processes in one process group, sized for a 2-core machine, every socket on 127.0.0.1, and
+#      prints where to log in. Not `airflow standalone` itself: Airflow 3 has no setting for the
+#      address of the log servers the scheduler and the triggerer start (they bind every interface,
+#      ports 8793 and 8794), and standalone cannot skip them. On one host the API server reads the
+#      task logs from the local folder, so the components run with --skip-serve-logs instead.
 #
 # Environment knobs: AIRFLOW_PORT (8080), SIM_USER (me), SIM_PROFILE (typical), VENV (.venv).
 set -euo pipefail
@@ -43,9 +47,10 @@ SIM_PID=$!
 
 AIRFLOW_PID=""
 cleanup() {
-  # Airflow runs in its own process group (setsid): stop the whole group (scheduler, dag-processor,
-  # triggerer, api-server and every task process they forked), then the simulator.
-  if [[ -n "$AIRFLOW_PID" ]] && kill -0 "$AIRFLOW_PID" 2>/dev/null; then
+  # Airflow runs in its own process group (setsid): stop the whole group (api-server, scheduler,
+  # dag-processor, triggerer and the task processes they forked), then the simulator.
+  # The group, not its leader: the leader may be gone while a component still runs.
+  if [[ -n "$AIRFLOW_PID" ]] && kill -0 -- "-$AIRFLOW_PID" 2>/dev/null; then
     kill -TERM -- "-$AIRFLOW_PID" 2>/dev/null || true
     for _ in $(seq 1 40); do
       kill -0 -- "-$AIRFLOW_PID" 2>/dev/null || break
@@ -141,7 +146,7 @@ cat <<EOF
 
   Airflow UI:  http://127.0.0.1:$PORT   (user: admin)
   Password:    in $PASSWORDS
-               (written on the first start; \`airflow standalone\` also prints it then)
+               (written by the API server on its first start)
   DAGs:        $ROOT/dags  (unpaused once the API server answers; trigger spotify_bihourly_download)
   Data:        raw zone $STATE/raw, warehouse $STATE/warehouse.db
   Stop:        Ctrl-C (stops Airflow and the simulator)
@@ -153,14 +158,25 @@ EOF
   env -u SPOTIFY_PIPELINE_CONFIG_FILE SPOTIFY_PIPELINE_WAREHOUSE_URL="sqlite:///$STATE/warehouse.db" \
     SPOTIFY_PIPELINE_RAW_ZONE="$STATE/raw" spotify-pipeline init >/dev/null
 )
+airflow db migrate >/dev/null
 
-setsid airflow standalone &
+# The four components of `airflow standalone`, in one process group; no log server (see the top).
+setsid bash -c '
+  declare -A name
+  airflow api-server --host 127.0.0.1 --port "$AIRFLOW__API__PORT" & name[$!]=api-server
+  airflow scheduler --skip-serve-logs & name[$!]=scheduler
+  airflow dag-processor & name[$!]=dag-processor
+  airflow triggerer --skip-serve-logs & name[$!]=triggerer
+  wait -n -p gone
+  echo "error: airflow ${name[$gone]:-?} exited; stopping the other components" >&2
+  kill -TERM 0
+' &
 AIRFLOW_PID=$!
 
 # Wait for the API server's health endpoint, then create the Spotify app's pool and unpause.
 healthy=""
 for _ in $(seq 1 360); do
-  kill -0 "$AIRFLOW_PID" 2>/dev/null || { echo "error: airflow standalone exited" >&2; exit 1; }
+  kill -0 "$AIRFLOW_PID" 2>/dev/null || { echo "error: an Airflow component exited" >&2; exit 1; }
   if python -c "import httpx,sys; sys.exit(httpx.get('http://127.0.0.1:$PORT/api/v2/monitor/health', timeout=2).status_code != 200)" 2>/dev/null; then
     healthy=1
     break

@@ -83,3 +83,26 @@ def test_the_recommendation_backtest_and_release_check_run() -> None:
     (releases,) = result["releases"]
     assert releases["missed"] == 0
     assert releases["max_calls_per_day"] <= releases["call_budget_per_day"]
+
+
+def test_the_scale_table_says_how_the_schedule_was_compressed() -> None:
+    """``make bench-scale`` prints one row per executor; the caption names the compression."""
+    from bench import scale
+
+    per_user = {
+        u: {"profile": p, "made": 7, "minimum": 7, "ratio": 1.0, "plays_shown": 9, "plays_stored": 9}
+        for u, p in scale.USERS
+    }
+    row = {
+        "executor": "CeleryExecutor", "workers": 2, "days": 7, "every_hours": 24, "wall_seconds": 300.0,
+        "start_seconds": 60.0, "runs": {"spotify_bihourly_download success": 7}, "per_user": per_user,
+        "lookups": 40, "distinct_ids": 40, "throttled_429": 0, "load_average": [1.0, 2.0],
+    }  # fmt: skip
+    out = scale.table([row, {**row, "executor": "LocalExecutor", "workers": 0, "runs": {"x failed": 1}}])
+    assert "the schedule compressed: 1 recently-played run(s)" in out and "polls 24 h" in out
+    lines = out.splitlines()
+    assert (
+        "| CeleryExecutor (2 workers) | 300 s (+60 s start) | 7 (yes) | 1.00 1.00 1.00 1.00 1.00 |"
+        in lines[-2]
+    )
+    assert "| LocalExecutor |" in lines[-1] and "(NO)" in lines[-1]

@@ -6,7 +6,7 @@ database password (a MariaDB user created for the test). The scans: every log re
 (message, arguments and traceback), every exception text, stdout/stderr of every CLI command (run end
 to end against a simulator served on loopback), every raw object, every warehouse table, and the
 demo's result. The DAGs get the same scan, plus XCom and Airflow's metadata database, in
-tests/airflow/test_dag_secrets.py, which reuses the helpers and fixtures below.
+tests/orchestration/test_dag_secrets.py, which reuses the helpers and fixtures below.
 
 Covered elsewhere, referenced here rather than repeated:
 - token files 0600 and written atomically: tests/spotify/test_tokens.py

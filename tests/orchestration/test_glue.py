@@ -14,6 +14,7 @@ import pytest
 from spotify_pipeline.errors import AuthError, ConfigError, LoginRequired, RateLimitPaused
 from spotify_pipeline.jobs import JobReport
 from spotify_pipeline.orchestration import airflow as glue
+from spotify_pipeline.orchestration import airflow_connections as connections
 
 pytestmark = pytest.mark.airflow
 
@@ -236,7 +237,7 @@ def task_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
         "spotify_warehouse": FakeConnection(conn_type="sqlite", host=str(tmp_path / "wh.db")),
     }
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(glue, "airflow_connection", conns.get)
+    monkeypatch.setattr(connections, "airflow_connection", conns.get)
     context = {
         "data_interval_end": datetime(2026, 11, 29, 12, 10, tzinfo=UTC),
         "dag_run": SimpleNamespace(
@@ -353,7 +354,73 @@ def test_a_pause_raised_by_a_job_skips(task_env: dict[str, Any], monkeypatch: py
 def test_missing_connection_fails_without_retry(monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
-    monkeypatch.setattr(glue, "airflow_connection", {}.get)
+    monkeypatch.setattr(connections, "airflow_connection", {}.get)
     monkeypatch.setattr("airflow.sdk.get_current_context", lambda: {})
     with pytest.raises(AirflowFailException, match="'spotify_default' is not defined.*not retried"):
         glue.run_job("process")
+
+
+def test_the_plan_of_listeners_is_pure_and_partitions_with_more_than_one() -> None:
+    from spotify_pipeline.orchestration.mapping import plan_listeners
+
+    one = plan_listeners(["me"], user="me", user_partition=False, conn_id="c", loads=True)
+    assert one == [{"user": "me", "partition": False, "conn_id": "c", "process_partition": None}]
+    two = plan_listeners(["ann", "bob"], user="me", user_partition=False, conn_id="c", loads=True)
+    assert [e["process_partition"] for e in two] == ["users/ann/", "users/bob/", ""]
+    assert two[-1]["user"] == "me"  # the root objects belong to the connection's user
+    assert plan_listeners(["ann", "bob"], user="me", user_partition=False, conn_id="c") == [
+        {"user": "ann", "partition": True, "conn_id": "c"},
+        {"user": "bob", "partition": True, "conn_id": "c"},
+    ]
+
+
+def test_retry_delay_comes_from_the_configuration_and_a_bad_one_names_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from spotify_pipeline.orchestration.airflow_dags import default_args, retry_delay
+
+    monkeypatch.delenv("AIRFLOW__SPOTIFY_PIPELINE__RETRY_DELAY_SECONDS", raising=False)
+    assert default_args()["retry_delay"] == timedelta(minutes=2)
+    monkeypatch.setenv("AIRFLOW__SPOTIFY_PIPELINE__RETRY_DELAY_SECONDS", "2")
+    assert retry_delay() == timedelta(seconds=2)
+    monkeypatch.setenv("AIRFLOW__SPOTIFY_PIPELINE__RETRY_DELAY_SECONDS", "soon")
+    with pytest.raises(ValueError, match="AIRFLOW__SPOTIFY_PIPELINE__RETRY_DELAY_SECONDS.*'soon'"):
+        retry_delay()
+
+
+def test_the_listeners_and_migration_tasks_mask_their_secrets_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: only ``run_job`` registered the run's secrets, so whatever the ``listeners`` and
+    ``migrate_warehouse`` tasks logged (they read the same connections, and a failed attempt under
+    load logs its error before the retry) reached Airflow's handlers unmasked."""
+    import logging
+    import uuid
+
+    from spotify_pipeline.orchestration.airflow_tasks import listener_plan, migrate_warehouse
+
+    secret = f"app-secret-{uuid.uuid4().hex}"  # never registered by another test of this process
+    conn = spotify_conn(token_file=str(tmp_path / "tokens.json"))
+    conn.password = secret
+    conns = {
+        "spotify_default": conn,
+        "spotify_warehouse": FakeConnection(conn_type="sqlite", host=str(tmp_path / "wh.db")),
+    }
+    monkeypatch.setattr(connections, "airflow_connection", conns.get)
+    monkeypatch.chdir(tmp_path)
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+
+    handler = Keep()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        assert migrate_warehouse()["revision"]
+        assert listener_plan() == [{"user": "alice", "partition": False, "conn_id": "spotify_default"}]
+        logging.getLogger("sp-test-listeners").warning("the app secret is %s", secret)
+    finally:
+        root.removeHandler(handler)
+    assert records and secret not in records[-1] and "***" in records[-1]

@@ -38,7 +38,7 @@ ALLOWED_TOP_LEVEL_IMPORTS = {
     "datetime",
     "airflow.sdk",
     "spotify_pipeline.orchestration.airflow",
-    "spotify_pipeline.orchestration.mapping",
+    "spotify_pipeline.orchestration.airflow_dags",
 }
 
 

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import sqlite3
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -125,11 +124,14 @@ def secret_connections(
         yield endpoint, bucket, secret_db_url, token_file
 
 
-def _scan_task_log_files(since: float) -> int:
-    """Task log files Airflow wrote during this test; returns how many were read."""
+def _scan_task_log_files() -> int:
+    """Every log file under this session's AIRFLOW_HOME; returns how many were read.
+
+    All of them, not those modified since the test began: a modification time compared with the
+    wall clock (coarse on some filesystems, written by another process) decides nothing here."""
     n = 0
     for path in (AIRFLOW_HOME / "logs").rglob("*"):
-        if path.is_file() and path.stat().st_mtime >= since:
+        if path.is_file():
             _assert_clean(f"Airflow log file {path}", path.read_text(errors="replace"))
             n += 1
     return n
@@ -169,12 +171,15 @@ def test_the_three_dags_show_no_secret(
 ) -> None:
     endpoint, bucket, warehouse_url, token_file = secret_connections
     caplog.set_level(logging.DEBUG)
-    started = time.time() - 1
     before = json.loads(token_file.read_text())
     results = {dag_id: run_dag(dags, dag_id) for dag_id in DAG_IDS}
     for dag_id, tasks in results.items():
-        assert {task: state for task, (state, _, _) in tasks.items()} == dict.fromkeys(tasks, "success"), (
-            dag_id
+        # A task may need its retry on a loaded machine (the listeners task once did): success,
+        # whatever the attempt; the message names every task's state and attempt if not.
+        states = {task: (state, tries) for task, (state, tries, _) in tasks.items()}
+        assert {task: state for task, (state, _) in states.items()} == dict.fromkeys(tasks, "success"), (
+            dag_id,
+            states,
         )
     assert results["spotify_daily_data_pipeline"]["process_landed"][2]["counts"]["plays_inserted"] == 50
 
@@ -188,7 +193,7 @@ def test_the_three_dags_show_no_secret(
     printed = capfd.readouterr()
     assert "process_landed" in printed.out + printed.err  # dag.test() prints the task logs here
     _assert_clean("the task logs dag.test() printed", printed.out + printed.err)
-    _scan_task_log_files(started)
+    _scan_task_log_files()
     run_ids = {dag_id: _run_id(dag_id) for dag_id in DAG_IDS}
     assert _scan_metadata_db(run_ids) >= 4  # one return_value per task
     assert _scan_bucket(endpoint, bucket) > 0
