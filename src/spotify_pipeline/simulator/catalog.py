@@ -2,7 +2,7 @@
 
 Everything is generated from one seed with ``random.Random`` and BLAKE2b-derived ids, so two
 catalogs built with the same seed are identical in every process. The catalog holds records
-(plain frozen dataclasses); ``objects.py`` renders them as Web API JSON.
+(plain frozen dataclasses in ``records.py``); ``objects.py`` renders them as Web API JSON.
 
 Shapes that matter to the pipeline and are modelled on purpose:
 - a recording (one ISRC) can appear on several releases with different track ids: pre-release
@@ -14,11 +14,35 @@ Shapes that matter to the pipeline and are modelled on purpose:
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from spotify_pipeline.simulator.ids import spotify_id
+from spotify_pipeline.simulator.records import (
+    AlbumRec,
+    ArtistRec,
+    AudiobookRec,
+    ChapterRec,
+    EpisodeRec,
+    PlaylistRec,
+    ShowRec,
+    TrackRec,
+)
+from spotify_pipeline.simulator.search import SearchEntry, search
+
+__all__ = [
+    "GENRES",
+    "MARKETS",
+    "AlbumRec",
+    "ArtistRec",
+    "AudiobookRec",
+    "Catalog",
+    "ChapterRec",
+    "EpisodeRec",
+    "PlaylistRec",
+    "ShowRec",
+    "TrackRec",
+]
 
 # ISO 3166-1 alpha-2 markets, as in the recorded fixtures' available_markets (a subset of the ~185
 # real ones is enough: the pipeline only stores the list).
@@ -80,116 +104,12 @@ _SHOW_FORMS = ("Hour", "Weekly", "Podcast", "Show", "Talk", "Files", "Club", "Di
 
 
 @dataclass(frozen=True, slots=True)
-class ArtistRec:
-    id: str
-    name: str
-    genres: tuple[str, ...]
-    popularity: int
-    followers: int
-    has_images: bool
-
-
-@dataclass(frozen=True, slots=True)
-class AlbumRec:
-    id: str
-    name: str
-    album_type: str  # album | single | compilation
-    artist_ids: tuple[str, ...]
-    release_date: str  # "YYYY-MM-DD" | "YYYY-MM" | "YYYY", matching the precision
-    release_date_precision: str  # day | month | year
-    track_ids: tuple[str, ...]
-    label: str
-    popularity: int
-    available_markets: tuple[str, ...]
-    upc: str
-    copyright_year: int
-
-    @property
-    def total_tracks(self) -> int:
-        return len(self.track_ids)
-
-
-@dataclass(frozen=True, slots=True)
-class TrackRec:
-    id: str
-    name: str
-    album_id: str
-    artist_ids: tuple[str, ...]  # ordered: main artist first, then features
-    duration_ms: int
-    explicit: bool
-    isrc: str  # shared by every release of the same recording
-    popularity: int
-    disc_number: int
-    track_number: int
-    available_markets: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PlaylistRec:
-    id: str
-    name: str
-    track_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ShowRec:
-    id: str
-    name: str
-    publisher: str
-    episode_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class EpisodeRec:
-    id: str
-    name: str
-    show_id: str
-    duration_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class AudiobookRec:
-    id: str
-    title: str
-    author: str
-    chapter_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ChapterRec:
-    id: str
-    title: str
-    audiobook_id: str
-    duration_ms: int
-
-
-@dataclass(frozen=True, slots=True)
 class _Recording:
     isrc: str
     name: str
     duration_ms: int
     explicit: bool
     artist_ids: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class _SearchEntry:
-    track_id: str
-    name: str
-    artists: str
-    album: str
-    year: str
-    isrc: str
-    popularity: int
-
-
-_NORMALISE = re.compile(r"[^0-9a-z]+")
-_FIELD = re.compile(r'(track|artist|album|year|isrc):("([^"]*)"|\S*)', re.IGNORECASE)
-
-
-def _norm(text: str) -> str:
-    """Lower-case and reduce punctuation to single spaces, so "Mr. Brightside" finds "mr brightside"."""
-    return " " + _NORMALISE.sub(" ", text.casefold()).strip() + " "
 
 
 @dataclass
@@ -224,7 +144,7 @@ class Catalog:
         self._rng = random.Random(seed)
         self._isrc_seq: dict[tuple[str, int], _Counter] = {}
         self._upc_seq = _Counter()
-        self._search: list[_SearchEntry] | None = None
+        self._search: list[SearchEntry] | None = None
         self._build_artists(n_artists)
         recordings = self._build_releases()
         self._build_compilations(recordings, max(1, n_artists // 40))
@@ -384,88 +304,102 @@ class Catalog:
         return album
 
     def _build_releases(self) -> list[_Recording]:
-        rng = self._rng
         artist_ids = [a for a in self.artists if a != self.various_artists_id]
         all_recordings: list[_Recording] = []
         for ai, aid in enumerate(artist_ids):
-            artist = self.artists[aid]
-            label_index = rng.randrange(len(_LABELS))
-            year = rng.randint(1968, 2022)
-            n_albums = 1 + min(4, int(rng.expovariate(1.0) + artist.popularity / 40))
-            explicit_rate = 0.6 if any("hip hop" in g or g == "trap" for g in artist.genres) else 0.08
-            release_no = 0
-            for _ in range(n_albums):
-                recordings = []
-                for _ in range(rng.randint(8, 14) if rng.random() < 0.85 else rng.randint(15, 22)):
-                    year_rec = min(year, 2026)
-                    feats: tuple[str, ...] = ()
-                    if rng.random() < 0.12:
-                        other = artist_ids[rng.randrange(len(artist_ids))]
-                        feats = () if other == aid else (other,)
-                    recordings.append(
-                        _Recording(
-                            isrc=self._isrc(label_index, year_rec),
-                            name=self._title(),
-                            duration_ms=self._duration_ms(),
-                            explicit=rng.random() < explicit_rate,
-                            artist_ids=(aid, *feats),
-                        )
-                    )
-                # Lead singles come out months before the album and keep the recording (same ISRC).
-                for _ in range(rng.choices((0, 1, 2), weights=(4, 4, 2))[0]):
-                    lead = recordings[rng.randrange(len(recordings))]
-                    single = self._add_album(
-                        (ai, release_no),
-                        lead.name,
-                        "single",
-                        (aid,),
-                        year,
-                        label_index,
-                        [lead],
-                        artist.popularity - 5,
-                    )
-                    self._register(aid, single)
-                    release_no += 1
-                album = self._add_album(
+            all_recordings.extend(self._artist_releases(ai, aid, artist_ids))
+        return all_recordings
+
+    def _artist_releases(self, ai: int, aid: str, artist_ids: list[str]) -> list[_Recording]:
+        """One artist's albums (each with its lead singles), then standalone singles."""
+        rng = self._rng
+        artist = self.artists[aid]
+        label_index = rng.randrange(len(_LABELS))
+        year = rng.randint(1968, 2022)
+        n_albums = 1 + min(4, int(rng.expovariate(1.0) + artist.popularity / 40))
+        explicit_rate = 0.6 if any("hip hop" in g or g == "trap" for g in artist.genres) else 0.08
+        out: list[_Recording] = []
+        release_no = 0
+        for _ in range(n_albums):
+            recordings = self._album_recordings(aid, artist_ids, label_index, year, explicit_rate)
+            # Lead singles come out months before the album and keep the recording (same ISRC).
+            for _ in range(rng.choices((0, 1, 2), weights=(4, 4, 2))[0]):
+                lead = recordings[rng.randrange(len(recordings))]
+                single = self._add_album(
                     (ai, release_no),
-                    self._title(),
-                    "album",
+                    lead.name,
+                    "single",
                     (aid,),
                     year,
                     label_index,
-                    recordings,
-                    artist.popularity,
-                )
-                self._register(aid, album)
-                release_no += 1
-                all_recordings.extend(recordings)
-                year = min(2026, year + rng.randint(1, 4))
-            # Standalone singles (some with a B-side).
-            for _ in range(rng.choices((0, 1, 2), weights=(3, 4, 2))[0]):
-                recs = [
-                    _Recording(
-                        self._isrc(label_index, year),
-                        self._title(),
-                        self._duration_ms(),
-                        rng.random() < explicit_rate,
-                        (aid,),
-                    )
-                    for _ in range(rng.choice((1, 1, 2)))
-                ]
-                single = self._add_album(
-                    (ai, release_no),
-                    recs[0].name,
-                    "single",
-                    (aid,),
-                    min(year, 2026),
-                    label_index,
-                    recs,
-                    artist.popularity - 8,
+                    [lead],
+                    artist.popularity - 5,
                 )
                 self._register(aid, single)
                 release_no += 1
-                all_recordings.extend(recs)
-        return all_recordings
+            album = self._add_album(
+                (ai, release_no),
+                self._title(),
+                "album",
+                (aid,),
+                year,
+                label_index,
+                recordings,
+                artist.popularity,
+            )
+            self._register(aid, album)
+            release_no += 1
+            out.extend(recordings)
+            year = min(2026, year + rng.randint(1, 4))
+        # Standalone singles (some with a B-side).
+        for _ in range(rng.choices((0, 1, 2), weights=(3, 4, 2))[0]):
+            recs = [
+                _Recording(
+                    self._isrc(label_index, year),
+                    self._title(),
+                    self._duration_ms(),
+                    rng.random() < explicit_rate,
+                    (aid,),
+                )
+                for _ in range(rng.choice((1, 1, 2)))
+            ]
+            single = self._add_album(
+                (ai, release_no),
+                recs[0].name,
+                "single",
+                (aid,),
+                min(year, 2026),
+                label_index,
+                recs,
+                artist.popularity - 8,
+            )
+            self._register(aid, single)
+            release_no += 1
+            out.extend(recs)
+        return out
+
+    def _album_recordings(
+        self, aid: str, artist_ids: list[str], label_index: int, year: int, explicit_rate: float
+    ) -> list[_Recording]:
+        """An album's recordings: 8-14 tracks (sometimes 15-22), about one in eight with a featured artist."""
+        rng = self._rng
+        recordings = []
+        for _ in range(rng.randint(8, 14) if rng.random() < 0.85 else rng.randint(15, 22)):
+            year_rec = min(year, 2026)
+            feats: tuple[str, ...] = ()
+            if rng.random() < 0.12:
+                other = artist_ids[rng.randrange(len(artist_ids))]
+                feats = () if other == aid else (other,)
+            recordings.append(
+                _Recording(
+                    isrc=self._isrc(label_index, year_rec),
+                    name=self._title(),
+                    duration_ms=self._duration_ms(),
+                    explicit=rng.random() < explicit_rate,
+                    artist_ids=(aid, *feats),
+                )
+            )
+        return recordings
 
     def _register(self, artist_id: str, album: AlbumRec) -> None:
         self.artist_album_ids[artist_id].append(album.id)
@@ -552,74 +486,22 @@ class Catalog:
     def track_artist_names(self, track_id: str) -> list[str]:
         return [self.artists[a].name for a in self.tracks[track_id].artist_ids]
 
-    def _search_index(self) -> list[_SearchEntry]:
+    def _search_index(self) -> list[SearchEntry]:
         if self._search is None:
             self._search = [
-                _SearchEntry(
-                    track_id=t.id,
-                    name=_norm(t.name),
-                    artists=_norm(" ".join(self.artists[a].name for a in t.artist_ids)),
-                    album=_norm(self.albums[t.album_id].name),
-                    year=self.albums[t.album_id].release_date[:4],
-                    isrc=t.isrc.casefold(),
-                    popularity=t.popularity,
+                SearchEntry.of(
+                    t.id,
+                    t.name,
+                    (self.artists[a].name for a in t.artist_ids),
+                    self.albums[t.album_id].name,
+                    self.albums[t.album_id].release_date,
+                    t.isrc,
+                    t.popularity,
                 )
                 for t in self.tracks.values()
             ]
         return self._search
 
     def search_tracks(self, query: str, limit: int) -> list[str]:
-        """Track ids matching a Spotify-style query, best first.
-
-        Field filters ``track:``, ``artist:``, ``album:``, ``year:`` and ``isrc:`` take a quoted value
-        or the words up to the next filter; other words must each appear in the track, artist or album
-        name. Matching ignores case and punctuation. An exact track-name match ranks first, then
-        popularity, then id (so equal queries give equal answers).
-        """
-        filters: dict[str, str] = {}
-        rest = query
-        matches = list(_FIELD.finditer(query))
-        if matches:
-            rest = query[: matches[0].start()]
-            for i, m in enumerate(matches):
-                end = matches[i + 1].start() if i + 1 < len(matches) else len(query)
-                value = m.group(3) if m.group(3) is not None else query[m.start(2) : end]
-                filters[m.group(1).lower()] = value.strip()
-        words = [w for w in _norm(rest).split() if w]
-        track_f = _norm(filters["track"]) if filters.get("track") else None
-        artist_f = _norm(filters["artist"]) if filters.get("artist") else None
-        album_f = _norm(filters["album"]) if filters.get("album") else None
-        year_f = filters.get("year", "").strip() or None
-        isrc_f = filters.get("isrc", "").strip().casefold() or None
-        if not (words or track_f or artist_f or album_f or year_f or isrc_f):
-            return []
-        hits: list[tuple[int, int, str]] = []
-        for e in self._search_index():
-            if track_f and track_f not in e.name:
-                continue
-            if artist_f and artist_f not in e.artists:
-                continue
-            if album_f and album_f not in e.album:
-                continue
-            if year_f and not _year_matches(e.year, year_f):
-                continue
-            if isrc_f and e.isrc != isrc_f:
-                continue
-            if words and not all(
-                f" {w} " in e.name or f" {w} " in e.artists or f" {w} " in e.album for w in words
-            ):
-                continue
-            exact = (
-                0 if (track_f and e.name == track_f) or (words and e.name == _norm(" ".join(words))) else 1
-            )
-            hits.append((exact, -e.popularity, e.track_id))
-        hits.sort()
-        return [h[2] for h in hits[: max(0, limit)]]
-
-
-def _year_matches(year: str, spec: str) -> bool:
-    """``year:2019`` or ``year:2010-2019``, as Spotify's search accepts."""
-    if "-" in spec:
-        lo, _, hi = spec.partition("-")
-        return lo.strip() <= year <= hi.strip()
-    return year == spec
+        """Track ids matching a Spotify-style query, best first (``search.py`` has the rules)."""
+        return search(self._search_index(), query, limit)
