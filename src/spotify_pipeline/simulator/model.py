@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING
 
 from spotify_pipeline.simulator.catalog import Catalog
 from spotify_pipeline.simulator.ids import stable_seed
+from spotify_pipeline.simulator.profiles import PROFILES, SPECS
 
 if TYPE_CHECKING:
     from spotify_pipeline.simulator.taste import Taste
 
-PROFILES = ("light", "typical", "heavy", "binge")
 MIN_API_MS = 30_000  # the API lists a play only after 30 s of playback
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -78,30 +78,6 @@ class TruePlay:
     def api_visible(self) -> bool:
         """Whether recently-played ever lists this play (music, not private, at least 30 s)."""
         return self.kind == "music" and not self.private_session and self.ms_played >= MIN_API_MS
-
-
-@dataclass(frozen=True)
-class _Profile:
-    daily_plays: tuple[int, int]  # music plays outside binge bursts
-    session_plays: tuple[int, int]  # plays per ordinary music session
-    skip_rate: float
-    commute_chance: float  # per weekday and commute leg
-    podcast_chance: float  # per day
-    audiobook_chance: float  # per day
-    private_chance: float  # per session
-    binge_chance: float  # per day
-    favourite_artists: int
-    initial_follows: tuple[int, int]
-    follow_chance: float  # per day
-    unfollow_chance: float  # per day
-
-
-_PROFILES: dict[str, _Profile] = {
-    "light": _Profile((3, 7), (2, 4), 0.15, 0.0, 0.08, 0.02, 0.03, 0.0, 15, (5, 15), 0.15, 0.06),
-    "typical": _Profile((24, 40), (6, 14), 0.22, 0.5, 0.25, 0.06, 0.04, 0.0, 40, (20, 60), 0.4, 0.15),
-    "heavy": _Profile((80, 112), (12, 24), 0.25, 0.6, 0.2, 0.05, 0.04, 0.0, 80, (50, 150), 0.6, 0.25),
-    "binge": _Profile((20, 36), (6, 14), 0.35, 0.4, 0.1, 0.02, 0.03, 0.7, 50, (30, 80), 0.5, 0.2),
-}
 
 
 @dataclass
@@ -191,7 +167,7 @@ class ListeningModel:
 
     def add_user(self, user_id: str, profile: str, since: datetime) -> None:
         """Register a listener whose history starts at ``since``. Re-adding the same user is a no-op."""
-        if profile not in _PROFILES:
+        if profile not in SPECS:
             raise ValueError(
                 f"unknown listener profile {profile!r} for user {user_id!r}; use one of {PROFILES}"
             )
@@ -207,7 +183,7 @@ class ListeningModel:
         self._users[user_id] = self._make_user(user_id, profile, since)
 
     def _make_user(self, user_id: str, profile: str, since: datetime) -> _User:
-        spec = _PROFILES[profile]
+        spec = SPECS[profile]
         rng = random.Random(stable_seed(self.seed, user_id, "taste"))
         cat = self.catalog
         pool = self._artist_pool
@@ -281,7 +257,7 @@ class ListeningModel:
         return cached
 
     def _plan_sessions(self, rng: random.Random, user: _User, day: date, day_ms: int) -> list[_Session]:
-        spec = _PROFILES[user.profile]
+        spec = SPECS[user.profile]
         local_weekday = (_dt(day_ms + 12 * 3_600_000 + user.utc_offset_min * _MINUTE)).weekday()
         weekend = local_weekday >= 5
         sessions: list[_Session] = []
@@ -614,7 +590,7 @@ class ListeningModel:
         key = (user.id, day)
         events = self._follow_events.get(key)
         if events is None:
-            spec = _PROFILES[user.profile]
+            spec = SPECS[user.profile]
             rng = random.Random(stable_seed(self.seed, user.id, day.isoformat(), "follows"))
             day_ms = _ms(datetime(day.year, day.month, day.day, tzinfo=UTC))
             events = []
