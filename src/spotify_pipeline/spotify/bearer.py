@@ -25,13 +25,12 @@ from pydantic import SecretStr
 
 from ..clock import Clock
 from ..errors import LoginRequired, SpotifyApiError
-from . import auth
+from .oauth import TOKEN_ENDPOINT, refresh
 from .retry import is_transient_status, no_answer
 from .tokens import TokenState, TokenStore
 
 log = logging.getLogger(__name__)
 
-TOKEN_ENDPOINT = auth.TOKEN_ENDPOINT
 _T = TypeVar("_T")
 
 #: ``(endpoint, status, failure, retry)``: sleep the backoff of ``retry`` or raise when used up.
@@ -135,7 +134,7 @@ class TokenKeeper:
 
     def _refresh_once(self, current: TokenState) -> TokenState:
         secret = self._client_secret.get_secret_value() if self._client_secret is not None else None
-        return auth.refresh(self.http, self.accounts_url, current, secret, self.clock.now())
+        return refresh(self.http, self.accounts_url, current, secret, self.clock.now())
 
     def _with_backoff(self, call: Callable[[], _T]) -> _T:
         """Run a token-endpoint call, retrying server failures and lost connections."""

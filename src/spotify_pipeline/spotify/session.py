@@ -33,8 +33,9 @@ from ..clock import Clock
 from ..errors import AuthError, ConfigError, SpotifyApiError, SpotifyUnreachable
 from ..redact import redact, register_secret
 from ..settings import Settings
-from .bearer import TOKEN_ENDPOINT, BearerAuth, TokenKeeper
+from .bearer import BearerAuth, TokenKeeper
 from .capabilities import Capabilities
+from .oauth import TOKEN_ENDPOINT
 from .pause import PauseGuard
 from .retry import BackoffPolicy, is_transient_status, no_answer
 from .state import StateStore
