@@ -53,12 +53,7 @@ def recommend(
     ] = False,
 ) -> None:
     """Rediscover, similar to what you play now, and new releases from your artists, each with a reason."""
-    if kind is not None and kind not in KINDS:
-        fail(f"--kind {kind!r}: use one of {', '.join(KINDS)}")
-    if seed is not None and kind not in (None, "similar"):
-        fail("--seed applies to --kind similar")
-    if apply and to_playlist is None:
-        fail("--apply writes playlists: give --to-playlist NAME")
+    _check_options(kind, seed, apply, to_playlist)
     when = parse_as_of(as_of) if as_of else None
     s = settings(ctx)
     if user is not None:
@@ -91,6 +86,16 @@ def recommend(
             console.print(_plan_line(p, apply))
         if not apply:
             console.print("dry run: nothing was written; add --apply to write these playlists")
+
+
+def _check_options(kind: str | None, seed: str | None, apply: bool, to_playlist: str | None) -> None:
+    """Refuse combinations that mean nothing, before any work, naming the option."""
+    if kind is not None and kind not in KINDS:
+        fail(f"--kind {kind!r}: use one of {', '.join(KINDS)}")
+    if seed is not None and kind not in (None, "similar"):
+        fail("--seed applies to --kind similar")
+    if apply and to_playlist is None:
+        fail("--apply writes playlists: give --to-playlist NAME")
 
 
 def _table(kind: str, rows: list[Recommendation]) -> Table | str:

@@ -351,7 +351,22 @@ class Catalog:
             release_no += 1
             out.extend(recordings)
             year = min(2026, year + rng.randint(1, 4))
-        # Standalone singles (some with a B-side).
+        self._standalone_singles(ai, aid, release_no, year, label_index, explicit_rate, out)
+        return out
+
+    def _standalone_singles(
+        self,
+        ai: int,
+        aid: str,
+        release_no: int,
+        year: int,
+        label_index: int,
+        explicit_rate: float,
+        out: list[_Recording],
+    ) -> None:
+        """Singles outside any album (some with a B-side), numbered on from ``release_no``."""
+        rng = self._rng
+        artist = self.artists[aid]
         for _ in range(rng.choices((0, 1, 2), weights=(3, 4, 2))[0]):
             recs = [
                 _Recording(
@@ -376,7 +391,6 @@ class Catalog:
             self._register(aid, single)
             release_no += 1
             out.extend(recs)
-        return out
 
     def _album_recordings(
         self, aid: str, artist_ids: list[str], label_index: int, year: int, explicit_rate: float
