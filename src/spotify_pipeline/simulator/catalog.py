@@ -29,6 +29,20 @@ from spotify_pipeline.simulator.records import (
     TrackRec,
 )
 from spotify_pipeline.simulator.search import SearchEntry, search
+from spotify_pipeline.simulator.vocabulary import (
+    ADJ,
+    FIRST,
+    GENRES,
+    LABELS,
+    LAST,
+    MARKETS,
+    NOUN,
+    PLURAL,
+    PREP,
+    SHOW_FORMS,
+    SHOW_TOPICS,
+    VERB,
+)
 
 __all__ = [
     "GENRES",
@@ -43,64 +57,6 @@ __all__ = [
     "ShowRec",
     "TrackRec",
 ]
-
-# ISO 3166-1 alpha-2 markets, as in the recorded fixtures' available_markets (a subset of the ~185
-# real ones is enough: the pipeline only stores the list).
-MARKETS: tuple[str, ...] = (
-    "AD", "AR", "AT", "AU", "BE", "BG", "BO", "BR", "CA", "CH", "CL", "CO", "CR", "CY", "CZ", "DE",
-    "DK", "DO", "EC", "EE", "ES", "FI", "FR", "GB", "GR", "GT", "HK", "HN", "HU", "ID", "IE", "IL",
-    "IN", "IS", "IT", "JP", "LI", "LT", "LU", "LV", "MC", "MT", "MX", "MY", "NI", "NL", "NO", "NZ",
-    "PA", "PE", "PH", "PL", "PT", "PY", "SE", "SG", "SK", "SV", "TR", "TW", "US", "UY", "ZA",
-)  # fmt: skip
-
-GENRES: tuple[str, ...] = (
-    "indie rock", "indie pop", "dream pop", "shoegaze", "post-punk", "synthpop", "electropop",
-    "alternative rock", "art rock", "garage rock", "britpop", "folk", "indie folk", "singer-songwriter",
-    "chamber pop", "hip hop", "conscious hip hop", "trap", "r&b", "neo soul", "soul", "funk", "disco",
-    "house", "deep house", "techno", "drum and bass", "ambient", "downtempo", "trip hop", "jazz",
-    "jazz fusion", "bossa nova", "classical", "modern classical", "metal", "post-rock", "emo",
-    "pop punk", "country", "americana", "k-pop", "latin pop", "reggaeton", "afrobeats", "dancehall",
-)  # fmt: skip
-
-_ADJ = (
-    "Golden", "Silent", "Electric", "Broken", "Velvet", "Neon", "Hollow", "Wild", "Paper", "Crystal",
-    "Midnight", "Lonely", "Bright", "Cold", "Burning", "Quiet", "Distant", "Sweet", "Savage", "Gentle",
-    "Northern", "Crimson", "Lucky", "Strange", "Faded", "Endless", "Little", "Secret", "Blue", "Glass",
-)  # fmt: skip
-_NOUN = (
-    "Heart", "River", "Summer", "Window", "Ocean", "Shadow", "Garden", "Mirror", "Highway", "Fire",
-    "Dream", "Echo", "Island", "Letter", "Moon", "Storm", "Honey", "Signal", "Harbor", "Ghost",
-    "Sky", "Stone", "Wave", "Light", "Morning", "City", "Rain", "Satellite", "Machine", "Parade",
-)  # fmt: skip
-_PLURAL = (
-    "Wolves", "Lovers", "Strangers", "Kings", "Sisters", "Machines", "Tigers", "Saints", "Pilots",
-    "Foxes", "Ghosts", "Horses", "Rivers", "Comets", "Doves", "Giants", "Bandits", "Echoes",
-)  # fmt: skip
-_FIRST = (
-    "Mara", "Jonah", "Lena", "Theo", "Ada", "Felix", "Nina", "Oscar", "Iris", "Milo", "Zoe", "Elias",
-    "Clara", "Hugo", "Yara", "Leon", "Maya", "Noah", "Ines", "Arlo", "Sofia", "Ravi", "Kaito", "Amara",
-)  # fmt: skip
-_LAST = (
-    "Vale", "Hart", "Moreno", "Lindqvist", "Okafor", "Brooks", "Tanaka", "Keller", "Rivers", "Novak",
-    "Sato", "Quinn", "Delacroix", "Fischer", "Mendes", "Holm", "Adeyemi", "Park", "Costa", "Reyes",
-)  # fmt: skip
-_VERB = ("Running", "Falling", "Waiting", "Dancing", "Drifting", "Coming", "Holding", "Calling", "Burning")
-_PREP = ("to", "from", "through", "under", "over", "into", "after", "without")
-_LABELS: tuple[tuple[str, str, str], ...] = (
-    # (label, ISRC country, ISRC registrant code)
-    ("Northbound Records", "GB", "NBR"),
-    ("Paper Lantern Music", "US", "PLM"),
-    ("Kaleidoscope Sound", "DE", "KSD"),
-    ("Harbor Lights Recordings", "SE", "HLR"),
-    ("Blue Static", "US", "BST"),
-    ("Moth & Flame", "GB", "MFL"),
-    ("Copperline", "NL", "CPL"),
-    ("Sunday Tapes", "FR", "SUT"),
-    ("Glasshouse Audio", "AU", "GHA"),
-    ("Independent", "US", "IND"),
-)
-_SHOW_TOPICS = ("History", "Science", "Crime", "Design", "Football", "Money", "Cooking", "Film", "Tech")
-_SHOW_FORMS = ("Hour", "Weekly", "Podcast", "Show", "Talk", "Files", "Club", "Diaries")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,16 +124,14 @@ class Catalog:
         for _ in range(6):
             style = rng.random()
             if style < 0.35:
-                candidates.append(f"{rng.choice(_FIRST)} {rng.choice(_LAST)}")
+                candidates.append(f"{rng.choice(FIRST)} {rng.choice(LAST)}")
             elif style < 0.6:
-                candidates.append(f"The {rng.choice(_ADJ)} {rng.choice(_PLURAL)}")
+                candidates.append(f"The {rng.choice(ADJ)} {rng.choice(PLURAL)}")
             elif style < 0.8:
-                candidates.append(f"{rng.choice(_ADJ)} {rng.choice(_NOUN)}")
+                candidates.append(f"{rng.choice(ADJ)} {rng.choice(NOUN)}")
             else:
-                candidates.append(
-                    f"{rng.choice(_NOUN)}{rng.choice(('', 's', ' Club', ' Society', ' Union'))}"
-                )
-        candidates.append(f"{rng.choice(_ADJ)} {rng.choice(_NOUN)} {i}")
+                candidates.append(f"{rng.choice(NOUN)}{rng.choice(('', 's', ' Club', ' Society', ' Union'))}")
+        candidates.append(f"{rng.choice(ADJ)} {rng.choice(NOUN)} {i}")
         return self._unique_name(candidates, taken)
 
     def _build_artists(self, n: int) -> None:
@@ -208,7 +162,7 @@ class Catalog:
         )
 
     def _isrc(self, label_index: int, year: int) -> str:
-        _, country, registrant = _LABELS[label_index]
+        _, country, registrant = LABELS[label_index]
         seq = self._isrc_seq.setdefault((registrant, year), _Counter()).next()
         return f"{country}{registrant}{year % 100:02d}{seq:05d}"
 
@@ -241,16 +195,14 @@ class Catalog:
         rng = self._rng
         style = rng.random()
         if style < 0.3:
-            return f"{rng.choice(_ADJ)} {rng.choice(_NOUN)}"
+            return f"{rng.choice(ADJ)} {rng.choice(NOUN)}"
         if style < 0.5:
-            return f"{rng.choice(_VERB)} {rng.choice(_PREP)} the {rng.choice(_NOUN)}"
+            return f"{rng.choice(VERB)} {rng.choice(PREP)} the {rng.choice(NOUN)}"
         if style < 0.7:
-            return rng.choice(_NOUN) + rng.choice(("", "s", " Song", " Again"))
+            return rng.choice(NOUN) + rng.choice(("", "s", " Song", " Again"))
         if style < 0.85:
-            return f"{rng.choice(_NOUN)} of {rng.choice(_NOUN)}s"
-        return (
-            f"{rng.choice(_ADJ)} {rng.choice(_NOUN)} ({rng.choice(('Live', 'Acoustic', 'Demo', 'Reprise'))})"
-        )
+            return f"{rng.choice(NOUN)} of {rng.choice(NOUN)}s"
+        return f"{rng.choice(ADJ)} {rng.choice(NOUN)} ({rng.choice(('Live', 'Acoustic', 'Demo', 'Reprise'))})"
 
     def _add_album(
         self,
@@ -294,7 +246,7 @@ class Catalog:
             release_date=release_date,
             release_date_precision=precision,
             track_ids=tuple(track_ids),
-            label=_LABELS[label_index][0],
+            label=LABELS[label_index][0],
             popularity=int(max(0, min(100, popularity))),
             available_markets=markets,
             upc=f"{(self.seed * 7919 + self._upc_seq.next()) % 10**12:012d}",
@@ -314,7 +266,7 @@ class Catalog:
         """One artist's albums (each with its lead singles), then standalone singles."""
         rng = self._rng
         artist = self.artists[aid]
-        label_index = rng.randrange(len(_LABELS))
+        label_index = rng.randrange(len(LABELS))
         year = rng.randint(1968, 2022)
         n_albums = 1 + min(4, int(rng.expovariate(1.0) + artist.popularity / 40))
         explicit_rate = 0.6 if any("hip hop" in g or g == "trap" for g in artist.genres) else 0.08
@@ -425,11 +377,11 @@ class Catalog:
             picks = rng.sample(recordings, min(len(recordings), rng.randint(12, 20)))
             self._add_album(
                 ("compilation", c),
-                f"{rng.choice(_ADJ)} {rng.choice(_NOUN)}s: {rng.choice(('The Collection', 'Vol. 1', 'Vol. 2', 'Essentials'))}",
+                f"{rng.choice(ADJ)} {rng.choice(NOUN)}s: {rng.choice(('The Collection', 'Vol. 1', 'Vol. 2', 'Essentials'))}",
                 "compilation",
                 (self.various_artists_id,),
                 rng.randint(2005, 2025),
-                rng.randrange(len(_LABELS)),
+                rng.randrange(len(LABELS)),
                 picks,
                 45,
             )
@@ -452,8 +404,8 @@ class Catalog:
             name = rng.choice(
                 (
                     f"{genre.title()} Essentials",
-                    f"{rng.choice(_ADJ)} {genre}",
-                    f"{rng.choice(_NOUN)} {rng.choice(('Mix', 'Radio', 'Mood', 'Vibes'))}",
+                    f"{rng.choice(ADJ)} {genre}",
+                    f"{rng.choice(NOUN)} {rng.choice(('Mix', 'Radio', 'Mood', 'Vibes'))}",
                 )
             )
             self.playlists[pid] = PlaylistRec(pid, name, tuple(dict.fromkeys(chosen)))
@@ -462,7 +414,7 @@ class Catalog:
         rng = self._rng
         for s in range(n):
             sid = spotify_id(self.seed, "show", s)
-            name = f"The {rng.choice(_SHOW_TOPICS)} {rng.choice(_SHOW_FORMS)}"
+            name = f"The {rng.choice(SHOW_TOPICS)} {rng.choice(SHOW_FORMS)}"
             if any(show.name == name for show in self.shows.values()):
                 name = f"{name} {s}"
             episodes = []
@@ -475,7 +427,7 @@ class Catalog:
                     rng.randint(15, 110) * 60_000 + rng.randint(0, 59_999),
                 )
                 episodes.append(eid)
-            self.shows[sid] = ShowRec(sid, name, f"{rng.choice(_FIRST)} {rng.choice(_LAST)}", tuple(episodes))
+            self.shows[sid] = ShowRec(sid, name, f"{rng.choice(FIRST)} {rng.choice(LAST)}", tuple(episodes))
 
     def _build_audiobooks(self, n: int) -> None:
         rng = self._rng
@@ -490,8 +442,8 @@ class Catalog:
                 chapters.append(cid)
             self.audiobooks[bid] = AudiobookRec(
                 bid,
-                f"The {rng.choice(_ADJ)} {rng.choice(_NOUN)}",
-                f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",
+                f"The {rng.choice(ADJ)} {rng.choice(NOUN)}",
+                f"{rng.choice(FIRST)} {rng.choice(LAST)}",
                 tuple(chapters),
             )
 
