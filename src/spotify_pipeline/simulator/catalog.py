@@ -37,26 +37,11 @@ from spotify_pipeline.simulator.vocabulary import (
     LAST,
     MARKETS,
     NOUN,
-    PLURAL,
-    PREP,
     SHOW_FORMS,
     SHOW_TOPICS,
-    VERB,
+    artist_name,
+    title,
 )
-
-__all__ = [
-    "GENRES",
-    "MARKETS",
-    "AlbumRec",
-    "ArtistRec",
-    "AudiobookRec",
-    "Catalog",
-    "ChapterRec",
-    "EpisodeRec",
-    "PlaylistRec",
-    "ShowRec",
-    "TrackRec",
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,29 +96,6 @@ class Catalog:
 
     # ----------------------------------------------------------------------------- generation
 
-    def _unique_name(self, make: Sequence[str], taken: set[str]) -> str:
-        for name in make:
-            if name not in taken:
-                taken.add(name)
-                return name
-        raise AssertionError("unreachable: the last candidate is always unique")
-
-    def _artist_name(self, i: int, taken: set[str]) -> str:
-        rng = self._rng
-        candidates = []
-        for _ in range(6):
-            style = rng.random()
-            if style < 0.35:
-                candidates.append(f"{rng.choice(FIRST)} {rng.choice(LAST)}")
-            elif style < 0.6:
-                candidates.append(f"The {rng.choice(ADJ)} {rng.choice(PLURAL)}")
-            elif style < 0.8:
-                candidates.append(f"{rng.choice(ADJ)} {rng.choice(NOUN)}")
-            else:
-                candidates.append(f"{rng.choice(NOUN)}{rng.choice(('', 's', ' Club', ' Society', ' Union'))}")
-        candidates.append(f"{rng.choice(ADJ)} {rng.choice(NOUN)} {i}")
-        return self._unique_name(candidates, taken)
-
     def _build_artists(self, n: int) -> None:
         rng = self._rng
         taken: set[str] = set()
@@ -147,7 +109,7 @@ class Catalog:
             aid = spotify_id(self.seed, "artist", i)
             self.artists[aid] = ArtistRec(
                 id=aid,
-                name=self._artist_name(i, taken),
+                name=artist_name(self._rng, i, taken),
                 genres=genres,
                 popularity=popularity,
                 followers=followers,
@@ -190,19 +152,6 @@ class Catalog:
             return MARKETS
         dropped = set(rng.sample(MARKETS, rng.randint(1, 12)))
         return tuple(m for m in MARKETS if m not in dropped)
-
-    def _title(self) -> str:
-        rng = self._rng
-        style = rng.random()
-        if style < 0.3:
-            return f"{rng.choice(ADJ)} {rng.choice(NOUN)}"
-        if style < 0.5:
-            return f"{rng.choice(VERB)} {rng.choice(PREP)} the {rng.choice(NOUN)}"
-        if style < 0.7:
-            return rng.choice(NOUN) + rng.choice(("", "s", " Song", " Again"))
-        if style < 0.85:
-            return f"{rng.choice(NOUN)} of {rng.choice(NOUN)}s"
-        return f"{rng.choice(ADJ)} {rng.choice(NOUN)} ({rng.choice(('Live', 'Acoustic', 'Demo', 'Reprise'))})"
 
     def _add_album(
         self,
@@ -291,7 +240,7 @@ class Catalog:
                 release_no += 1
             album = self._add_album(
                 (ai, release_no),
-                self._title(),
+                title(self._rng),
                 "album",
                 (aid,),
                 year,
@@ -323,7 +272,7 @@ class Catalog:
             recs = [
                 _Recording(
                     self._isrc(label_index, year),
-                    self._title(),
+                    title(self._rng),
                     self._duration_ms(),
                     rng.random() < explicit_rate,
                     (aid,),
@@ -359,7 +308,7 @@ class Catalog:
             recordings.append(
                 _Recording(
                     isrc=self._isrc(label_index, year_rec),
-                    name=self._title(),
+                    name=title(self._rng),
                     duration_ms=self._duration_ms(),
                     explicit=rng.random() < explicit_rate,
                     artist_ids=(aid, *feats),
@@ -422,7 +371,7 @@ class Catalog:
                 eid = spotify_id(self.seed, "episode", s, e)
                 self.episodes[eid] = EpisodeRec(
                     eid,
-                    f"#{e + 1}: {self._title()}",
+                    f"#{e + 1}: {title(self._rng)}",
                     sid,
                     rng.randint(15, 110) * 60_000 + rng.randint(0, 59_999),
                 )

@@ -1,9 +1,14 @@
-"""The simulated catalog's data tables: markets, genres, the words names are made of, labels.
+"""The simulated catalog's data tables (markets, genres, the words names are made of, labels) and
+the names made of them.
 
-Plain tuples, read by ``catalog.py`` while it generates; changing one changes every catalog.
+Read by ``catalog.py`` while it generates, drawing from its ``random.Random``: changing a table or
+the order of draws changes every catalog.
 """
 
 from __future__ import annotations
+
+import random
+from collections.abc import Sequence
 
 # ISO 3166-1 alpha-2 markets, as in the recorded fixtures' available_markets (a subset of the ~185
 # real ones is enough: the pipeline only stores the list).
@@ -62,3 +67,42 @@ LABELS: tuple[tuple[str, str, str], ...] = (
 )
 SHOW_TOPICS = ("History", "Science", "Crime", "Design", "Football", "Money", "Cooking", "Film", "Tech")
 SHOW_FORMS = ("Hour", "Weekly", "Podcast", "Show", "Talk", "Files", "Club", "Diaries")
+
+
+def _unique_name(make: Sequence[str], taken: set[str]) -> str:
+    for name in make:
+        if name not in taken:
+            taken.add(name)
+            return name
+    raise AssertionError("unreachable: the last candidate is always unique")
+
+
+def artist_name(rng: random.Random, i: int, taken: set[str]) -> str:
+    """A new artist name (never one in ``taken``, which it joins); ``i`` makes the last resort unique."""
+    candidates = []
+    for _ in range(6):
+        style = rng.random()
+        if style < 0.35:
+            candidates.append(f"{rng.choice(FIRST)} {rng.choice(LAST)}")
+        elif style < 0.6:
+            candidates.append(f"The {rng.choice(ADJ)} {rng.choice(PLURAL)}")
+        elif style < 0.8:
+            candidates.append(f"{rng.choice(ADJ)} {rng.choice(NOUN)}")
+        else:
+            candidates.append(f"{rng.choice(NOUN)}{rng.choice(('', 's', ' Club', ' Society', ' Union'))}")
+    candidates.append(f"{rng.choice(ADJ)} {rng.choice(NOUN)} {i}")
+    return _unique_name(candidates, taken)
+
+
+def title(rng: random.Random) -> str:
+    """A track, album or single title."""
+    style = rng.random()
+    if style < 0.3:
+        return f"{rng.choice(ADJ)} {rng.choice(NOUN)}"
+    if style < 0.5:
+        return f"{rng.choice(VERB)} {rng.choice(PREP)} the {rng.choice(NOUN)}"
+    if style < 0.7:
+        return rng.choice(NOUN) + rng.choice(("", "s", " Song", " Again"))
+    if style < 0.85:
+        return f"{rng.choice(NOUN)} of {rng.choice(NOUN)}s"
+    return f"{rng.choice(ADJ)} {rng.choice(NOUN)} ({rng.choice(('Live', 'Acoustic', 'Demo', 'Reprise'))})"
