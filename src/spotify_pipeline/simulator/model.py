@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from spotify_pipeline.simulator.catalog import Catalog
 from spotify_pipeline.simulator.day import DAY_MS, MINUTE, DayPlan, Session, User, dt, how_it_ends, ms_of
+from spotify_pipeline.simulator.follows import FollowHistory
 from spotify_pipeline.simulator.ids import stable_seed
 from spotify_pipeline.simulator.profiles import PROFILES, SPECS
 
@@ -110,9 +111,8 @@ class ListeningModel:
         self._users: dict[str, User] = {}
         self._days: dict[tuple[str, date], tuple[TruePlay, ...]] = {}
         # Followed set at the end of each day since the user's `since`.
-        self._follow_states: dict[str, list[frozenset[str]]] = {}
-        self._follow_events: dict[tuple[str, date], list[tuple[int, str, str]]] = {}
         self._artist_pool = sorted(a for a in catalog.artists if catalog.artist_track_ids.get(a))
+        self._follows = FollowHistory(seed, self._artist_pool)
 
     # ----------------------------------------------------------------------------- users
 
@@ -423,54 +423,7 @@ class ListeningModel:
 
         The set at ``since`` is the user's starting set; after that, a few follows and unfollows a week.
         """
-        user = self._user(user_id)
-        at = _aware(at, "at")
-        since_day = user.since.date()
-        if at <= user.since:
-            return sorted(user.initial_follows)
-        states = self._follow_states.setdefault(user.id, [])
-        target = at.date()
-        # Extend the per-day end states up to the day before `at`.
-        while len(states) < (target - since_day).days:
-            day = since_day + timedelta(days=len(states))
-            current = states[-1] if states else user.initial_follows
-            states.append(self._apply_follow_events(user, day, current, None))
-        current = states[(target - since_day).days - 1] if target > since_day else user.initial_follows
-        return sorted(self._apply_follow_events(user, target, current, ms_of(at)))
-
-    def _apply_follow_events(
-        self, user: User, day: date, state: frozenset[str], before_ms: int | None
-    ) -> frozenset[str]:
-        followed = set(state)
-        since_ms = ms_of(user.since)
-        for when, op, artist in self._day_follow_events(user, day, state):
-            if when < since_ms or (before_ms is not None and when >= before_ms):
-                continue
-            if op == "follow":
-                followed.add(artist)
-            else:
-                followed.discard(artist)
-        return frozenset(followed)
-
-    def _day_follow_events(self, user: User, day: date, state: frozenset[str]) -> list[tuple[int, str, str]]:
-        key = (user.id, day)
-        events = self._follow_events.get(key)
-        if events is None:
-            spec = SPECS[user.profile]
-            rng = random.Random(stable_seed(self.seed, user.id, day.isoformat(), "follows"))
-            day_ms = ms_of(datetime(day.year, day.month, day.day, tzinfo=UTC))
-            events = []
-            if rng.random() < spec.follow_chance:
-                candidates = [a for a in user.favourite_artists if a not in state]
-                if not candidates or rng.random() < 0.3:
-                    candidates = [a for a in self._artist_pool if a not in state]
-                if candidates:
-                    events.append((day_ms + rng.randrange(DAY_MS), "follow", rng.choice(candidates)))
-            if state and rng.random() < spec.unfollow_chance:
-                events.append((day_ms + rng.randrange(DAY_MS), "unfollow", rng.choice(sorted(state))))
-            events.sort()
-            self._follow_events[key] = events
-        return events
+        return self._follows.at(self._user(user_id), _aware(at, "at"))
 
 
 def _replace_available(play: TruePlay, when: datetime) -> TruePlay:
