@@ -133,3 +133,75 @@ def test_the_product_names_no_tracker_issue() -> None:
         for match in pattern.finditer(path.read_text(encoding="utf-8", errors="replace"))
     ]
     assert not offenders, offenders
+
+
+# --- the README's command sections follow `--help` -------------------------------------------------
+
+SECTION = re.compile(r"^### `(spotify-pipeline[^`]*?)(?: [A-Z]+)?`\n(.*?)(?=^##)", re.M | re.S)
+# `spotify-pipeline <words> ...` up to the end of a code span, a shell comment or the line.
+EXAMPLE = re.compile(r"spotify-pipeline((?: [^`#\n]*)?)")
+OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+
+
+def _leaf_commands() -> dict[str, typer.main.click.Command]:
+    out: dict[str, typer.main.click.Command] = {}
+
+    def walk(cmd, path: str) -> None:  # noqa: ANN001
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                walk(sub, f"{path} {name}")
+        else:
+            out[path] = cmd
+
+    walk(typer.main.get_command(app), "spotify-pipeline")
+    return out
+
+
+def _long_options(cmd) -> set[str]:  # noqa: ANN001
+    return {
+        o
+        for p in cmd.params
+        if p.param_type_name == "option"
+        for o in [*p.opts, *p.secondary_opts]
+        if o.startswith("--") and o != "--help"
+    }
+
+
+GLOBAL_OPTIONS = _long_options(typer.main.get_command(app)) | {"--help"}
+
+
+def test_every_option_of_a_command_is_named_in_its_readme_section() -> None:
+    sections = {m.group(1): m.group(2) for m in SECTION.finditer(README)}
+    commands = _leaf_commands()
+    assert set(sections) == set(commands), "the section headings are checked above"
+    missing = {
+        path: sorted(_long_options(cmd) - set(OPTION.findall(sections[path])))
+        for path, cmd in commands.items()
+    }
+    missing = {path: opts for path, opts in missing.items() if opts}
+    assert not missing, f"options `--help` lists that the README section does not name: {missing}"
+
+
+def test_command_examples_in_the_docs_use_options_the_command_has() -> None:
+    commands = _leaf_commands()
+    wrong, seen = [], 0
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), start=1):
+            for match in EXAMPLE.finditer(line):
+                words = match.group(1).split()
+                path = "spotify-pipeline"
+                for word in words:
+                    if any(c.startswith(f"{path} {word}") for c in commands):
+                        path = f"{path} {word}"
+                    else:
+                        break
+                if path not in commands:
+                    continue  # a group, or prose such as "spotify-pipeline's"
+                seen += 1
+                allowed = _long_options(commands[path]) | GLOBAL_OPTIONS
+                for option in OPTION.findall(match.group(1)):
+                    if option not in allowed:
+                        wrong.append(f"{page.relative_to(ROOT)}:{number}: `{path}` has no {option}")
+    assert seen >= 40, f"only {seen} command examples found: is the pattern still right?"
+    assert not wrong, "\n".join(wrong)

@@ -5,9 +5,12 @@ All times are timezone-aware UTC datetimes.
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 
 class Clock(Protocol):
@@ -67,9 +70,6 @@ def from_ms(ms: int) -> datetime:
 def system_timezone() -> str:
     """The IANA name of this machine's time zone (``TZ``, ``/etc/timezone``, ``/etc/localtime``),
     ``UTC`` when none can be found: the default of the ``timezone`` setting."""
-    import os
-    from pathlib import Path
-
     candidates = [os.environ.get("TZ", "").lstrip(":")]
     try:
         candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
@@ -88,8 +88,6 @@ def system_timezone() -> str:
 
 
 def _is_zone(name: str) -> bool:
-    from zoneinfo import ZoneInfo
-
     try:
         ZoneInfo(name)
     except (ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError subclass: caught below

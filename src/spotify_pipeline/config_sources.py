@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import difflib
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from pydantic import ValidationError
+from dotenv import dotenv_values
+from pydantic import ValidationError
 
-from .settings import ENV_PREFIX, config_file_path
+from .settings import ENV_PREFIX, Settings, config_file_path
 
 DOTENV_FILE = ".env"
 # Our own variables that are not settings: the config file path, and the DAG options
@@ -35,8 +36,6 @@ class Source:
 
 
 def _fields() -> list[str]:
-    from .settings import Settings
-
     return list(Settings.model_fields)
 
 
@@ -52,15 +51,11 @@ def _dotenv() -> dict[str, str]:
     path = Path(DOTENV_FILE)
     if not path.is_file():
         return {}
-    from dotenv import dotenv_values
-
     values = dotenv_values(path, encoding="utf-8")
     return {k.upper(): v or "" for k, v in values.items() if k.upper().startswith(ENV_PREFIX)}
 
 
 def _toml() -> dict[str, Any]:
-    import tomllib
-
     path = config_file()
     if not path.is_file():
         return {}

@@ -7,13 +7,16 @@ then the defaults below. Secrets are ``SecretStr`` so that no repr, log line or 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
+import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
-from pydantic import AfterValidator, Field, SecretStr, field_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -165,8 +168,6 @@ class Settings(BaseSettings):
     @field_validator("redirect_uri")
     @classmethod
     def _redirect(cls, v: str) -> str:
-        from urllib.parse import urlsplit
-
         # Host names are case-insensitive (and may end in a dot): http://LOCALHOST. is localhost too.
         if (urlsplit(v).hostname or "").rstrip(".") == "localhost":
             raise ValueError("Spotify refuses 'localhost' redirect URIs: use http://127.0.0.1:PORT/callback")
@@ -181,8 +182,6 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        import tomllib
-
         config_file = str(config_file_path())
         try:
             toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file)
@@ -245,8 +244,6 @@ def mask_url(url: str) -> str:
 
 def url_password(url: str) -> str | None:
     """The password part of a URL, unquoted, or None."""
-    from urllib.parse import unquote
-
     _scheme, sep, rest = url.partition("://")
     if not sep or "@" not in rest:
         return None
@@ -270,6 +267,7 @@ def config_file_path() -> Path:
 
 def warehouse_url_problem(url: str) -> str | None:
     """Why ``url`` cannot be a warehouse URL (unparsable, unsupported engine, driver missing), or None."""
+    # deferred: start-up time: every layer imports settings; SQLAlchemy (~0.5 s) loads when a URL is checked
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -293,8 +291,6 @@ def warehouse_url_problem(url: str) -> str | None:
             )
         if not parsed.database:
             return f"{mask_url(url)!r} names no database: add /dbname at the end"
-        import importlib.util
-
         if importlib.util.find_spec("pymysql") is None:
             return "the MySQL driver is not installed: pip install 'spotify-pipeline[mysql]'"
         return None
@@ -303,8 +299,6 @@ def warehouse_url_problem(url: str) -> str | None:
             return f"PostgreSQL driver {driver!r} is not supported: write postgresql+psycopg://user:password@host/db"
         if not parsed.database:
             return f"{mask_url(url)!r} names no database: add /dbname at the end"
-        import importlib.util
-
         if importlib.util.find_spec("psycopg") is None:
             return "the PostgreSQL driver is not installed: pip install 'spotify-pipeline[postgres]'"
         return None
@@ -319,8 +313,7 @@ def use_config_file(path: Path | None) -> None:
 def load_settings(**overrides: Any) -> Settings:
     """Build Settings, turning validation errors into a ConfigError that names the setting, where it
     was set (environment variable, .env file, TOML file and key) and, for unknown keys, what was meant."""
-    from pydantic import ValidationError
-
+    # deferred: import cycle (config_sources reads this module's names and the Settings fields)
     from .config_sources import describe_errors, unknown_keys
 
     problems = unknown_keys(overrides)

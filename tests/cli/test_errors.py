@@ -38,10 +38,11 @@ COMMANDS = _commands()
 # Commands that take arguments, or do not read the settings: the bad input they get instead.
 ARGS: dict[tuple[str, ...], list[str]] = {
     ("import-history",): ["{tmp}"],
-    ("config", "import-legacy"): ["{tmp}/no-such-folder"],
+    # an env file that exists (the folder itself) without --force
+    ("config", "import-legacy"): ["{tmp}", "--env-file", "{tmp}"],
     ("demo",): ["--days", "1", "--warehouse-url", "notaurl"],
-    ("simulator", "serve"): ["--profile", "nope"],
-    ("simulator", "export"): ["{tmp}/export", "--profile", "nope"],
+    ("simulator", "serve"): ["--mode", "nope"],
+    ("simulator", "export"): ["{tmp}/export", "--start", "nope"],
     ("export", "plays"): ["--format", "csv", "--out", "{tmp}/plays.csv"],
     ("users", "add"): ["bob"],
     ("users", "remove"): ["bob"],

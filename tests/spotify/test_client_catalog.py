@@ -233,6 +233,21 @@ def test_search_track_prefers_the_exact_title_by_that_artist(fake: FakeSpotify, 
     assert params == {"q": "track:Clair de lune artist:Claude Debussy", "type": "track", "limit": "5"}
 
 
+def test_search_track_compares_names_as_export_matching_does(fake: FakeSpotify, make_client: Build) -> None:
+    # One normaliser (transform/names.py): accents, case and "feat." parts do not make a title differ.
+    fake.on(
+        "GET",
+        "/v1/search",
+        reply(
+            body=_search_result(
+                ("live", "Drunk in Love (Live)", "Beyoncé"),
+                ("studio", "Drunk in Love (feat. JAY-Z)", "Beyoncé"),
+            )
+        ),
+    )
+    assert make_client().search_track("Drunk In Love", "BEYONCE") == "studio"
+
+
 def test_search_track_without_that_artist_is_none(fake: FakeSpotify, make_client: Build) -> None:
     fake.on("GET", "/v1/search", reply(body=_search_result(("x", "Song", "Other"))))
     assert make_client().search_track("Song", "Artist") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from tests.conftest import load_fixture
 
 from spotify_pipeline.clock import ManualClock
 from spotify_pipeline.errors import AuthError, LoginRequired, QuotaExceeded, RateLimitPaused, SpotifyApiError
+from spotify_pipeline.spotify.bearer import BearerAuth
 from spotify_pipeline.spotify.client import PAUSE_KEY, SpotifyClient
 from spotify_pipeline.spotify.state import MemoryStateStore
 from spotify_pipeline.spotify.tokens import MemoryTokenStore, TokenState
@@ -104,6 +106,36 @@ def test_a_second_401_is_an_error_not_a_loop(fake: FakeSpotify, make_client: Bui
         make_client().recently_played()
     assert err.value.status == 401 and err.value.endpoint == f"GET {RP}"
     assert fake.count("GET", RP) == 2 and fake.count("POST", "/api/token") == 1
+
+
+def test_the_one_refresh_spans_the_backoff_retries_of_a_request(
+    fake: FakeSpotify, make_client: Build, sleeps: list[float]
+) -> None:
+    # 401 (refresh, repeat), 502 (back off, repeat), 401 again: still one refresh, then the error.
+    fake.on(
+        "GET",
+        RP,
+        reply(401, fixture="errors/401_access_token_expired_legacy.json"),
+        reply(502, fixture="errors/502_bad_gateway.json"),
+        reply(401, fixture="errors/401_access_token_expired_legacy.json"),
+    )
+    client = make_client()
+    with pytest.raises(SpotifyApiError) as err:
+        client.recently_played()
+    assert err.value.status == 401 and "even after a token refresh" in str(err.value)
+    assert fake.events == [f"GET {RP}", "POST /api/token", f"GET {RP}", f"GET {RP}"]
+    assert len(sleeps) == 1 and client.calls == {f"GET {RP}": 3, "POST /api/token": 1}
+    # The next request is a new one: it gets its own refresh.
+    fake.on("GET", RP, reply(401, fixture="errors/401_access_token_expired_legacy.json"), reply(fixture=PAGE))
+    client.recently_played()
+    assert fake.count("POST", "/api/token") == 2
+
+
+def test_the_bearer_flow_is_for_the_synchronous_client_only(make_client: Build) -> None:
+    bearer_auth = BearerAuth(make_client().tokens, on_send=lambda: None)
+    flow = bearer_auth.async_auth_flow(httpx.Request("GET", "https://api.spotify.com/v1/me"))
+    with pytest.raises(RuntimeError, match="httpx.Client only"):
+        asyncio.run(flow.__anext__())
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import webbrowser
 from typing import Annotated
 
 import typer
 
-from ..settings import Settings
+from ..clock import SystemClock
+from ..jobs.runtime import Runtime
+from ..jobs.status import token_status
+from ..jobs.token_stores import open_token_store
+from ..jobs.users import for_user
+from ..settings import PLAYLIST_SCOPES, SCOPES, Settings
+from ..spotify.auth import login as do_login
 from .common import call, console, err_console, fail, print_json, settings, warn
 
 NO_FILES = {"warehouse_must_exist": False, "raw_zone_must_exist": False}  # logging in needs neither
@@ -19,11 +26,9 @@ UserOpt = Annotated[
 ]
 
 
-def user_settings(user: str | None) -> Settings:
+def user_settings(ctx: typer.Context, user: str | None) -> Settings:
     """The settings of ``user`` (their token state), the configured user's when None."""
-    from ..jobs.users import for_user
-
-    s = settings(**NO_FILES)
+    s = settings(ctx, **NO_FILES)
     if user is None or user == s.user:
         return s
     return call(for_user, s, user, partition=False)
@@ -37,6 +42,7 @@ def _where(s: Settings) -> str:
 
 @app.command()
 def login(
+    ctx: typer.Context,
     no_browser: Annotated[
         bool, typer.Option("--no-browser", help="Print the URL and paste the redirect URL back (over SSH)")
     ] = False,
@@ -49,19 +55,12 @@ def login(
     user: UserOpt = None,
 ) -> None:
     """Authorize this app (PKCE, or a confidential client when a secret is set) and store the tokens."""
-    import webbrowser
-
-    from ..clock import SystemClock
-    from ..jobs.token_stores import open_token_store
-    from ..settings import PLAYLIST_SCOPES, SCOPES
-    from ..spotify.auth import login as do_login
-
     extra = {"playlists": PLAYLIST_SCOPES}
     unknown = [name for name in scope or [] if name not in extra]
     if unknown:
         fail(f"--scope {unknown[0]!r}: the only extra scope is 'playlists' (private playlists for recommend)")
     scopes = SCOPES + tuple(s for name in dict.fromkeys(scope or []) for s in extra[name])
-    s = user_settings(user)
+    s = user_settings(ctx, user)
     if not s.client_id:
         fail("no client id: set SPOTIFY_PIPELINE_CLIENT_ID (or client_id in spotify-pipeline.toml)")
     store = call(open_token_store, s)
@@ -82,12 +81,13 @@ def login(
 
 
 @app.command()
-def status(as_json: Annotated[bool, typer.Option("--json")] = False, user: UserOpt = None) -> None:
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    user: UserOpt = None,
+) -> None:
     """Days left of the 6-month refresh-token life, with warnings at 30 and 7 days."""
-    from ..jobs.runtime import Runtime
-    from ..jobs.status import token_status
-
-    data = call(token_status, Runtime(user_settings(user)))
+    data = call(token_status, Runtime(user_settings(ctx, user)))
     if as_json:
         print_json(data)
     elif not data["logged_in"]:
@@ -104,11 +104,9 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False, user: UserO
 
 
 @app.command()
-def logout(user: UserOpt = None) -> None:
+def logout(ctx: typer.Context, user: UserOpt = None) -> None:
     """Delete the stored tokens."""
-    from ..jobs.token_stores import open_token_store
-
-    s = user_settings(user)
+    s = user_settings(ctx, user)
     if s.token_store_url is None and not s.token_file.exists():
         console.print(f"nothing to remove: no tokens at {s.token_file} (setting token_file)")
         return

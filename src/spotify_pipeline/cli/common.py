@@ -1,4 +1,4 @@
-"""Shared plumbing of the CLI: settings from the global options, error handling, output.
+"""Shared plumbing of the CLI: settings from the global options (``ctx.obj``), error handling, output.
 
 Output rules, so that a cron log stays one event a line and nothing a user typed is mangled:
 
@@ -15,6 +15,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -23,7 +24,10 @@ from rich.console import Console
 from rich.text import Text
 
 from ..errors import PipelineError
+from ..jobs.report import JobReport
+from ..redact import install, redact, register_secrets
 from ..settings import Settings, load_settings, use_config_file
+from ..warehouse.engine import DbTimeouts, sqlite_path, use_default_timeouts
 
 console = Console(markup=False)
 err_console = Console(stderr=True, markup=False)
@@ -34,12 +38,22 @@ DEBUG_HINT = "run with SPOTIFY_PIPELINE_LOG_LEVEL=DEBUG for details"
 CHATTY_LOGGERS = ("alembic", "httpx", "httpcore", "botocore", "boto3", "urllib3", "s3transfer")
 
 
-class State:
+# How a job's status is coloured wherever a report is printed.
+STATUS_STYLE = {"ok": "green", "paused": "yellow", "skipped": "yellow", "partial": "yellow"}
+
+
+@dataclass
+class CliState:
+    """What one invocation knows besides its own options, kept in typer's ``ctx.obj``: the
+    ``--config`` file given and the settings read from it (once, on first use)."""
+
     config_file: Path | None = None
     settings: Settings | None = None
 
 
-STATE = State()
+def cli_state(ctx: typer.Context) -> CliState:
+    """This invocation's state (the root command's ``ctx.obj``, which every subcommand inherits)."""
+    return ctx.ensure_object(CliState)
 
 
 def setup_output() -> None:
@@ -51,22 +65,23 @@ def setup_output() -> None:
             c.width = max(c.width, 400)
 
 
-def settings(*, warehouse_must_exist: bool = True, raw_zone_must_exist: bool = True) -> Settings:
+def settings(
+    ctx: typer.Context, *, warehouse_must_exist: bool = True, raw_zone_must_exist: bool = True
+) -> Settings:
     """The settings of this invocation. Unless told otherwise, a local warehouse file and a local raw
     zone must already exist: only `init` creates them, so that a typo in a path fails instead of
     quietly starting an empty warehouse somewhere else."""
-    if STATE.settings is None:
-        use_config_file(STATE.config_file)
-        if STATE.config_file is not None:
-            if not STATE.config_file.is_file():
-                fail(f"config file {STATE.config_file} does not exist (--config)")
+    state = cli_state(ctx)
+    if state.settings is None:
+        use_config_file(state.config_file)
+        # Checked here, not with typer's exists=True: a cron log gets one line and exit 1.
+        if state.config_file is not None and not state.config_file.is_file():
+            fail(f"config file {state.config_file} does not exist (--config)")
         with errors_to_exit():
-            STATE.settings = load_settings()
-        setup_logging(STATE.settings)
-        from ..warehouse.engine import DbTimeouts, use_default_timeouts
-
-        use_default_timeouts(DbTimeouts.from_settings(STATE.settings))
-    s = STATE.settings
+            state.settings = load_settings()
+        setup_logging(state.settings)
+        use_default_timeouts(DbTimeouts.from_settings(state.settings))
+    s = state.settings
     if warehouse_must_exist:
         _require_warehouse(s)
     if raw_zone_must_exist:
@@ -75,8 +90,6 @@ def settings(*, warehouse_must_exist: bool = True, raw_zone_must_exist: bool = T
 
 
 def _require_warehouse(s: Settings) -> None:
-    from ..warehouse.engine import sqlite_path
-
     path = sqlite_path(s.warehouse_url.get_secret_value())
     if path is not None and not path.is_file():
         fail(f"no warehouse at {path} (setting warehouse_url): run `spotify-pipeline init` to create it")
@@ -91,8 +104,6 @@ def _require_raw_zone(s: Settings) -> None:
 
 
 def setup_logging(s: Settings) -> None:
-    from ..redact import install, register_secrets
-
     logging.basicConfig(
         level=s.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
@@ -115,8 +126,6 @@ def warn(message: str, label: str = "warning") -> None:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    from ..redact import redact
-
     text = redact(one_line(message))
     err_console.print(Text.assemble(("error:", "bold red"), " ", text), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
@@ -145,3 +154,8 @@ def print_json(data: Any) -> None:
 def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     with errors_to_exit():
         return fn(*args, **kwargs)
+
+
+def report_text(report: JobReport) -> Text:
+    """A job's one-line summary, coloured by its status."""
+    return Text(report.summary(), style=STATUS_STYLE.get(report.status, "red"))

@@ -9,6 +9,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..clock import SystemClock
+from ..config_sources import source_of
+from ..legacy import env_file_text, legacy_to_env, read_legacy
+from ..spotify.auth import token_from_grant
+from ..spotify.tokens import FileTokenStore
 from .common import call, console, err_console, fail, print_json, settings, warn
 
 app = typer.Typer(
@@ -17,11 +22,11 @@ app = typer.Typer(
 
 
 @app.command()
-def show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def show(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False
+) -> None:
     """Every setting, its value (secrets masked) and where the value came from."""
-    from ..config_sources import source_of
-
-    data = settings(warehouse_must_exist=False, raw_zone_must_exist=False).masked()
+    data = settings(ctx, warehouse_must_exist=False, raw_zone_must_exist=False).masked()
     if as_json:
         print_json(data)
         return
@@ -36,19 +41,22 @@ def show(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @app.command("import-legacy")
 def import_legacy(
-    directory: Annotated[Path, typer.Argument(help="Folder with the original system's credential files")],
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder with the original system's credential files",
+            metavar="DIR",
+            exists=True,
+            file_okay=False,
+            dir_okay=True,
+        ),
+    ],
     env_file: Annotated[Path, typer.Option("--env-file", help="Where to write the settings (0600)")] = Path(
         ".env"
     ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing env file")] = False,
 ) -> None:
     """Read spotify_client_info.txt, aws_access_key.txt, db_access_key.txt and tokens.json."""
-    from ..legacy import env_file_text, legacy_to_env, read_legacy
-    from ..spotify.auth import token_from_grant
-    from ..spotify.tokens import FileTokenStore
-
-    if not directory.is_dir():
-        fail(f"{directory} is not a folder")
     cfg = call(read_legacy, directory)
     if env_file.exists() and not force:
         fail(f"{env_file} exists: pass --force to overwrite it, or --env-file to choose another file")
@@ -60,8 +68,6 @@ def import_legacy(
     console.print(f"wrote {len(lines)} settings to {env_file} (mode 0600)")
     tokens = cfg.tokens or {}
     if tokens.get("refresh_token") is not None and tokens.get("access_token") is not None and cfg.client_id:
-        from ..clock import SystemClock
-
         token_file = Path(lines.get("SPOTIFY_PIPELINE_TOKEN_FILE", "data/tokens.json"))
         body = {k: v.get_secret_value() for k, v in tokens.items()}
         state = call(token_from_grant, body, cfg.client_id, SystemClock().now())

@@ -7,6 +7,10 @@ from typing import Annotated
 
 import typer
 
+from ..insights.coverage import coverage as coverage_job
+from ..insights.coverage import render_coverage_table, to_csv
+from ..jobs.runtime import migrated_engine
+from ..warehouse.engine import DbTimeouts
 from .common import call, console, fail, print_json, settings
 
 
@@ -19,22 +23,18 @@ def check_csv_target(path: Path) -> None:
 
 
 def coverage(
+    ctx: typer.Context,
     csv: Annotated[
         Path | None, typer.Option("--csv", help="Write the per-day table to this CSV file")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array")] = False,
 ) -> None:
     """Per day: plays from the API, from the export, matched, API-only, export-only, capture rate."""
-    from ..insights.coverage import coverage as job
-    from ..insights.coverage import render_coverage_table, to_csv
-    from ..jobs.runtime import migrated_engine
-    from ..warehouse.engine import DbTimeouts
-
     if csv is not None:
         check_csv_target(csv)
-    s = settings()
+    s = settings(ctx)
     engine = call(migrated_engine, s.warehouse_url.get_secret_value(), DbTimeouts.from_settings(s))
-    rows = call(job, engine, s.user)
+    rows = call(coverage_job, engine, s.user)
     if csv is not None:
         try:
             to_csv(rows, csv)

@@ -6,10 +6,15 @@ from typing import Annotated
 
 import typer
 
+from ..insights.period import PERIODS
+from ..insights.source import open_warehouse
+from ..jobs.runtime import Runtime
+from ..warehouse.engine import sqlite_path
 from .common import call, console, fail, settings, warn
 
 
 def dashboard(
+    ctx: typer.Context,
     host: Annotated[
         str,
         typer.Option("--host", help="Address to bind; anything but loopback is open to others (no login)"),
@@ -24,16 +29,13 @@ def dashboard(
     ] = None,
 ) -> None:
     """Serve the dashboard (overview, top, clock, timeline, discoveries, following, health); prints its URL first."""
+    # deferred: optional extra (`dashboard`: starlette, jinja2, uvicorn) and CLI start-up time
     from ..dashboard.server import LOOPBACK, bind, serve
     from ..dashboard.views import Source
-    from ..insights.period import PERIODS
-    from ..insights.source import open_warehouse
-    from ..jobs.runtime import Runtime
-    from ..warehouse.engine import sqlite_path
 
     if period not in PERIODS:
         fail(f"unknown period {period!r}: use one of {', '.join(PERIODS)}")
-    s = settings(warehouse_must_exist=warehouse_url is None, raw_zone_must_exist=False)
+    s = settings(ctx, warehouse_must_exist=warehouse_url is None, raw_zone_must_exist=False)
     url = warehouse_url or s.warehouse_url.get_secret_value()
     path = sqlite_path(url)
     if path is not None and not path.is_file():  # opening would create an empty file

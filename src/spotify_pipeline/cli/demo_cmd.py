@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +10,8 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from ..jobs.demo import DemoResult, demo_settings, run_demo
+from ..simulator.profiles import Profile
 from .common import call, console, err_console, print_json, warn
 
 EXAMPLE_QUERY = (
@@ -19,10 +22,14 @@ EXAMPLE_QUERY = (
 
 def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
-    profile: Annotated[str, typer.Option("--profile", help="light, typical, heavy or binge")] = "typical",
+    profile: Annotated[
+        Profile, typer.Option("--profile", help="The simulated listener's habits")
+    ] = Profile.TYPICAL,
     poll_minutes: Annotated[int, typer.Option("--poll-minutes", min=5, help="Minutes between polls")] = 120,
-    days: Annotated[int, typer.Option("--days", min=1, max=366)] = 7,
-    seed: Annotated[int, typer.Option("--seed")] = 7,
+    days: Annotated[int, typer.Option("--days", min=1, max=366, help="Days of listening to simulate")] = 7,
+    seed: Annotated[
+        int, typer.Option("--seed", help="The same seed gives the same catalog and listening")
+    ] = 7,
     warehouse_url: Annotated[
         str | None, typer.Option("--warehouse-url", help="e.g. mysql+pymysql://root:@127.0.0.1:3306/test")
     ] = None,
@@ -35,14 +42,22 @@ def demo(
     ),
 ) -> None:
     """Simulate a week of listening, poll it every 2 hours, process daily, compare with the truth."""
-    import logging
-
     # The jobs log every gap and retry; the demo sums them up in its tables instead.
     package_log = logging.getLogger("spotify_pipeline")
     previous_level = package_log.level
     package_log.setLevel(logging.ERROR)
     try:
-        _demo(as_json, profile, poll_minutes, days, seed, warehouse_url, raw_zone, s3_endpoint_url, data_dir)
+        _demo(
+            as_json,
+            profile.value,
+            poll_minutes,
+            days,
+            seed,
+            warehouse_url,
+            raw_zone,
+            s3_endpoint_url,
+            data_dir,
+        )
     finally:
         package_log.setLevel(previous_level)
 
@@ -58,10 +73,6 @@ def _demo(
     s3_endpoint_url: str | None,
     data_dir: Path,
 ) -> None:
-    from ..jobs.demo import demo_settings, run_demo
-
-    if profile not in ("light", "typical", "heavy", "binge"):
-        raise typer.BadParameter("use light, typical, heavy or binge", param_hint="--profile")
     user = f"demo-{profile}-{poll_minutes}m-s{seed}"
     settings = call(demo_settings, data_dir, warehouse_url, raw_zone, s3_endpoint_url, user)
     local_only = warehouse_url is None and raw_zone is None
@@ -80,6 +91,11 @@ def _demo(
     if as_json:
         print_json(result.to_dict())
         return
+    _print_tables(result, days, profile, poll_minutes)
+    _print_where(result, warehouse_url, data_dir)
+
+
+def _print_tables(result: DemoResult, days: int, profile: str, poll_minutes: int) -> None:
     table = Table(title=f"{days} simulated days, {profile} listener, polled every {poll_minutes} min")
     table.add_column("")
     table.add_column("", justify="right")
@@ -115,6 +131,9 @@ def _demo(
             "more often, or recover them with `spotify-pipeline import-history`.",
             f"{result.missed_late_plays} plays arrived late",
         )
+
+
+def _print_where(result: DemoResult, warehouse_url: str | None, data_dir: Path) -> None:
     console.print(f"raw zone:  {result.raw_zone}")
     console.print(f"warehouse: {result.warehouse}")
     if warehouse_url is None:

@@ -17,7 +17,14 @@ from typer.core import TyperGroup
 
 from ..errors import PipelineError
 from ..settings import use_config_file
-from .common import DEBUG_HINT, STATE, err_console, fail, setup_output
+from ..warehouse.engine import (
+    DbTimeouts,
+    allow_creating_sqlite,
+    describe_db_error,
+    is_database_error,
+    use_default_timeouts,
+)
+from .common import DEBUG_HINT, CliState, err_console, fail, setup_output
 
 log = logging.getLogger("spotify_pipeline.cli")
 
@@ -45,10 +52,8 @@ def hoist_global_options(args: list[str]) -> list[str]:
     return hoisted + rest
 
 
-def _database_message(exc: BaseException) -> str:
-    from ..warehouse.engine import DbTimeouts, describe_db_error
-
-    s = STATE.settings
+def _database_message(exc: BaseException, state: CliState) -> str:
+    s = state.settings
     if s is None:
         return f"warehouse: {type(exc).__name__}: {exc}"
     return describe_db_error(exc, s.warehouse_url.get_secret_value(), DbTimeouts.from_settings(s))
@@ -61,9 +66,9 @@ class PipelineGroup(TyperGroup):
         return super().parse_args(ctx, hoist_global_options(list(args)))
 
     def invoke(self, ctx: Context) -> Any:
-        from ..warehouse.engine import is_database_error
-
         setup_output()
+        # This invocation's state (``--config``, the settings once read): every subcommand inherits it.
+        ctx.obj = state = CliState()
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException, click_exceptions.ClickException):
@@ -80,12 +85,10 @@ class PipelineGroup(TyperGroup):
         except Exception as exc:
             if is_database_error(exc):
                 log.debug("database error", exc_info=True)
-                fail(_database_message(exc))
+                fail(_database_message(exc, state))
             log.debug("unexpected error", exc_info=True)
             fail(f"unexpected error: {type(exc).__name__}: {exc} ({DEBUG_HINT})")
         finally:
-            from ..warehouse.engine import allow_creating_sqlite, use_default_timeouts
-
             # The next call in this process (a test, a DAG) starts from the defaults again.
             use_config_file(None)
             use_default_timeouts(None)

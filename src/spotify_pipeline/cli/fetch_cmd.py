@@ -11,10 +11,13 @@ from types import FrameType
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.text import Text
 
+from ..jobs import download_followed_artists, download_recently_played
+from ..jobs.pause import clear_pause
+from ..jobs.report import JobReport
 from ..settings import Settings
-from .common import call, console, fail, print_json, settings, warn
+from ..warehouse.engine import allow_creating_sqlite
+from .common import call, console, fail, print_json, report_text, settings, warn
 
 T = TypeVar("T")
 
@@ -69,54 +72,45 @@ def run_interruptible(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any
         return call(fn, *args, **kwargs)
 
 
-def show(report: Any, as_json: bool) -> None:
+def show(report: JobReport, as_json: bool) -> None:
     """Print a job report; exit 1 when it failed or could not record itself in the warehouse."""
     if as_json:
         print_json(report.to_dict())
     else:
-        style = {"ok": "green", "paused": "yellow", "skipped": "yellow", "partial": "yellow"}.get(
-            report.status, "red"
-        )
-        console.print(Text(report.summary(), style=style), highlight=False, soft_wrap=True)
+        console.print(report_text(report), highlight=False, soft_wrap=True)
         for problem in report.problems:
             warn(problem)
     if report.status == "failed" or report.counts.get("bookkeeping_deferred"):
         raise typer.Exit(1)
 
 
-def landing_settings() -> Settings:
+def landing_settings(ctx: typer.Context) -> Settings:
     # A fetch lands before it touches the warehouse: a warehouse that cannot be opened (down, or its
     # file missing) defers the bookkeeping to the next run instead of losing the poll.
-    from ..warehouse.engine import allow_creating_sqlite
-
     allow_creating_sqlite(False)  # reset by the CLI's edge when the command ends
-    return settings(warehouse_must_exist=False)
+    return settings(ctx, warehouse_must_exist=False)
 
 
 @app.command("recent")
-def recent(hour: HourOpt = None, as_json: JsonOpt = False) -> None:
+def recent(ctx: typer.Context, hour: HourOpt = None, as_json: JsonOpt = False) -> None:
     """Fetch the latest 50 plays and merge them into recently_played/YYYYMMDDHH.json."""
-    from ..jobs import download_recently_played as job
-
     when = parse_hour(hour)
-    show(run_interruptible("fetch recent", job, landing_settings(), hour=when), as_json)
+    report = run_interruptible("fetch recent", download_recently_played, landing_settings(ctx), hour=when)
+    show(report, as_json)
 
 
 @app.command("following")
-def following(hour: HourOpt = None, as_json: JsonOpt = False) -> None:
+def following(ctx: typer.Context, hour: HourOpt = None, as_json: JsonOpt = False) -> None:
     """Fetch every followed artist and merge them into following_artists/YYYYMMDDHH.json."""
-    from ..jobs import download_followed_artists as job
-
     when = parse_hour(hour)
-    show(run_interruptible("fetch following", job, landing_settings(), hour=when), as_json)
+    report = run_interruptible("fetch following", download_followed_artists, landing_settings(ctx), hour=when)
+    show(report, as_json)
 
 
 @pause_app.command("clear")
-def clear(as_json: JsonOpt = False) -> None:
+def clear(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """End a rate-limit pause now, so the next run calls Spotify again."""
-    from ..jobs.pause import clear_pause
-
-    cleared = call(clear_pause, settings())
+    cleared = call(clear_pause, settings(ctx))
     if as_json:
         print_json({"cleared": cleared})
     elif cleared is None:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from ..errors import PipelineError
-from .common import call, console, fail, print_json, settings, warn
-
-if TYPE_CHECKING:
-    from ..exports.report import ImportReport
-
+from ..exports.report import ImportReport, render_report_table
+from ..jobs.import_history import import_history as import_job
+from ..jobs.import_runs import ImportInterrupted
+from .common import console, fail, print_json, settings, warn
+from .progress import progress_bar
 
 #: Exit code of an import that finished but did not import everything (``partial``): not 0, so a
 #: script notices; not 1 (an error: nothing more was done), so it can tell the two apart.
@@ -22,7 +22,13 @@ EXIT_INTERRUPTED = 130
 
 
 def import_history(
-    path: Annotated[Path, typer.Argument(help="The zip Spotify sent, a folder, or single JSON files")],
+    ctx: typer.Context,
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="The zip Spotify sent, a folder, or single JSON files", metavar="PATH", exists=True
+        ),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object")] = False,
 ) -> None:
     """Import a Spotify privacy export ("Download your data"), deduplicated against API plays.
@@ -30,17 +36,10 @@ def import_history(
     Exit status: 0 everything imported; 3 partial (a file or record was not imported: named on
     stderr); 1 failed; 130 interrupted (Ctrl-C).
     """
-    from ..exports.report import render_report_table
-    from ..jobs.import_history import import_history as job
-    from ..jobs.import_runs import ImportInterrupted
-    from .progress import progress_bar
-
-    if not path.exists():
-        raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
-    s = settings()
+    s = settings(ctx)
     try:
         with progress_bar(f"importing {path.name}", "records", disable=as_json) as progress:
-            report = job(s, path, progress=progress)
+            report = import_job(s, path, progress=progress)
     except ImportInterrupted as exc:
         _say("interrupted", str(exc))
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -78,26 +77,3 @@ def _warn_what_was_not_imported(report: ImportReport) -> None:
         _say("malformed", f"... and {report.malformed_count - 20} more (see --json)")
     if report.error:
         _say("warning", report.error)
-
-
-def coverage(
-    csv: Annotated[
-        Path | None, typer.Option("--csv", help="Write the per-day table to this CSV file")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Per day: plays from the API, from the export, matched, API-only, export-only, capture rate."""
-    from ..insights.coverage import coverage as job
-    from ..insights.coverage import render_coverage_table, to_csv
-    from ..jobs.runtime import migrated_engine
-
-    s = settings()
-    engine = call(migrated_engine, s.warehouse_url.get_secret_value())
-    rows = call(job, engine, s.user)
-    if csv is not None:
-        to_csv(rows, csv)
-        console.print(f"wrote {len(rows)} days to {csv}")
-    elif as_json:
-        print_json([r.as_dict() for r in rows])
-    else:
-        console.print(render_coverage_table(rows))

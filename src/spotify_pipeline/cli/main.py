@@ -8,6 +8,14 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
+from ..jobs import enrich as enrich_job
+from ..jobs import process as process_job
+from ..jobs import run_all
+from ..jobs.rebuild import rebuild as rebuild_job
+from ..jobs.report import JobReport
+from ..jobs.runtime import migrated_engine
+from ..jobs.users import run_all_users
+from ..warehouse.engine import DbTimeouts, current_revision
 from . import (
     auth_cmd,
     config_cmd,
@@ -22,8 +30,9 @@ from . import (
     status_cmd,
     users_cmd,
 )
-from .common import STATE, call, console, print_json, settings, warn
+from .common import call, cli_state, console, print_json, report_text, settings, warn
 from .edge import PipelineGroup
+from .progress import progress_bar
 
 app = typer.Typer(
     cls=PipelineGroup,
@@ -54,6 +63,7 @@ app.command("dashboard")(dashboard_cmd.dashboard)
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -61,21 +71,15 @@ def main(
         ),
     ] = None,
 ) -> None:
-    STATE.config_file = config
-    STATE.settings = None
+    state = cli_state(ctx)
+    state.config_file, state.settings = config, None
 
 
-def _report(report: object, as_json: bool) -> None:
-    from ..jobs.report import JobReport
-
-    assert isinstance(report, JobReport)
+def _report(report: JobReport, as_json: bool) -> None:
     if as_json:
         print_json(report.to_dict())
     else:
-        style = {"ok": "green", "paused": "yellow", "skipped": "yellow", "partial": "yellow"}.get(
-            report.status, "red"
-        )
-        console.print(Text(report.summary(), style=style), highlight=False)
+        console.print(report_text(report), highlight=False)
         for problem in report.problems:
             warn(problem)
     if report.status == "failed":
@@ -86,13 +90,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
 
 
 @app.command()
-def init() -> None:
+def init(ctx: typer.Context) -> None:
     """Create the raw zone folder and the warehouse schema (runs the migrations)."""
-    from ..jobs.runtime import migrated_engine
-    from ..warehouse.engine import DbTimeouts, current_revision
-
     # The one command that may create the warehouse and the raw zone.
-    s = settings(warehouse_must_exist=False, raw_zone_must_exist=False)
+    s = settings(ctx, warehouse_must_exist=False, raw_zone_must_exist=False)
     engine = call(migrated_engine, s.warehouse_url.get_secret_value(), DbTimeouts.from_settings(s))
     if not s.is_s3:
         Path(s.raw_zone).mkdir(parents=True, exist_ok=True)
@@ -102,42 +103,36 @@ def init() -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
+def db_upgrade(ctx: typer.Context) -> None:
     """Apply the Alembic migrations to the warehouse."""
-    from ..jobs.runtime import migrated_engine
-    from ..warehouse.engine import DbTimeouts, current_revision
-
-    s = settings()
+    s = settings(ctx)
     engine = call(migrated_engine, s.warehouse_url.get_secret_value(), DbTimeouts.from_settings(s))
     console.print(f"warehouse {s.masked()['warehouse_url']} is at revision {current_revision(engine)}")
 
 
 @app.command()
-def process(as_json: JsonOpt = False) -> None:
+def process(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Load every landed raw object the manifest does not list yet; quarantine malformed ones."""
-    from ..jobs import process as job
-    from .progress import progress_bar
-
     with progress_bar("loading raw objects", "objects") as bar:
-        report = call(job, settings(), progress=bar)
+        report = call(process_job, settings(ctx), progress=bar)
     _report(report, as_json)
 
 
 @app.command()
 def enrich(
+    ctx: typer.Context,
     force: Annotated[
         bool, typer.Option("--force/--threshold", help="Look up now, or only past the threshold")
     ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Look up artists, albums (and audio features where the app may) seen in plays, each id once."""
-    from ..jobs import enrich as job
-
-    _report(call(job, settings(), force=force), as_json)
+    _report(call(enrich_job, settings(ctx), force=force), as_json)
 
 
 @app.command()
 def run(
+    ctx: typer.Context,
     as_json: JsonOpt = False,
     all_users: Annotated[
         bool, typer.Option("--all-users", help="Fetch for every listener of `users list`, then load once")
@@ -148,12 +143,10 @@ def run(
     ] = None,
 ) -> None:
     """One full cycle for cron: fetch recent, followed artists once a day, process, enrich past the threshold."""
-    from ..jobs import run_all
-
     if all_users:
-        _run_all_users(as_json, parallel)
+        _run_all_users(ctx, as_json, parallel)
         return
-    reports = fetch_cmd.run_interruptible("run", run_all, fetch_cmd.landing_settings())
+    reports = fetch_cmd.run_interruptible("run", run_all, fetch_cmd.landing_settings(ctx))
     if as_json:
         print_json([r.to_dict() for r in reports])
     else:
@@ -163,36 +156,25 @@ def run(
         raise typer.Exit(1)
 
 
-def _run_all_users(as_json: bool, parallel: int | None) -> None:
-    from ..jobs.users import run_all_users
-
-    result = fetch_cmd.run_interruptible("run --all-users", run_all_users, settings(), parallel=parallel)
+def _run_all_users(ctx: typer.Context, as_json: bool, parallel: int | None) -> None:
+    result = fetch_cmd.run_interruptible("run --all-users", run_all_users, settings(ctx), parallel=parallel)
     if as_json:
         print_json(result.to_dict())
     else:
         for user, reports in result.users.items():
             for r in reports:
-                console.print(Text(f"[{user}] ") + _styled(r), highlight=False, soft_wrap=True)
+                console.print(Text(f"[{user}] ") + report_text(r), highlight=False, soft_wrap=True)
                 for problem in r.problems:
                     warn(problem)
         for r in result.shared:
-            console.print(_styled(r), highlight=False, soft_wrap=True)
+            console.print(report_text(r), highlight=False, soft_wrap=True)
     if result.failed:
         raise typer.Exit(1)
 
 
-def _styled(report: object) -> Text:
-    from ..jobs.report import JobReport
-
-    assert isinstance(report, JobReport)
-    style = {"ok": "green", "paused": "yellow", "skipped": "yellow", "partial": "yellow"}.get(
-        report.status, "red"
-    )
-    return Text(report.summary(), style=style)
-
-
 @app.command()
 def rebuild(
+    ctx: typer.Context,
     target_url: Annotated[
         str | None,
         typer.Option(
@@ -205,16 +187,13 @@ def rebuild(
     as_json: JsonOpt = False,
 ) -> None:
     """Recreate the warehouse from the raw zone alone, into a new database swapped in when complete."""
-    from ..jobs.rebuild import rebuild as job
-    from .progress import progress_bar
-
-    s = settings(warehouse_must_exist=False)  # rebuilding needs only the raw zone
+    s = settings(ctx, warehouse_must_exist=False)  # rebuilding needs only the raw zone
     if target_url is None and not yes:
         typer.confirm(
             f"Replace {s.masked()['warehouse_url']} with a rebuild from {s.raw_zone}?", abort=True, err=True
         )
     with progress_bar("rebuilding", "objects", disable=as_json) as progress:
-        report = call(job, s, target_url=target_url, progress=progress)
+        report = call(rebuild_job, s, target_url=target_url, progress=progress)
     _report(report, as_json)
 
 

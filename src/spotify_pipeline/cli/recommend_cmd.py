@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from ..insights.recommend import Recommendation, UnknownSeed, lists_for
+from ..jobs.recommend import PlaylistPlan, write_playlists
+from ..jobs.runtime import migrated_engine
+from ..landing.keys import check_user
+from ..warehouse.engine import DbTimeouts
 from .common import call, console, fail, print_json, settings
-
-if TYPE_CHECKING:
-    from ..insights.recommend import Recommendation
-    from ..jobs.recommend import PlaylistPlan
 
 KINDS = ("rediscover", "similar", "releases")
 
@@ -27,6 +28,7 @@ def parse_as_of(text: str) -> datetime:
 
 
 def recommend(
+    ctx: typer.Context,
     kind: Annotated[
         str | None, typer.Option("--kind", help="rediscover, similar or releases (default: all)")
     ] = None,
@@ -41,7 +43,7 @@ def recommend(
     user: Annotated[
         str | None, typer.Option("--user", help="The listener (default: the user setting)")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     to_playlist: Annotated[
         str | None,
         typer.Option("--to-playlist", help="Write each list to a private playlist named NAME · kind"),
@@ -51,22 +53,10 @@ def recommend(
     ] = False,
 ) -> None:
     """Rediscover, similar to what you play now, and new releases from your artists, each with a reason."""
-    from ..insights.recommend import UnknownSeed, lists_for
-    from ..jobs.recommend import write_playlists
-    from ..jobs.runtime import migrated_engine
-    from ..warehouse.engine import DbTimeouts
-
-    if kind is not None and kind not in KINDS:
-        fail(f"--kind {kind!r}: use one of {', '.join(KINDS)}")
-    if seed is not None and kind not in (None, "similar"):
-        fail("--seed applies to --kind similar")
-    if apply and to_playlist is None:
-        fail("--apply writes playlists: give --to-playlist NAME")
+    _check_options(kind, seed, apply, to_playlist)
     when = parse_as_of(as_of) if as_of else None
-    s = settings()
+    s = settings(ctx)
     if user is not None:
-        from ..landing.keys import check_user
-
         try:
             check_user(user)
         except ValueError as exc:
@@ -96,6 +86,16 @@ def recommend(
             console.print(_plan_line(p, apply))
         if not apply:
             console.print("dry run: nothing was written; add --apply to write these playlists")
+
+
+def _check_options(kind: str | None, seed: str | None, apply: bool, to_playlist: str | None) -> None:
+    """Refuse combinations that mean nothing, before any work, naming the option."""
+    if kind is not None and kind not in KINDS:
+        fail(f"--kind {kind!r}: use one of {', '.join(KINDS)}")
+    if seed is not None and kind not in (None, "similar"):
+        fail("--seed applies to --kind similar")
+    if apply and to_playlist is None:
+        fail("--apply writes playlists: give --to-playlist NAME")
 
 
 def _table(kind: str, rows: list[Recommendation]) -> Table | str:

@@ -10,25 +10,21 @@ from typing import Annotated
 
 import typer
 
+from .. import simulator
+from ..simulator.profiles import Profile
 from .common import console, fail
 
 app = typer.Typer(help="The bundled Spotify Web API simulator.", no_args_is_help=True)
-PROFILES = ("light", "typical", "heavy", "binge")
 # Spotify's own folder names inside the "Download your data" zip.
 EXPORT_FOLDERS = {"account": "Spotify Account Data", "extended": "Spotify Extended Streaming History"}
 
 SeedOpt = Annotated[int, typer.Option("--seed", help="The same seed gives the same catalog and listeners")]
-ProfileOpt = Annotated[str, typer.Option("--profile", help="light, typical, heavy or binge")]
+ProfileOpt = Annotated[Profile, typer.Option("--profile", help="The simulated listener's habits")]
 
 
 def stable_client_id(seed: int) -> str:
     """The simulator app's client id: the same for the same seed, so restarts keep the settings valid."""
     return hashlib.sha256(f"spotify-pipeline-simulator:{seed}".encode()).hexdigest()[:32]
-
-
-def _check_profile(profile: str) -> None:
-    if profile not in PROFILES:
-        fail(f"--profile {profile!r}: use one of {', '.join(PROFILES)}")
 
 
 @app.command()
@@ -39,24 +35,22 @@ def serve(
     seed: SeedOpt = 7,
     mode: Annotated[str, typer.Option("--mode", help="development or extended")] = "development",
     user: Annotated[list[str] | None, typer.Option("--user", help="Simulated listener (repeatable)")] = None,
-    profile: ProfileOpt = "typical",
+    profile: ProfileOpt = Profile.TYPICAL,
     client_id: Annotated[
         str | None, typer.Option("--client-id", help="The app's client id (default: fixed for the seed)")
     ] = None,
 ) -> None:
     """Serve the simulator until interrupted. The first line printed is one JSON object with
     accounts_url, api_url, client_id, client_secret and redirect_uri."""
-    from ..simulator import serve_forever_cli
-
     if mode not in ("development", "extended"):
         fail(f"--mode {mode!r}: use development or extended")
-    _check_profile(profile)
-    serve_forever_cli(
+    # Looked up on the package at call time, so tests can stand in for the server.
+    simulator.serve_forever_cli(
         port=port,
         seed=seed,
         mode=mode,
         users=user or ["me"],
-        profile=profile,
+        profile=profile.value,
         client_id=client_id or stable_client_id(seed),
     )
 
@@ -72,7 +66,7 @@ def _day(value: str, option: str) -> datetime:
 def export(
     folder: Annotated[Path, typer.Argument(help="Where to write the export (created; must be empty)")],
     user: Annotated[str, typer.Option("--user", help="Simulated listener")] = "me",
-    profile: ProfileOpt = "typical",
+    profile: ProfileOpt = Profile.TYPICAL,
     seed: SeedOpt = 7,
     start: Annotated[
         str | None, typer.Option("--start", help="First UTC day, YYYY-MM-DD (default: 30 days ago)")
@@ -82,9 +76,6 @@ def export(
     ] = None,
 ) -> None:
     """Write the simulator's truth for a user and period as both privacy-export formats."""
-    from ..simulator import Simulator, SimulatorConfig
-
-    _check_profile(profile)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     first = _day(start, "--start") if start else today - timedelta(days=30)
     last = _day(end, "--end") if end else today
@@ -92,8 +83,8 @@ def export(
         fail(f"--end {last.date()} is not after --start {first.date()}")
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         fail(f"{folder} exists and is not an empty folder: choose a new one")
-    sim = Simulator(SimulatorConfig(seed=seed))
-    sim.add_user(user, profile=profile, since=first)
+    sim = simulator.Simulator(simulator.SimulatorConfig(seed=seed))
+    sim.add_user(user, profile=profile.value, since=first)
     written = 0
     for kind, name in EXPORT_FOLDERS.items():
         target = folder / name

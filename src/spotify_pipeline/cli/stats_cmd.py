@@ -12,6 +12,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from ..insights.export import export_plays as export_job
+from ..insights.period import Period, resolve_period
+from ..insights.queries import Scope
+from ..insights.source import open_warehouse
+from ..insights.stats import Insights
 from .common import call, console, fail, print_json, settings, warn
 from .progress import progress_bar
 
@@ -37,11 +42,10 @@ def _day(value: str | None, option: str) -> date | None:
     return None  # not reached: fail() exits
 
 
-def _open(period: str | None, first: str | None, last: str | None, user: str | None) -> tuple[Any, Any, Any]:
-    from ..insights.period import resolve_period
-    from ..insights.source import open_warehouse
-
-    s = settings(raw_zone_must_exist=False)  # reads the warehouse only
+def _open(
+    ctx: typer.Context, period: str | None, first: str | None, last: str | None, user: str | None
+) -> tuple[Any, Period, str | None]:  # the engine: faces name no SQLAlchemy type
+    s = settings(ctx, raw_zone_must_exist=False)  # reads the warehouse only
     span = call(resolve_period, period, timezone=s.timezone, now=datetime.now(UTC),
                 first=_day(first, "--from"), last=_day(last, "--to"))  # fmt: skip
     engine = call(open_warehouse, s.warehouse_url.get_secret_value())
@@ -50,6 +54,7 @@ def _open(period: str | None, first: str | None, last: str | None, user: str | N
 
 
 def stats(
+    ctx: typer.Context,
     period: PeriodOpt = None,
     first: FromOpt = None,
     last: ToOpt = None,
@@ -59,11 +64,9 @@ def stats(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the top lists as CSV")] = False,
 ) -> None:
     """What you listened to most: totals, top artists, tracks and albums, streaks, discoveries."""
-    from ..insights.stats import Insights
-
     if as_json and as_csv:
         fail("choose one of --json and --csv")
-    engine, span, name = _open(period, first, last, user)
+    engine, span, name = _open(ctx, period, first, last, user)
     summary = call(lambda: Insights(engine, name, span).summary(top))
     if as_json:
         print_json(summary.as_dict())
@@ -124,6 +127,7 @@ def _print_tables(d: dict[str, Any]) -> None:
 
 @export_app.command("plays")
 def export_plays(
+    ctx: typer.Context,
     fmt: Annotated[str, typer.Option("--format", help="csv, jsonl, parquet or listenbrainz")],
     out: Annotated[Path, typer.Option("--out", help="The file to write")],
     first: FromOpt = None,
@@ -133,12 +137,9 @@ def export_plays(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object")] = False,
 ) -> None:
     """Every play with its track, artists, album and source, as CSV, JSON Lines, Parquet or ListenBrainz."""
-    from ..insights.export import export_plays as job
-    from ..insights.queries import Scope
-
-    engine, span, name = _open(None if (first or last) else "all", first, last, user)
+    engine, span, name = _open(ctx, None if (first or last) else "all", first, last, user)
     with progress_bar(f"exporting to {out.name}", "plays") as progress:
-        result = call(job, engine, Scope(name, span.start_utc, span.end_utc), fmt, out, force=force,
+        result = call(export_job, engine, Scope(name, span.start_utc, span.end_utc), fmt, out, force=force,
                       progress=progress)  # fmt: skip
     if as_json:
         print_json(result.as_dict())

@@ -9,6 +9,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from ..jobs import doctor as doctor_job
+from ..jobs import status as status_job
+from ..jobs.status import duration_text
 from .common import call, console, print_json, settings
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
@@ -23,8 +26,6 @@ def when(iso: str | None) -> str:
 
 
 def _fetch_line(fetch: dict[str, Any] | None) -> str:
-    from ..jobs.status import duration_text
-
     if fetch is None:
         return "never"
     line = f"{when(fetch['started_at'])} ({duration_text(fetch['age_seconds'])} ago), {fetch['status']}"
@@ -33,12 +34,9 @@ def _fetch_line(fetch: dict[str, Any] | None) -> str:
     return line
 
 
-def status(as_json: JsonOpt = False) -> None:
+def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Counts, last fetches, open gaps, token expiry and any rate-limit pause."""
-    from ..jobs.status import duration_text
-    from ..jobs.status import status as job
-
-    data = call(job, settings())
+    data = call(status_job.status, settings(ctx))
     if as_json:
         print_json(data)
         return
@@ -70,11 +68,9 @@ def status(as_json: JsonOpt = False) -> None:
             console.print(Text.assemble(("warning:", "yellow"), " ", warning))
 
 
-def doctor(as_json: JsonOpt = False) -> None:
+def doctor(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Check settings, warehouse, raw zone, login, last fetch and pause; say how to fix each."""
-    from ..jobs.doctor import doctor as job
-
-    data = call(job, settings(warehouse_must_exist=False, raw_zone_must_exist=False))
+    data = call(doctor_job.doctor, settings(ctx, warehouse_must_exist=False, raw_zone_must_exist=False))
     if as_json:
         print_json(data)
     else:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ..jobs.users import add_user, describe_users, remove_user
 from .common import call, console, print_json, settings, warn
 
 app = typer.Typer(
@@ -15,12 +16,11 @@ app = typer.Typer(
 
 @app.command("add")
 def add(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The listener's name (a raw-zone partition users/NAME/)")],
 ) -> None:
     """Register a listener; then log them in with `auth login --user NAME`."""
-    from ..jobs.users import add_user
-
-    added = call(add_user, settings(), name)
+    added = call(add_user, settings(ctx), name)
     if added:
         console.print(f"added {name}; next: `spotify-pipeline auth login --user {name}`", highlight=False)
     else:
@@ -28,16 +28,16 @@ def add(
 
 
 @app.command("list")
-def list_(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array")] = False) -> None:
+def list_(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array")] = False
+) -> None:
     """Every listener, where their raw objects go and whether their login works."""
-    from ..jobs.users import describe_users
-
-    users = call(describe_users, settings())
+    users = call(describe_users, settings(ctx))
     if as_json:
         print_json(users)
         return
     if not users:
-        console.print(f"no listeners registered: runs serve the configured user {settings().user!r}")
+        console.print(f"no listeners registered: runs serve the configured user {settings(ctx).user!r}")
         return
     for u in users:
         login = (
@@ -50,13 +50,12 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON a
 
 @app.command("remove")
 def remove(
-    name: str,
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The listener to stop serving")],
     keep_tokens: Annotated[bool, typer.Option("--keep-tokens", help="Keep their login (tokens)")] = False,
 ) -> None:
     """Stop serving a listener and delete their login; their plays and raw objects stay."""
-    from ..jobs.users import remove_user
-
-    done = call(remove_user, settings(), name, keep_tokens=keep_tokens)
+    done = call(remove_user, settings(ctx), name, keep_tokens=keep_tokens)
     if not done["registered"]:
         warn(f"{name} was not registered")
     console.print(

@@ -15,8 +15,6 @@ saw, stay two plays: the second record finds its play already claimed.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Sequence
@@ -24,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from ..transform.names import name_key, normalise_name
 from .formats import ExportRecord
 
 K = TypeVar("K")
@@ -33,29 +32,17 @@ MINUTE = timedelta(minutes=1)
 #: truncation of endTime, which Spotify does not document).
 NAME_SLACK = timedelta(seconds=30)
 
-_FEAT = re.compile(
-    r"[\(\[]\s*(feat\.?|ft\.?|featuring|with)\s[^\)\]]*[\)\]]|\s-\s(feat\.?|ft\.?|featuring)\s.*$", re.I
-)
-_FEAT_BARE = re.compile(r"\s(feat\.?|ft\.?|featuring)\s.*$", re.I)
-_NOT_WORD = re.compile(r"[^\w]+")
-
-
-def normalise_name(value: str | None) -> str:
-    """Casefold, strip accents, drop "feat." parts and punctuation, collapse spaces.
-
-    ``"Beyoncé - Drunk in Love (feat. JAY-Z)"`` -> ``"beyonce drunk in love"``.
-    """
-    if not value:
-        return ""
-    text = _FEAT.sub(" ", value)
-    text = _FEAT_BARE.sub(" ", text)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
-    return " ".join(_NOT_WORD.sub(" ", text).replace("_", " ").split())
-
-
-def name_key(artist: str | None, track: str | None) -> tuple[str, str]:
-    return normalise_name(artist), normalise_name(track)
+__all__ = [
+    "MINUTE",
+    "NAME_SLACK",
+    "Candidate",
+    "Match",
+    "match_by_names",
+    "match_by_track_id",
+    "match_minute_rows",
+    "name_key",
+    "normalise_name",
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,12 +22,12 @@ import json
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
 
 from ..errors import PipelineError
-
-if TYPE_CHECKING:
-    from rich.table import Table
 
 BUCKETS = (
     "imported",
@@ -314,9 +314,6 @@ def _stored_size(d: dict[str, Any]) -> int:
 
 def render_report_table(report: ImportReport, max_listed: int = 20) -> Table:
     """The report as a rich table: the identity first, then the breakdowns and what was left out."""
-    from rich.table import Table
-    from rich.text import Text
-
     table = Table(title=Text(f"Import of {report.source} ({report.status})"), show_header=True)
     table.add_column("", style="bold")
     table.add_column("records", justify="right")

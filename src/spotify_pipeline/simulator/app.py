@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import socket
 import time
+from bisect import bisect_right, insort
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,8 +25,11 @@ from werkzeug.wrappers import Request, Response
 from ..clock import Clock, SystemClock
 from . import bodies
 from .accounts import KNOWN_SCOPES, AccountsService, json_response
+from .catalog import Catalog
+from .export import write_account_export, write_extended_export
 from .faults import Fault, FaultPlan
 from .library import Library
+from .model import ListeningModel, TruePlay
 from .ratelimit import RollingWindowLimiter
 from .releases import ReleaseSchedule
 from .state import App, CallRecord, SimState, SimulatorConfig, UserAccount, new_client_id, new_token
@@ -34,9 +38,6 @@ from .webapi import RECENTLY_PLAYED_WINDOW, WebApi
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
-
-    from .catalog import Catalog
-    from .model import TruePlay
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8888/callback"
 DEFAULT_SCOPES = ("user-read-recently-played", "user-follow-read")
@@ -47,8 +48,6 @@ DEFAULT_HISTORY = timedelta(days=30)  # how far back a user added without ``sinc
 def shared_catalog(seed: int) -> Catalog:
     """One catalog per seed and process: it is immutable once built and takes ~0.2 s to build,
     which every test creating a simulator would otherwise pay."""
-    from .catalog import Catalog
-
     return Catalog(seed)
 
 
@@ -70,18 +69,14 @@ class Simulator:
         *,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        from .model import ListeningModel
-
         self.config = config or SimulatorConfig()
         self.clock: Clock = clock or SystemClock()
         self.sleep = sleep  # used by `slow` faults; tests inject a recorder instead of real sleeping
         self.releases: ReleaseSchedule | None = None
         taste: Taste | None = None
         if self.config.structured_taste:
-            from .catalog import Catalog as _Catalog
-
             # A private copy: releases add albums to it, and the shared catalog stays as it was.
-            self.catalog = _Catalog(self.config.seed)
+            self.catalog = Catalog(self.config.seed)
             self.releases = ReleaseSchedule(self.catalog, self.config.seed)
             taste = Taste(self.catalog, self.config.seed, self.releases)
         else:
@@ -220,8 +215,6 @@ class Simulator:
         newer plays only ever push it further out, so that one moment decides. A play that arrives
         already beyond the latest 50 is lost by Spotify, not by the poller.
         """
-        from bisect import bisect_right, insort
-
         now = self.clock.now()
         # Plays from before `start` can push a late play out too: look back far enough.
         look_back = start - timedelta(days=2)
@@ -239,8 +232,6 @@ class Simulator:
     def write_export(
         self, user_id: str, folder: Path, kind: str, start: datetime, end: datetime
     ) -> list[Path]:
-        from .export import write_account_export, write_extended_export
-
         plays = self.truth(user_id, start, end)
         if kind == "extended":
             return write_extended_export(plays, self.catalog, Path(folder), username=user_id)

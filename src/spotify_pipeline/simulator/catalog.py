@@ -2,7 +2,7 @@
 
 Everything is generated from one seed with ``random.Random`` and BLAKE2b-derived ids, so two
 catalogs built with the same seed are identical in every process. The catalog holds records
-(plain frozen dataclasses); ``objects.py`` renders them as Web API JSON.
+(plain frozen dataclasses in ``records.py``); ``objects.py`` renders them as Web API JSON.
 
 Shapes that matter to the pipeline and are modelled on purpose:
 - a recording (one ISRC) can appear on several releases with different track ids: pre-release
@@ -14,153 +14,34 @@ Shapes that matter to the pipeline and are modelled on purpose:
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from spotify_pipeline.simulator.ids import spotify_id
-
-# ISO 3166-1 alpha-2 markets, as in the recorded fixtures' available_markets (a subset of the ~185
-# real ones is enough: the pipeline only stores the list).
-MARKETS: tuple[str, ...] = (
-    "AD", "AR", "AT", "AU", "BE", "BG", "BO", "BR", "CA", "CH", "CL", "CO", "CR", "CY", "CZ", "DE",
-    "DK", "DO", "EC", "EE", "ES", "FI", "FR", "GB", "GR", "GT", "HK", "HN", "HU", "ID", "IE", "IL",
-    "IN", "IS", "IT", "JP", "LI", "LT", "LU", "LV", "MC", "MT", "MX", "MY", "NI", "NL", "NO", "NZ",
-    "PA", "PE", "PH", "PL", "PT", "PY", "SE", "SG", "SK", "SV", "TR", "TW", "US", "UY", "ZA",
-)  # fmt: skip
-
-GENRES: tuple[str, ...] = (
-    "indie rock", "indie pop", "dream pop", "shoegaze", "post-punk", "synthpop", "electropop",
-    "alternative rock", "art rock", "garage rock", "britpop", "folk", "indie folk", "singer-songwriter",
-    "chamber pop", "hip hop", "conscious hip hop", "trap", "r&b", "neo soul", "soul", "funk", "disco",
-    "house", "deep house", "techno", "drum and bass", "ambient", "downtempo", "trip hop", "jazz",
-    "jazz fusion", "bossa nova", "classical", "modern classical", "metal", "post-rock", "emo",
-    "pop punk", "country", "americana", "k-pop", "latin pop", "reggaeton", "afrobeats", "dancehall",
-)  # fmt: skip
-
-_ADJ = (
-    "Golden", "Silent", "Electric", "Broken", "Velvet", "Neon", "Hollow", "Wild", "Paper", "Crystal",
-    "Midnight", "Lonely", "Bright", "Cold", "Burning", "Quiet", "Distant", "Sweet", "Savage", "Gentle",
-    "Northern", "Crimson", "Lucky", "Strange", "Faded", "Endless", "Little", "Secret", "Blue", "Glass",
-)  # fmt: skip
-_NOUN = (
-    "Heart", "River", "Summer", "Window", "Ocean", "Shadow", "Garden", "Mirror", "Highway", "Fire",
-    "Dream", "Echo", "Island", "Letter", "Moon", "Storm", "Honey", "Signal", "Harbor", "Ghost",
-    "Sky", "Stone", "Wave", "Light", "Morning", "City", "Rain", "Satellite", "Machine", "Parade",
-)  # fmt: skip
-_PLURAL = (
-    "Wolves", "Lovers", "Strangers", "Kings", "Sisters", "Machines", "Tigers", "Saints", "Pilots",
-    "Foxes", "Ghosts", "Horses", "Rivers", "Comets", "Doves", "Giants", "Bandits", "Echoes",
-)  # fmt: skip
-_FIRST = (
-    "Mara", "Jonah", "Lena", "Theo", "Ada", "Felix", "Nina", "Oscar", "Iris", "Milo", "Zoe", "Elias",
-    "Clara", "Hugo", "Yara", "Leon", "Maya", "Noah", "Ines", "Arlo", "Sofia", "Ravi", "Kaito", "Amara",
-)  # fmt: skip
-_LAST = (
-    "Vale", "Hart", "Moreno", "Lindqvist", "Okafor", "Brooks", "Tanaka", "Keller", "Rivers", "Novak",
-    "Sato", "Quinn", "Delacroix", "Fischer", "Mendes", "Holm", "Adeyemi", "Park", "Costa", "Reyes",
-)  # fmt: skip
-_VERB = ("Running", "Falling", "Waiting", "Dancing", "Drifting", "Coming", "Holding", "Calling", "Burning")
-_PREP = ("to", "from", "through", "under", "over", "into", "after", "without")
-_LABELS: tuple[tuple[str, str, str], ...] = (
-    # (label, ISRC country, ISRC registrant code)
-    ("Northbound Records", "GB", "NBR"),
-    ("Paper Lantern Music", "US", "PLM"),
-    ("Kaleidoscope Sound", "DE", "KSD"),
-    ("Harbor Lights Recordings", "SE", "HLR"),
-    ("Blue Static", "US", "BST"),
-    ("Moth & Flame", "GB", "MFL"),
-    ("Copperline", "NL", "CPL"),
-    ("Sunday Tapes", "FR", "SUT"),
-    ("Glasshouse Audio", "AU", "GHA"),
-    ("Independent", "US", "IND"),
+from spotify_pipeline.simulator.records import (
+    AlbumRec,
+    ArtistRec,
+    AudiobookRec,
+    ChapterRec,
+    EpisodeRec,
+    PlaylistRec,
+    ShowRec,
+    TrackRec,
 )
-_SHOW_TOPICS = ("History", "Science", "Crime", "Design", "Football", "Money", "Cooking", "Film", "Tech")
-_SHOW_FORMS = ("Hour", "Weekly", "Podcast", "Show", "Talk", "Files", "Club", "Diaries")
-
-
-@dataclass(frozen=True, slots=True)
-class ArtistRec:
-    id: str
-    name: str
-    genres: tuple[str, ...]
-    popularity: int
-    followers: int
-    has_images: bool
-
-
-@dataclass(frozen=True, slots=True)
-class AlbumRec:
-    id: str
-    name: str
-    album_type: str  # album | single | compilation
-    artist_ids: tuple[str, ...]
-    release_date: str  # "YYYY-MM-DD" | "YYYY-MM" | "YYYY", matching the precision
-    release_date_precision: str  # day | month | year
-    track_ids: tuple[str, ...]
-    label: str
-    popularity: int
-    available_markets: tuple[str, ...]
-    upc: str
-    copyright_year: int
-
-    @property
-    def total_tracks(self) -> int:
-        return len(self.track_ids)
-
-
-@dataclass(frozen=True, slots=True)
-class TrackRec:
-    id: str
-    name: str
-    album_id: str
-    artist_ids: tuple[str, ...]  # ordered: main artist first, then features
-    duration_ms: int
-    explicit: bool
-    isrc: str  # shared by every release of the same recording
-    popularity: int
-    disc_number: int
-    track_number: int
-    available_markets: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PlaylistRec:
-    id: str
-    name: str
-    track_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ShowRec:
-    id: str
-    name: str
-    publisher: str
-    episode_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class EpisodeRec:
-    id: str
-    name: str
-    show_id: str
-    duration_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class AudiobookRec:
-    id: str
-    title: str
-    author: str
-    chapter_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ChapterRec:
-    id: str
-    title: str
-    audiobook_id: str
-    duration_ms: int
+from spotify_pipeline.simulator.search import SearchEntry, search
+from spotify_pipeline.simulator.vocabulary import (
+    ADJ,
+    FIRST,
+    GENRES,
+    LABELS,
+    LAST,
+    MARKETS,
+    NOUN,
+    SHOW_FORMS,
+    SHOW_TOPICS,
+    artist_name,
+    title,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,26 +51,6 @@ class _Recording:
     duration_ms: int
     explicit: bool
     artist_ids: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class _SearchEntry:
-    track_id: str
-    name: str
-    artists: str
-    album: str
-    year: str
-    isrc: str
-    popularity: int
-
-
-_NORMALISE = re.compile(r"[^0-9a-z]+")
-_FIELD = re.compile(r'(track|artist|album|year|isrc):("([^"]*)"|\S*)', re.IGNORECASE)
-
-
-def _norm(text: str) -> str:
-    """Lower-case and reduce punctuation to single spaces, so "Mr. Brightside" finds "mr brightside"."""
-    return " " + _NORMALISE.sub(" ", text.casefold()).strip() + " "
 
 
 @dataclass
@@ -224,7 +85,7 @@ class Catalog:
         self._rng = random.Random(seed)
         self._isrc_seq: dict[tuple[str, int], _Counter] = {}
         self._upc_seq = _Counter()
-        self._search: list[_SearchEntry] | None = None
+        self._search: list[SearchEntry] | None = None
         self._build_artists(n_artists)
         recordings = self._build_releases()
         self._build_compilations(recordings, max(1, n_artists // 40))
@@ -234,31 +95,6 @@ class Catalog:
         del self._rng  # generation is over: nothing may draw from it later
 
     # ----------------------------------------------------------------------------- generation
-
-    def _unique_name(self, make: Sequence[str], taken: set[str]) -> str:
-        for name in make:
-            if name not in taken:
-                taken.add(name)
-                return name
-        raise AssertionError("unreachable: the last candidate is always unique")
-
-    def _artist_name(self, i: int, taken: set[str]) -> str:
-        rng = self._rng
-        candidates = []
-        for _ in range(6):
-            style = rng.random()
-            if style < 0.35:
-                candidates.append(f"{rng.choice(_FIRST)} {rng.choice(_LAST)}")
-            elif style < 0.6:
-                candidates.append(f"The {rng.choice(_ADJ)} {rng.choice(_PLURAL)}")
-            elif style < 0.8:
-                candidates.append(f"{rng.choice(_ADJ)} {rng.choice(_NOUN)}")
-            else:
-                candidates.append(
-                    f"{rng.choice(_NOUN)}{rng.choice(('', 's', ' Club', ' Society', ' Union'))}"
-                )
-        candidates.append(f"{rng.choice(_ADJ)} {rng.choice(_NOUN)} {i}")
-        return self._unique_name(candidates, taken)
 
     def _build_artists(self, n: int) -> None:
         rng = self._rng
@@ -273,7 +109,7 @@ class Catalog:
             aid = spotify_id(self.seed, "artist", i)
             self.artists[aid] = ArtistRec(
                 id=aid,
-                name=self._artist_name(i, taken),
+                name=artist_name(self._rng, i, taken),
                 genres=genres,
                 popularity=popularity,
                 followers=followers,
@@ -288,7 +124,7 @@ class Catalog:
         )
 
     def _isrc(self, label_index: int, year: int) -> str:
-        _, country, registrant = _LABELS[label_index]
+        _, country, registrant = LABELS[label_index]
         seq = self._isrc_seq.setdefault((registrant, year), _Counter()).next()
         return f"{country}{registrant}{year % 100:02d}{seq:05d}"
 
@@ -316,21 +152,6 @@ class Catalog:
             return MARKETS
         dropped = set(rng.sample(MARKETS, rng.randint(1, 12)))
         return tuple(m for m in MARKETS if m not in dropped)
-
-    def _title(self) -> str:
-        rng = self._rng
-        style = rng.random()
-        if style < 0.3:
-            return f"{rng.choice(_ADJ)} {rng.choice(_NOUN)}"
-        if style < 0.5:
-            return f"{rng.choice(_VERB)} {rng.choice(_PREP)} the {rng.choice(_NOUN)}"
-        if style < 0.7:
-            return rng.choice(_NOUN) + rng.choice(("", "s", " Song", " Again"))
-        if style < 0.85:
-            return f"{rng.choice(_NOUN)} of {rng.choice(_NOUN)}s"
-        return (
-            f"{rng.choice(_ADJ)} {rng.choice(_NOUN)} ({rng.choice(('Live', 'Acoustic', 'Demo', 'Reprise'))})"
-        )
 
     def _add_album(
         self,
@@ -374,7 +195,7 @@ class Catalog:
             release_date=release_date,
             release_date_precision=precision,
             track_ids=tuple(track_ids),
-            label=_LABELS[label_index][0],
+            label=LABELS[label_index][0],
             popularity=int(max(0, min(100, popularity))),
             available_markets=markets,
             upc=f"{(self.seed * 7919 + self._upc_seq.next()) % 10**12:012d}",
@@ -384,88 +205,116 @@ class Catalog:
         return album
 
     def _build_releases(self) -> list[_Recording]:
-        rng = self._rng
         artist_ids = [a for a in self.artists if a != self.various_artists_id]
         all_recordings: list[_Recording] = []
         for ai, aid in enumerate(artist_ids):
-            artist = self.artists[aid]
-            label_index = rng.randrange(len(_LABELS))
-            year = rng.randint(1968, 2022)
-            n_albums = 1 + min(4, int(rng.expovariate(1.0) + artist.popularity / 40))
-            explicit_rate = 0.6 if any("hip hop" in g or g == "trap" for g in artist.genres) else 0.08
-            release_no = 0
-            for _ in range(n_albums):
-                recordings = []
-                for _ in range(rng.randint(8, 14) if rng.random() < 0.85 else rng.randint(15, 22)):
-                    year_rec = min(year, 2026)
-                    feats: tuple[str, ...] = ()
-                    if rng.random() < 0.12:
-                        other = artist_ids[rng.randrange(len(artist_ids))]
-                        feats = () if other == aid else (other,)
-                    recordings.append(
-                        _Recording(
-                            isrc=self._isrc(label_index, year_rec),
-                            name=self._title(),
-                            duration_ms=self._duration_ms(),
-                            explicit=rng.random() < explicit_rate,
-                            artist_ids=(aid, *feats),
-                        )
-                    )
-                # Lead singles come out months before the album and keep the recording (same ISRC).
-                for _ in range(rng.choices((0, 1, 2), weights=(4, 4, 2))[0]):
-                    lead = recordings[rng.randrange(len(recordings))]
-                    single = self._add_album(
-                        (ai, release_no),
-                        lead.name,
-                        "single",
-                        (aid,),
-                        year,
-                        label_index,
-                        [lead],
-                        artist.popularity - 5,
-                    )
-                    self._register(aid, single)
-                    release_no += 1
-                album = self._add_album(
+            all_recordings.extend(self._artist_releases(ai, aid, artist_ids))
+        return all_recordings
+
+    def _artist_releases(self, ai: int, aid: str, artist_ids: list[str]) -> list[_Recording]:
+        """One artist's albums (each with its lead singles), then standalone singles."""
+        rng = self._rng
+        artist = self.artists[aid]
+        label_index = rng.randrange(len(LABELS))
+        year = rng.randint(1968, 2022)
+        n_albums = 1 + min(4, int(rng.expovariate(1.0) + artist.popularity / 40))
+        explicit_rate = 0.6 if any("hip hop" in g or g == "trap" for g in artist.genres) else 0.08
+        out: list[_Recording] = []
+        release_no = 0
+        for _ in range(n_albums):
+            recordings = self._album_recordings(aid, artist_ids, label_index, year, explicit_rate)
+            # Lead singles come out months before the album and keep the recording (same ISRC).
+            for _ in range(rng.choices((0, 1, 2), weights=(4, 4, 2))[0]):
+                lead = recordings[rng.randrange(len(recordings))]
+                single = self._add_album(
                     (ai, release_no),
-                    self._title(),
-                    "album",
+                    lead.name,
+                    "single",
                     (aid,),
                     year,
                     label_index,
-                    recordings,
-                    artist.popularity,
-                )
-                self._register(aid, album)
-                release_no += 1
-                all_recordings.extend(recordings)
-                year = min(2026, year + rng.randint(1, 4))
-            # Standalone singles (some with a B-side).
-            for _ in range(rng.choices((0, 1, 2), weights=(3, 4, 2))[0]):
-                recs = [
-                    _Recording(
-                        self._isrc(label_index, year),
-                        self._title(),
-                        self._duration_ms(),
-                        rng.random() < explicit_rate,
-                        (aid,),
-                    )
-                    for _ in range(rng.choice((1, 1, 2)))
-                ]
-                single = self._add_album(
-                    (ai, release_no),
-                    recs[0].name,
-                    "single",
-                    (aid,),
-                    min(year, 2026),
-                    label_index,
-                    recs,
-                    artist.popularity - 8,
+                    [lead],
+                    artist.popularity - 5,
                 )
                 self._register(aid, single)
                 release_no += 1
-                all_recordings.extend(recs)
-        return all_recordings
+            album = self._add_album(
+                (ai, release_no),
+                title(self._rng),
+                "album",
+                (aid,),
+                year,
+                label_index,
+                recordings,
+                artist.popularity,
+            )
+            self._register(aid, album)
+            release_no += 1
+            out.extend(recordings)
+            year = min(2026, year + rng.randint(1, 4))
+        self._standalone_singles(ai, aid, release_no, year, label_index, explicit_rate, out)
+        return out
+
+    def _standalone_singles(
+        self,
+        ai: int,
+        aid: str,
+        release_no: int,
+        year: int,
+        label_index: int,
+        explicit_rate: float,
+        out: list[_Recording],
+    ) -> None:
+        """Singles outside any album (some with a B-side), numbered on from ``release_no``."""
+        rng = self._rng
+        artist = self.artists[aid]
+        for _ in range(rng.choices((0, 1, 2), weights=(3, 4, 2))[0]):
+            recs = [
+                _Recording(
+                    self._isrc(label_index, year),
+                    title(self._rng),
+                    self._duration_ms(),
+                    rng.random() < explicit_rate,
+                    (aid,),
+                )
+                for _ in range(rng.choice((1, 1, 2)))
+            ]
+            single = self._add_album(
+                (ai, release_no),
+                recs[0].name,
+                "single",
+                (aid,),
+                min(year, 2026),
+                label_index,
+                recs,
+                artist.popularity - 8,
+            )
+            self._register(aid, single)
+            release_no += 1
+            out.extend(recs)
+
+    def _album_recordings(
+        self, aid: str, artist_ids: list[str], label_index: int, year: int, explicit_rate: float
+    ) -> list[_Recording]:
+        """An album's recordings: 8-14 tracks (sometimes 15-22), about one in eight with a featured artist."""
+        rng = self._rng
+        recordings = []
+        for _ in range(rng.randint(8, 14) if rng.random() < 0.85 else rng.randint(15, 22)):
+            year_rec = min(year, 2026)
+            feats: tuple[str, ...] = ()
+            if rng.random() < 0.12:
+                other = artist_ids[rng.randrange(len(artist_ids))]
+                feats = () if other == aid else (other,)
+            recordings.append(
+                _Recording(
+                    isrc=self._isrc(label_index, year_rec),
+                    name=title(self._rng),
+                    duration_ms=self._duration_ms(),
+                    explicit=rng.random() < explicit_rate,
+                    artist_ids=(aid, *feats),
+                )
+            )
+        return recordings
 
     def _register(self, artist_id: str, album: AlbumRec) -> None:
         self.artist_album_ids[artist_id].append(album.id)
@@ -477,11 +326,11 @@ class Catalog:
             picks = rng.sample(recordings, min(len(recordings), rng.randint(12, 20)))
             self._add_album(
                 ("compilation", c),
-                f"{rng.choice(_ADJ)} {rng.choice(_NOUN)}s: {rng.choice(('The Collection', 'Vol. 1', 'Vol. 2', 'Essentials'))}",
+                f"{rng.choice(ADJ)} {rng.choice(NOUN)}s: {rng.choice(('The Collection', 'Vol. 1', 'Vol. 2', 'Essentials'))}",
                 "compilation",
                 (self.various_artists_id,),
                 rng.randint(2005, 2025),
-                rng.randrange(len(_LABELS)),
+                rng.randrange(len(LABELS)),
                 picks,
                 45,
             )
@@ -504,8 +353,8 @@ class Catalog:
             name = rng.choice(
                 (
                     f"{genre.title()} Essentials",
-                    f"{rng.choice(_ADJ)} {genre}",
-                    f"{rng.choice(_NOUN)} {rng.choice(('Mix', 'Radio', 'Mood', 'Vibes'))}",
+                    f"{rng.choice(ADJ)} {genre}",
+                    f"{rng.choice(NOUN)} {rng.choice(('Mix', 'Radio', 'Mood', 'Vibes'))}",
                 )
             )
             self.playlists[pid] = PlaylistRec(pid, name, tuple(dict.fromkeys(chosen)))
@@ -514,7 +363,7 @@ class Catalog:
         rng = self._rng
         for s in range(n):
             sid = spotify_id(self.seed, "show", s)
-            name = f"The {rng.choice(_SHOW_TOPICS)} {rng.choice(_SHOW_FORMS)}"
+            name = f"The {rng.choice(SHOW_TOPICS)} {rng.choice(SHOW_FORMS)}"
             if any(show.name == name for show in self.shows.values()):
                 name = f"{name} {s}"
             episodes = []
@@ -522,12 +371,12 @@ class Catalog:
                 eid = spotify_id(self.seed, "episode", s, e)
                 self.episodes[eid] = EpisodeRec(
                     eid,
-                    f"#{e + 1}: {self._title()}",
+                    f"#{e + 1}: {title(self._rng)}",
                     sid,
                     rng.randint(15, 110) * 60_000 + rng.randint(0, 59_999),
                 )
                 episodes.append(eid)
-            self.shows[sid] = ShowRec(sid, name, f"{rng.choice(_FIRST)} {rng.choice(_LAST)}", tuple(episodes))
+            self.shows[sid] = ShowRec(sid, name, f"{rng.choice(FIRST)} {rng.choice(LAST)}", tuple(episodes))
 
     def _build_audiobooks(self, n: int) -> None:
         rng = self._rng
@@ -542,8 +391,8 @@ class Catalog:
                 chapters.append(cid)
             self.audiobooks[bid] = AudiobookRec(
                 bid,
-                f"The {rng.choice(_ADJ)} {rng.choice(_NOUN)}",
-                f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",
+                f"The {rng.choice(ADJ)} {rng.choice(NOUN)}",
+                f"{rng.choice(FIRST)} {rng.choice(LAST)}",
                 tuple(chapters),
             )
 
@@ -552,74 +401,22 @@ class Catalog:
     def track_artist_names(self, track_id: str) -> list[str]:
         return [self.artists[a].name for a in self.tracks[track_id].artist_ids]
 
-    def _search_index(self) -> list[_SearchEntry]:
+    def _search_index(self) -> list[SearchEntry]:
         if self._search is None:
             self._search = [
-                _SearchEntry(
-                    track_id=t.id,
-                    name=_norm(t.name),
-                    artists=_norm(" ".join(self.artists[a].name for a in t.artist_ids)),
-                    album=_norm(self.albums[t.album_id].name),
-                    year=self.albums[t.album_id].release_date[:4],
-                    isrc=t.isrc.casefold(),
-                    popularity=t.popularity,
+                SearchEntry.of(
+                    t.id,
+                    t.name,
+                    (self.artists[a].name for a in t.artist_ids),
+                    self.albums[t.album_id].name,
+                    self.albums[t.album_id].release_date,
+                    t.isrc,
+                    t.popularity,
                 )
                 for t in self.tracks.values()
             ]
         return self._search
 
     def search_tracks(self, query: str, limit: int) -> list[str]:
-        """Track ids matching a Spotify-style query, best first.
-
-        Field filters ``track:``, ``artist:``, ``album:``, ``year:`` and ``isrc:`` take a quoted value
-        or the words up to the next filter; other words must each appear in the track, artist or album
-        name. Matching ignores case and punctuation. An exact track-name match ranks first, then
-        popularity, then id (so equal queries give equal answers).
-        """
-        filters: dict[str, str] = {}
-        rest = query
-        matches = list(_FIELD.finditer(query))
-        if matches:
-            rest = query[: matches[0].start()]
-            for i, m in enumerate(matches):
-                end = matches[i + 1].start() if i + 1 < len(matches) else len(query)
-                value = m.group(3) if m.group(3) is not None else query[m.start(2) : end]
-                filters[m.group(1).lower()] = value.strip()
-        words = [w for w in _norm(rest).split() if w]
-        track_f = _norm(filters["track"]) if filters.get("track") else None
-        artist_f = _norm(filters["artist"]) if filters.get("artist") else None
-        album_f = _norm(filters["album"]) if filters.get("album") else None
-        year_f = filters.get("year", "").strip() or None
-        isrc_f = filters.get("isrc", "").strip().casefold() or None
-        if not (words or track_f or artist_f or album_f or year_f or isrc_f):
-            return []
-        hits: list[tuple[int, int, str]] = []
-        for e in self._search_index():
-            if track_f and track_f not in e.name:
-                continue
-            if artist_f and artist_f not in e.artists:
-                continue
-            if album_f and album_f not in e.album:
-                continue
-            if year_f and not _year_matches(e.year, year_f):
-                continue
-            if isrc_f and e.isrc != isrc_f:
-                continue
-            if words and not all(
-                f" {w} " in e.name or f" {w} " in e.artists or f" {w} " in e.album for w in words
-            ):
-                continue
-            exact = (
-                0 if (track_f and e.name == track_f) or (words and e.name == _norm(" ".join(words))) else 1
-            )
-            hits.append((exact, -e.popularity, e.track_id))
-        hits.sort()
-        return [h[2] for h in hits[: max(0, limit)]]
-
-
-def _year_matches(year: str, spec: str) -> bool:
-    """``year:2019`` or ``year:2010-2019``, as Spotify's search accepts."""
-    if "-" in spec:
-        lo, _, hi = spec.partition("-")
-        return lo.strip() <= year <= hi.strip()
-    return year == spec
+        """Track ids matching a Spotify-style query, best first (``search.py`` has the rules)."""
+        return search(self._search_index(), query, limit)

@@ -14,7 +14,6 @@ well over 50 mostly skipped plays inside two hours.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import random
 from collections.abc import Callable
@@ -23,17 +22,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from spotify_pipeline.simulator.catalog import Catalog
+from spotify_pipeline.simulator.day import DAY_MS, MINUTE, DayPlan, Session, User, dt, how_it_ends, ms_of
+from spotify_pipeline.simulator.follows import FollowHistory
 from spotify_pipeline.simulator.ids import stable_seed
+from spotify_pipeline.simulator.profiles import PROFILES, SPECS
 
 if TYPE_CHECKING:
     from spotify_pipeline.simulator.taste import Taste
 
-PROFILES = ("light", "typical", "heavy", "binge")
 MIN_API_MS = 30_000  # the API lists a play only after 30 s of playback
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_DAY_MS = 86_400_000
-_MINUTE = 60_000
 
 # Relative chance that a session starts in each local hour: quiet nights, a lunch bump, a high evening.
 _HOUR_WEIGHTS = (
@@ -80,71 +78,6 @@ class TruePlay:
         return self.kind == "music" and not self.private_session and self.ms_played >= MIN_API_MS
 
 
-@dataclass(frozen=True)
-class _Profile:
-    daily_plays: tuple[int, int]  # music plays outside binge bursts
-    session_plays: tuple[int, int]  # plays per ordinary music session
-    skip_rate: float
-    commute_chance: float  # per weekday and commute leg
-    podcast_chance: float  # per day
-    audiobook_chance: float  # per day
-    private_chance: float  # per session
-    binge_chance: float  # per day
-    favourite_artists: int
-    initial_follows: tuple[int, int]
-    follow_chance: float  # per day
-    unfollow_chance: float  # per day
-
-
-_PROFILES: dict[str, _Profile] = {
-    "light": _Profile((3, 7), (2, 4), 0.15, 0.0, 0.08, 0.02, 0.03, 0.0, 15, (5, 15), 0.15, 0.06),
-    "typical": _Profile((24, 40), (6, 14), 0.22, 0.5, 0.25, 0.06, 0.04, 0.0, 40, (20, 60), 0.4, 0.15),
-    "heavy": _Profile((80, 112), (12, 24), 0.25, 0.6, 0.2, 0.05, 0.04, 0.0, 80, (50, 150), 0.6, 0.25),
-    "binge": _Profile((20, 36), (6, 14), 0.35, 0.4, 0.1, 0.02, 0.03, 0.7, 50, (30, 80), 0.5, 0.2),
-}
-
-
-@dataclass
-class _User:
-    id: str
-    profile: str
-    since: datetime
-    country: str
-    utc_offset_min: int
-    mobile: str
-    desktop: str
-    favourite_artists: list[str]
-    favourite_weights: list[float]
-    playlists: list[str]
-    shows: list[str]
-    audiobook: str | None
-    initial_follows: frozenset[str]
-    hour_cum_weights: list[float]  # cumulative session-start weights per UTC hour
-
-
-@dataclass
-class _Session:
-    start_ms: int
-    kind: str  # music | podcast | audiobook
-    n: int
-    platform: str
-    private: bool
-    offline: bool
-    skip_rate: float
-    allow_pause: bool
-    anchored: bool = False  # commute and binge bursts keep their time: the session before yields to them
-    sampling: bool = False  # a binge burst: most tracks are sampled for 30-60 s, then skipped
-
-
-def _dt(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
-
-
-def _ms(when: datetime) -> int:
-    delta = when - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
-
-
 def _aware(when: datetime, what: str) -> datetime:
     if when.tzinfo is None:
         raise ValueError(f"{what} must be timezone-aware (UTC), got naive {when.isoformat()}")
@@ -175,12 +108,11 @@ class ListeningModel:
         self.late_share = late_share
         self.late_delay = late_delay
         self.taste = taste  # structured tastes (simulator/taste.py); None: the flat model
-        self._users: dict[str, _User] = {}
+        self._users: dict[str, User] = {}
         self._days: dict[tuple[str, date], tuple[TruePlay, ...]] = {}
         # Followed set at the end of each day since the user's `since`.
-        self._follow_states: dict[str, list[frozenset[str]]] = {}
-        self._follow_events: dict[tuple[str, date], list[tuple[int, str, str]]] = {}
         self._artist_pool = sorted(a for a in catalog.artists if catalog.artist_track_ids.get(a))
+        self._follows = FollowHistory(seed, self._artist_pool)
 
     # ----------------------------------------------------------------------------- users
 
@@ -191,7 +123,7 @@ class ListeningModel:
 
     def add_user(self, user_id: str, profile: str, since: datetime) -> None:
         """Register a listener whose history starts at ``since``. Re-adding the same user is a no-op."""
-        if profile not in _PROFILES:
+        if profile not in SPECS:
             raise ValueError(
                 f"unknown listener profile {profile!r} for user {user_id!r}; use one of {PROFILES}"
             )
@@ -206,8 +138,8 @@ class ListeningModel:
             return
         self._users[user_id] = self._make_user(user_id, profile, since)
 
-    def _make_user(self, user_id: str, profile: str, since: datetime) -> _User:
-        spec = _PROFILES[profile]
+    def _make_user(self, user_id: str, profile: str, since: datetime) -> User:
+        spec = SPECS[profile]
         rng = random.Random(stable_seed(self.seed, user_id, "taste"))
         cat = self.catalog
         pool = self._artist_pool
@@ -230,7 +162,7 @@ class ListeningModel:
         follows = set(rng.sample(favourites, min(len(favourites), n_follow * 2 // 3)))
         while len(follows) < min(n_follow, len(pool)):
             follows.add(rng.choice(pool))
-        return _User(
+        return User(
             id=user_id,
             profile=profile,
             since=since,
@@ -247,7 +179,7 @@ class ListeningModel:
             hour_cum_weights=list(itertools.accumulate(shifted)),
         )
 
-    def _user(self, user_id: str) -> _User:
+    def _user(self, user_id: str) -> User:
         try:
             return self._users[user_id]
         except KeyError:
@@ -270,104 +202,39 @@ class ListeningModel:
             day += timedelta(days=1)
         return out
 
-    def _day(self, user: _User, day: date) -> tuple[TruePlay, ...]:
+    def _day(self, user: User, day: date) -> tuple[TruePlay, ...]:
         key = (user.id, day)
         cached = self._days.get(key)
         if cached is None:
             plays = self._generate_day(user, day)
-            since_ms = _ms(user.since)
-            cached = tuple(p for p in plays if _ms(p.started_at) >= since_ms)
+            since_ms = ms_of(user.since)
+            cached = tuple(p for p in plays if ms_of(p.started_at) >= since_ms)
             self._days[key] = cached
         return cached
 
-    def _plan_sessions(self, rng: random.Random, user: _User, day: date, day_ms: int) -> list[_Session]:
-        spec = _PROFILES[user.profile]
-        local_weekday = (_dt(day_ms + 12 * 3_600_000 + user.utc_offset_min * _MINUTE)).weekday()
+    def _plan_sessions(self, rng: random.Random, user: User, day: date, day_ms: int) -> list[Session]:
+        spec = SPECS[user.profile]
+        plan = DayPlan(rng, user, spec, day_ms)
+        local_weekday = (dt(day_ms + 12 * 3_600_000 + user.utc_offset_min * MINUTE)).weekday()
         weekend = local_weekday >= 5
-        sessions: list[_Session] = []
-
-        def at_local(hour: float, spread_min: int) -> int:
-            local = int(hour * 60 + rng.randint(-spread_min, spread_min))
-            return day_ms + ((local - user.utc_offset_min) % 1440) * _MINUTE + rng.randint(0, 59_999)
-
-        def anytime() -> int:
-            hour = bisect.bisect_right(user.hour_cum_weights, rng.random() * user.hour_cum_weights[-1])
-            return day_ms + min(hour, 23) * 3_600_000 + rng.randint(0, 3_599_999)
-
-        def private() -> bool:
-            return rng.random() < spec.private_chance
-
+        sessions: list[Session] = []
         budget = rng.randint(*spec.daily_plays)
         if weekend:
             budget = int(budget * 1.1)
         if not weekend:
-            for hour in (8.0, 17.75):
-                if rng.random() < spec.commute_chance:
-                    podcast = rng.random() < spec.podcast_chance * 2 and user.shows
-                    n = 1 if podcast else rng.randint(8, 14)
-                    sessions.append(
-                        _Session(
-                            at_local(hour, 30),
-                            "podcast" if podcast else "music",
-                            n,
-                            user.mobile,
-                            private(),
-                            rng.random() < 0.25,
-                            spec.skip_rate,
-                            False,
-                            anchored=True,
-                        )
-                    )
-                    if not podcast:
-                        budget -= n
-        if user.shows and rng.random() < spec.podcast_chance:
-            sessions.append(
-                _Session(
-                    anytime(), "podcast", rng.randint(1, 2), user.mobile, False, rng.random() < 0.1, 0.0, True
-                )
-            )
-        if user.audiobook and rng.random() < spec.audiobook_chance:
-            sessions.append(
-                _Session(
-                    at_local(22.0, 60), "audiobook", rng.randint(1, 2), user.mobile, False, False, 0.0, True
-                )
-            )
-        if rng.random() < spec.binge_chance:
-            # A burst of mostly skipped tracks, hunting for the right song: no pauses. Most are
-            # sampled for 30-60 s, long enough to count as plays, so more than 50 plays that the API
-            # shows fall inside two hours: more than one poll every 2 h can see.
-            # Kept 2.5 h clear of midnight UTC so the day boundary never cuts it short.
-            start = min(at_local(20.5, 90), day_ms + _DAY_MS - 150 * _MINUTE)
-            sessions.append(
-                _Session(
-                    start,
-                    "music",
-                    rng.randint(80, 110),
-                    user.desktop,
-                    False,
-                    False,
-                    0.8,
-                    False,
-                    anchored=True,
-                    sampling=True,
-                )
-            )
-        while budget > 0:
-            lo, hi = spec.session_plays
-            n = min(budget, rng.randint(lo, hi))
-            budget -= n
-            platform = user.mobile if rng.random() < 0.6 else user.desktop
-            offline = platform == user.mobile and rng.random() < 0.03
-            sessions.append(
-                _Session(anytime(), "music", n, platform, private(), offline, spec.skip_rate, True)
-            )
+            commutes = plan.commutes()
+            sessions += commutes
+            budget -= sum(c.n for c in commutes if c.kind == "music")
+        # In this order: each draws from the day's rng.
+        sessions += [s for s in (plan.podcast(), plan.audiobook(), plan.binge()) if s is not None]
+        sessions += plan.ordinary(budget)
         sessions.sort(key=lambda s: s.start_ms)
         return sessions
 
-    def _generate_day(self, user: _User, day: date) -> list[TruePlay]:
+    def _generate_day(self, user: User, day: date) -> list[TruePlay]:
         rng = random.Random(stable_seed(self.seed, user.id, day.isoformat()))
-        day_ms = _ms(datetime(day.year, day.month, day.day, tzinfo=UTC))
-        day_end = day_ms + _DAY_MS
+        day_ms = ms_of(datetime(day.year, day.month, day.day, tzinfo=UTC))
+        day_end = day_ms + DAY_MS
         out: list[TruePlay] = []
         cursor = day_ms
         sessions = self._plan_sessions(rng, user, day, day_ms)
@@ -375,22 +242,22 @@ class ListeningModel:
             # Sessions never overlap: a session planned inside the previous one starts after it ...
             start = session.start_ms
             if out:
-                start = max(start, cursor + rng.randint(2, 20) * _MINUTE)
-            if start >= day_end - _MINUTE:
+                start = max(start, cursor + rng.randint(2, 20) * MINUTE)
+            if start >= day_end - MINUTE:
                 break
             # ... and ends before the next anchored one (a commute, a binge) is due.
-            stop = next((s.start_ms - 2 * _MINUTE for s in sessions[i + 1 :] if s.anchored), day_end)
-            stop = min(day_end, max(stop, start + _MINUTE))
+            stop = next((s.start_ms - 2 * MINUTE for s in sessions[i + 1 :] if s.anchored), day_end)
+            stop = min(day_end, max(stop, start + MINUTE))
             if session.kind == "music":
                 plays = self._music_session(rng, user, session, start, stop)
             else:
                 plays = self._spoken_session(rng, user, session, start, stop, day)
             if plays:
                 out.extend(plays)
-                cursor = _ms(plays[-1].ended_at)
+                cursor = ms_of(plays[-1].ended_at)
         return self._mark_late(user, day, out)
 
-    def _mark_late(self, user: _User, day: date, plays: list[TruePlay]) -> list[TruePlay]:
+    def _mark_late(self, user: User, day: date, plays: list[TruePlay]) -> list[TruePlay]:
         # Its own random stream, two draws per play whatever the share, so late_share never
         # changes the plays themselves, only when they become visible.
         rng = random.Random(stable_seed(self.seed, user.id, day.isoformat(), "late"))
@@ -402,7 +269,7 @@ class ListeningModel:
             out.append(p)
         return out
 
-    def _pick_context(self, rng: random.Random, user: _User) -> tuple[Context | None, list[str], bool]:
+    def _pick_context(self, rng: random.Random, user: User) -> tuple[Context | None, list[str], bool]:
         """A context, its play queue and whether shuffle is on."""
         cat = self.catalog
         roll = rng.random()
@@ -436,14 +303,14 @@ class ListeningModel:
         return ctx, queue, shuffle
 
     def _context_picker(
-        self, rng: random.Random, user: _User, start: int
+        self, rng: random.Random, user: User, start: int
     ) -> Callable[[], tuple[Context | None, list[str], bool]]:
         if self.taste is None:
             return lambda: self._pick_context(rng, user)
-        return self.taste.picker(rng, user.id, user.favourite_artists, _dt(start).date())
+        return self.taste.picker(rng, user.id, user.favourite_artists, dt(start).date())
 
     def _music_session(
-        self, rng: random.Random, user: _User, s: _Session, start: int, day_end: int
+        self, rng: random.Random, user: User, s: Session, start: int, day_end: int
     ) -> list[TruePlay]:
         cat = self.catalog
         pick = self._context_picker(rng, user, start)
@@ -463,37 +330,12 @@ class ListeningModel:
                     if prev is not None:
                         reason_start = "clickrow"
                 track_id = queue.pop(0)
-            duration = cat.tracks[track_id].duration_ms
             last = i == s.n - 1
-            skipped = rng.random() < s.skip_rate
-            pause = 0
-            if skipped and s.sampling:
-                r = rng.random()
-                ms_played = (
-                    rng.randint(3_000, 29_999) if r < 0.2 else rng.randint(30_000, min(60_000, duration))
-                )
-                reason_end = "fwdbtn"
-            elif skipped:
-                r = rng.random()
-                if r < 0.45:
-                    ms_played = rng.randint(800, 10_000)
-                elif r < 0.75:
-                    ms_played = rng.randint(10_000, 29_999)
-                else:
-                    ms_played = rng.randint(30_000, duration * 6 // 10)
-                reason_end = rng.choices(("fwdbtn", "backbtn", "clickrow"), (85, 10, 5))[0]
-            elif last and rng.random() < 0.6:
-                # The session ends during this track: stopped, app closed, or the phone died.
-                ms_played = rng.randint(duration // 5, duration)
-                reason_end = rng.choices(("endplay", "logout", "unexpected-exit-while-paused"), (6, 3, 1))[0]
-                if reason_end != "endplay":
-                    # Logged when the app noticed, not when the sound stopped.
-                    pause = rng.randint(0, 30) * _MINUTE
-            else:
-                ms_played = max(1, duration - rng.randint(0, 800))
-                reason_end = "trackdone"
+            skipped, ms_played, reason_end, pause = how_it_ends(
+                rng, s, cat.tracks[track_id].duration_ms, last
+            )
             if s.allow_pause and not last and rng.random() < 0.03:
-                pause = rng.randint(20_000, 15 * _MINUTE)
+                pause = rng.randint(20_000, 15 * MINUTE)
             ended = t + ms_played + pause
             if ended >= day_end:
                 break
@@ -503,8 +345,8 @@ class ListeningModel:
                     kind="music",
                     track_id=track_id,
                     episode_id=None,
-                    started_at=_dt(t),
-                    ended_at=_dt(ended),
+                    started_at=dt(t),
+                    ended_at=dt(ended),
                     ms_played=ms_played,
                     context=ctx,
                     reason_start=reason_start,
@@ -515,7 +357,7 @@ class ListeningModel:
                     offline=s.offline,
                     platform=s.platform,
                     country=user.country,
-                    available_at=_dt(ended),
+                    available_at=dt(ended),
                 )
             )
             reason_start = {"trackdone": "trackdone", "fwdbtn": "fwdbtn", "backbtn": "backbtn"}.get(
@@ -526,7 +368,7 @@ class ListeningModel:
         return out
 
     def _spoken_session(
-        self, rng: random.Random, user: _User, s: _Session, start: int, day_end: int, day: date
+        self, rng: random.Random, user: User, s: Session, start: int, day_end: int, day: date
     ) -> list[TruePlay]:
         cat = self.catalog
         out: list[TruePlay] = []
@@ -544,7 +386,7 @@ class ListeningModel:
                 index = ((day - user.since.date()).days // 2 + i) % len(chapters)
                 chapter_id = chapters[index]
                 duration = cat.chapters[chapter_id].duration_ms
-            ms_played = min(duration, rng.randint(2, 55) * _MINUTE + rng.randint(0, 59_999))
+            ms_played = min(duration, rng.randint(2, 55) * MINUTE + rng.randint(0, 59_999))
             done = ms_played == duration
             ended = t + ms_played + (0 if done else rng.randint(0, 2_000))
             if ended >= day_end:
@@ -555,8 +397,8 @@ class ListeningModel:
                     kind=s.kind,
                     track_id=None,
                     episode_id=episode_id,
-                    started_at=_dt(t),
-                    ended_at=_dt(ended),
+                    started_at=dt(t),
+                    ended_at=dt(ended),
                     ms_played=ms_played,
                     context=None,
                     reason_start=rng.choice(("clickrow", "playbtn", "appload")) if i == 0 else "trackdone",
@@ -567,7 +409,7 @@ class ListeningModel:
                     offline=s.offline,
                     platform=s.platform,
                     country=user.country,
-                    available_at=_dt(ended),
+                    available_at=dt(ended),
                     chapter_id=chapter_id,
                 )
             )
@@ -581,55 +423,8 @@ class ListeningModel:
 
         The set at ``since`` is the user's starting set; after that, a few follows and unfollows a week.
         """
-        user = self._user(user_id)
-        at = _aware(at, "at")
-        since_day = user.since.date()
-        if at <= user.since:
-            return sorted(user.initial_follows)
-        states = self._follow_states.setdefault(user.id, [])
-        target = at.date()
-        # Extend the per-day end states up to the day before `at`.
-        while len(states) < (target - since_day).days:
-            day = since_day + timedelta(days=len(states))
-            current = states[-1] if states else user.initial_follows
-            states.append(self._apply_follow_events(user, day, current, None))
-        current = states[(target - since_day).days - 1] if target > since_day else user.initial_follows
-        return sorted(self._apply_follow_events(user, target, current, _ms(at)))
-
-    def _apply_follow_events(
-        self, user: _User, day: date, state: frozenset[str], before_ms: int | None
-    ) -> frozenset[str]:
-        followed = set(state)
-        since_ms = _ms(user.since)
-        for when, op, artist in self._day_follow_events(user, day, state):
-            if when < since_ms or (before_ms is not None and when >= before_ms):
-                continue
-            if op == "follow":
-                followed.add(artist)
-            else:
-                followed.discard(artist)
-        return frozenset(followed)
-
-    def _day_follow_events(self, user: _User, day: date, state: frozenset[str]) -> list[tuple[int, str, str]]:
-        key = (user.id, day)
-        events = self._follow_events.get(key)
-        if events is None:
-            spec = _PROFILES[user.profile]
-            rng = random.Random(stable_seed(self.seed, user.id, day.isoformat(), "follows"))
-            day_ms = _ms(datetime(day.year, day.month, day.day, tzinfo=UTC))
-            events = []
-            if rng.random() < spec.follow_chance:
-                candidates = [a for a in user.favourite_artists if a not in state]
-                if not candidates or rng.random() < 0.3:
-                    candidates = [a for a in self._artist_pool if a not in state]
-                if candidates:
-                    events.append((day_ms + rng.randrange(_DAY_MS), "follow", rng.choice(candidates)))
-            if state and rng.random() < spec.unfollow_chance:
-                events.append((day_ms + rng.randrange(_DAY_MS), "unfollow", rng.choice(sorted(state))))
-            events.sort()
-            self._follow_events[key] = events
-        return events
+        return self._follows.at(self._user(user_id), _aware(at, "at"))
 
 
 def _replace_available(play: TruePlay, when: datetime) -> TruePlay:
-    return replace(play, available_at=_dt(_ms(when)))  # keep ms precision like every other instant
+    return replace(play, available_at=dt(ms_of(when)))  # keep ms precision like every other instant

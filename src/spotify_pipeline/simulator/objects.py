@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from spotify_pipeline.simulator.catalog import AlbumRec, Catalog, TrackRec
+from spotify_pipeline.simulator.catalog import Catalog
 from spotify_pipeline.simulator.ids import hex_token, stable_seed
 from spotify_pipeline.simulator.model import Context
+from spotify_pipeline.simulator.records import AlbumRec, TrackRec
 
 API = "https://api.spotify.com/v1"
 OPEN = "https://open.spotify.com"

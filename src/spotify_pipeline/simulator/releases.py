@@ -13,8 +13,9 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from .catalog import AlbumRec, Catalog, TrackRec
+from .catalog import Catalog
 from .ids import spotify_id, stable_seed
+from .records import AlbumRec, TrackRec
 
 FIRST = date(2025, 6, 1)
 LAST = date(2027, 12, 31)

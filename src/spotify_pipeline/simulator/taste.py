@@ -22,11 +22,11 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from .ids import stable_seed
+from .model import Context
 from .releases import ReleaseSchedule, released_by
 
 if TYPE_CHECKING:
     from .catalog import Catalog
-    from .model import Context
 
 NEW_RELEASE_WINDOW = timedelta(days=28)
 _DORMANT_WEIGHT = 0.02  # an artist in a dormant stretch is (almost) never picked
@@ -112,8 +112,6 @@ class Taste:
         return lambda: self._pick(rng, list(cluster), cum, day)
 
     def _pick(self, rng: random.Random, artists: list[str], cum: list[float], day: date) -> ContextPick:
-        from .model import Context
-
         cat = self.catalog
         artist = rng.choices(artists, cum_weights=cum)[0]
         fresh = self.schedule.recent(artist, day, NEW_RELEASE_WINDOW)

@@ -15,6 +15,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from ..redact import redact
+
 # A 429 without Retry-After gives us nothing to go on. Spotify warns that ignoring the limit makes
 # it grow, and in 2026 bare 429s also meant "this endpoint is not for you" (spotify-api.md §4). We
 # pause for an hour: long enough not to hammer, short enough that the next bihourly poll runs and
@@ -66,3 +68,8 @@ def retry_after_seconds(headers: httpx.Headers, now: datetime) -> float | None:
 def is_transient_status(status: int) -> bool:
     """Server-side failures worth retrying: Spotify says 502s can be retried immediately (§4)."""
     return status >= 500
+
+
+def no_answer(exc: httpx.TransportError) -> str:
+    """What a lost connection or timeout says in a message (redacted, kept short)."""
+    return f"no answer ({type(exc).__name__}: {redact(str(exc))[:120]})"

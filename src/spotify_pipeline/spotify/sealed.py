@@ -23,7 +23,7 @@ _KEY_HINT = (
 
 def sealer(keys: str | None) -> MultiFernet:
     """The cipher for ``keys`` (comma-separated Fernet keys); one line naming the setting if unusable."""
-    try:
+    try:  # deferred: optional extra (`shared-tokens`: cryptography), named when missing
         from cryptography.fernet import Fernet, MultiFernet
     except ImportError:
         raise ConfigError(
@@ -46,7 +46,7 @@ def seal(state: TokenState, cipher: MultiFernet) -> str:
 
 def unseal(ciphertext: str, cipher: MultiFernet, *, user: str, version: int) -> TokenState:
     """The token state in ``ciphertext``; a ConfigError naming the user when the key does not open it."""
-    from cryptography.fernet import InvalidToken
+    from cryptography.fernet import InvalidToken  # deferred: optional extra (`shared-tokens`)
 
     try:
         text = cipher.decrypt(ciphertext.encode("ascii")).decode("utf-8")

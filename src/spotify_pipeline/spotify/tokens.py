@@ -247,7 +247,7 @@ class FileTokenStore:
         """An exclusive lock on the token folder itself (no lock file left behind): compare and write
         are one step for every process of this host. Across hosts, use the shared token store
         (``token_store_url``): locks on network file systems are not to be relied on."""
-        import fcntl
+        import fcntl  # deferred: POSIX only; the rest of the module (and MemoryTokenStore) works anywhere
 
         folder = self.path.parent
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
