@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,23 +27,13 @@ UserOpt = Annotated[
 ]
 
 
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option} {value!r} is not a date: write YYYY-MM-DD, e.g. 2026-11-30")
-    return None  # not reached: fail() exits
-
-
 def _open(period: str | None, first: str | None, last: str | None, user: str | None) -> tuple[Any, Any, Any]:
-    from ..insights.period import resolve_period
+    from ..insights.period import parse_day, resolve_period
     from ..insights.source import open_warehouse
 
     s = settings(raw_zone_must_exist=False)  # reads the warehouse only
     span = call(resolve_period, period, timezone=s.timezone, now=datetime.now(UTC),
-                first=_day(first, "--from"), last=_day(last, "--to"))  # fmt: skip
+                first=call(parse_day, first, "--from"), last=call(parse_day, last, "--to"))  # fmt: skip
     engine = call(open_warehouse, s.warehouse_url.get_secret_value())
     name = s.user if user is None else (None if user == "*" else user)
     return engine, span, name
