@@ -406,14 +406,25 @@ def refresh_durations(conn: Connection) -> None:
     _stale_durations(conn, None)
 
 
+STATE_KEY = "rollups:process"  # app_state: the start of the last process run whose refresh committed
+
+
 def after_process(engine: Engine, since: datetime, plays_inserted: int) -> None:
-    """``process``'s one call after its writes: the plays it inserted (loaded since ``since``), and
-    the hours of any track whose duration its catalogue rows changed. One transaction."""
+    """``process``'s one call after its writes: the plays loaded since the earlier of ``since``
+    (this run's start) and the start of the last run that got here (so the plays of a run that
+    stopped before its refresh, interrupted or with the warehouse gone, are caught up by the next
+    run that inserts any), and the hours of any track whose duration changed. One transaction."""
+    from .state import get_in, set_in
+
     with engine.begin() as conn:
+        last = get_in(conn, STATE_KEY)
         if plays_inserted:
-            refresh_loaded(conn, since)
+            earlier = datetime.fromisoformat(last["since"]) if last and last.get("since") else since
+            refresh_loaded(conn, min(since, earlier))
         else:
             refresh_durations(conn)
+        if plays_inserted or last is None:
+            set_in(conn, STATE_KEY, {"since": since.isoformat()}, since)
 
 
 def after_import(engine: Engine, user_id: str, first: datetime | None, last: datetime | None) -> None:
