@@ -12,12 +12,14 @@ exports have no ids). Artists are the track's primary (position 0) artist. Minut
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property, lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -180,48 +182,73 @@ class Insights:
         return g.ms_known + g.plays_without_ms * duration
 
     # --- results ------------------------------------------------------------------------------
-    def _tables(self) -> tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc]]:
+    def _tables(self) -> tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc], int]:
+        """Tracks, artists and albums with their plays and milliseconds, and the milliseconds of
+        everything. A catalogued track with its primary artist and album (nearly every group of
+        a long history) takes the short way; every other group the rules of ``_track``,
+        ``_artist``, ``_album`` and ``_ms``."""
         tracks: dict[str, _Acc] = {}
         artists: dict[str, _Acc] = {}
         albums: dict[str, _Acc] = {}
+        catalogue = self._catalogue
+        total = 0
         for g in self._groups:
-            ms = self._ms(g)
-            key, name, artist = self._track(g)
-            for table, entry in (
-                (tracks, (key, name, artist)),
-                (artists, self._artist(g.track_id, g.artist_name)),
-                (albums, self._album(g)),
-            ):
-                if entry is None:
-                    continue
-                acc = table.get(entry[0]) or table.setdefault(
-                    entry[0], _Acc(entry[1], artist if table is not artists else None)
-                )
+            info = catalogue.get(g.track_id) if g.track_id else None
+            if info is not None and info.artists and info.album_id:
+                ms = g.ms_known + g.plays_without_ms * (info.duration_ms or 0)
+                artist_entry: tuple[str, str] | None = info.artists[0]
+                artist: str | None = info.artists[0][1]
+                track_entry = (g.track_id or "", info.name or g.track_id or "")
+                album_entry: tuple[str, str] | None = (info.album_id, info.album_name or info.album_id)
+            else:
+                ms = self._ms(g)
+                key, name, artist = self._track(g)
+                track_entry = (key, name)
+                artist_entry = self._artist(g.track_id, g.artist_name)
+                album_entry = self._album(g)
+            total += ms
+            acc = tracks.get(track_entry[0])
+            if acc is None:
+                acc = tracks[track_entry[0]] = _Acc(track_entry[1], artist)
+            acc.plays += g.plays
+            acc.ms += ms
+            if artist_entry is not None:
+                acc = artists.get(artist_entry[0])
+                if acc is None:
+                    acc = artists[artist_entry[0]] = _Acc(artist_entry[1], None)
                 acc.plays += g.plays
                 acc.ms += ms
-        return tracks, artists, albums
+            if album_entry is not None:
+                acc = albums.get(album_entry[0])
+                if acc is None:
+                    acc = albums[album_entry[0]] = _Acc(album_entry[1], artist)
+                acc.plays += g.plays
+                acc.ms += ms
+        return tracks, artists, albums, total
 
     @cached_property
-    def _aggregates(self) -> tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc]]:
+    def _aggregates(self) -> tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc], int]:
         return self._tables()
 
     def totals(self) -> Totals:
-        tracks, artists, albums = self._aggregates
+        tracks, artists, albums, ms = self._aggregates
         plays = sum(g.plays for g in self._groups)
-        ms = sum(self._ms(g) for g in self._groups)
         return Totals(plays, ms, len(tracks), len(artists), len(albums))
 
     def top(self, kind: str, n: int = 10) -> TopList:
         """The ``n`` most played ``kind`` (artists, tracks, albums) by plays and by minutes; ties
         are broken by name, then key, so two runs list them in the same order."""
-        tracks, artists, albums = self._aggregates
+        tracks, artists, albums, _ = self._aggregates
         table = {"artists": artists, "tracks": tracks, "albums": albums}.get(kind)
         if table is None:
             raise InsightsError(f"unknown top list {kind!r}: use artists, tracks or albums")
-        items = [acc.item(key) for key, acc in table.items()]
-        by_plays = sorted(items, key=lambda i: (-i.plays, -i.ms, i.name.casefold(), i.key))[:n]
-        by_minutes = sorted(items, key=lambda i: (-i.ms, -i.plays, i.name.casefold(), i.key))[:n]
-        return TopList(kind, tuple(by_plays), tuple(by_minutes))
+        by_plays = _best(
+            table, n, lambda a: (a.plays, a.ms), lambda i: (-i.plays, -i.ms, i.name.casefold(), i.key)
+        )
+        by_minutes = _best(
+            table, n, lambda a: (a.ms, a.plays), lambda i: (-i.ms, -i.plays, i.name.casefold(), i.key)
+        )
+        return TopList(kind, by_plays, by_minutes)
 
     @cached_property
     def _local(self) -> q.LocalSums | None:
@@ -345,6 +372,19 @@ class Insights:
             self.top("albums", n), self.minutes_per_day(), self.clock(), self.discoveries(),
             self.streaks(), self.skips(), self.following(),
         )  # fmt: skip
+
+
+def _best(
+    table: dict[str, _Acc], n: int, rank: Callable[[_Acc], tuple[int, int]], order: Callable[[TopItem], Any]
+) -> tuple[TopItem, ...]:
+    """The first ``n`` items in ``order``, whose first two keys are ``rank`` descending: only the
+    entries ranked at least as high as the n-th best are made items and sorted by name."""
+    if len(table) > n:
+        cut = heapq.nlargest(n, map(rank, table.values()))[-1]
+        entries = [(k, a) for k, a in table.items() if rank(a) >= cut]
+    else:
+        entries = list(table.items())
+    return tuple(sorted((a.item(k) for k, a in entries), key=order)[:n])
 
 
 def _month_cuts(
