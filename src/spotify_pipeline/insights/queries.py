@@ -156,16 +156,14 @@ def _month_sums(scope: Scope, first: int | None, end: int | None) -> Any:
 
 def _all_sums(user_id: str | None) -> Any:
     r = s.play_tracks
+    sums = (r.c.plays, r.c.ms_known, r.c.plays_without_ms, r.c.skipped, r.c.skip_known)
+    if user_id is not None:  # one row per track already: no grouping (and no sort) needed
+        return select(r.c.track_id, *sums, r.c.first_played_at).where(r.c.user_id == user_id).subquery()
     query = select(
         r.c.track_id.label("track_id"),
-        *(
-            func.sum(c).label(c.name)
-            for c in (r.c.plays, r.c.ms_known, r.c.plays_without_ms, r.c.skipped, r.c.skip_known)
-        ),
+        *(func.sum(c).label(c.name) for c in sums),
         func.min(r.c.first_played_at).label("first_played_at"),
     ).group_by(r.c.track_id)
-    if user_id is not None:
-        query = query.where(r.c.user_id == user_id)
     return query.subquery()
 
 
