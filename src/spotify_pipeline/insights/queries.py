@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Integer, Select, and_, case, func, literal, select
+from sqlalchemy import Connection, Integer, Select, and_, case, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..warehouse import schema as s
@@ -357,6 +357,60 @@ def first_plays(
         yield r[0], None, None, _must(_aware(r[1]))
     for n in conn.execute(by_name):
         yield None, n[0], n[1], _must(_aware(n[2]))
+
+
+@dataclass(frozen=True)
+class Firsts:
+    """What discoveries need from the rollups: the first plays of the id tracks first played in the
+    scope's dates; the first play of each credited primary artist (catalogued tracks); the id tracks
+    without a catalogued primary artist with their first play; the name groups' first plays."""
+
+    tracks_in_scope: list[datetime]
+    credited_artists: dict[str, datetime]
+    uncredited: list[tuple[str, datetime]]
+    names: list[tuple[str | None, str | None, datetime]]
+
+
+def discovery_firsts(conn: Connection, scope: Scope) -> Firsts:
+    from ..warehouse.reads import _aware
+
+    r, t, ta, n = s.play_tracks, s.tracks, s.track_artists, s.play_names
+    first = func.min(r.c.first_played_at)
+    tracks = select(first).group_by(r.c.track_id)
+    if scope.start is not None:
+        tracks = tracks.having(first >= scope.start)
+    if scope.end is not None:
+        tracks = tracks.having(first < scope.end)
+    credit = and_(ta.c.track_id == r.c.track_id, ta.c.position == 0)
+    artists = (
+        select(ta.c.artist_id, first)
+        .select_from(r.join(t, t.c.id == r.c.track_id).join(ta, credit))
+        .group_by(ta.c.artist_id)
+    )
+    uncredited = (
+        select(r.c.track_id, first)
+        .select_from(r.outerjoin(t, t.c.id == r.c.track_id).outerjoin(ta, credit))
+        .where(or_(t.c.id.is_(None), ta.c.track_id.is_(None)))
+        .group_by(r.c.track_id)
+    )
+    names = select(n.c.artist_name, n.c.track_name, func.min(n.c.first_played_at)).group_by(
+        n.c.artist_name, n.c.track_name
+    )
+    if scope.user_id is not None:
+        tracks, artists = (
+            tracks.where(r.c.user_id == scope.user_id),
+            artists.where(r.c.user_id == scope.user_id),
+        )
+        uncredited, names = (
+            uncredited.where(r.c.user_id == scope.user_id),
+            names.where(n.c.user_id == scope.user_id),
+        )
+    return Firsts(
+        [_must(_aware(row[0])) for row in conn.execute(tracks)],
+        {row[0]: _must(_aware(row[1])) for row in conn.execute(artists)},
+        [(row[0], _must(_aware(row[1]))) for row in conn.execute(uncredited)],
+        [(row[0], row[1], _must(_aware(row[2]))) for row in conn.execute(names)],
+    )
 
 
 @dataclass(frozen=True)

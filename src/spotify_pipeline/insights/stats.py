@@ -309,15 +309,29 @@ class Insights:
         zone = self.period.zone
         first_track: dict[str, datetime] = {}
         first_artist: dict[str, datetime] = {}
-        self._load(t for t, *_ in self._first_plays if t)
-        for track_id, artist_name, track_name, at in self._first_plays:
-            key = track_id or f"name:{normalise_name(artist_name)}|{normalise_name(track_name)}"
-            first_track[key] = min(at, first_track.get(key, at))
+        start, end = self.scope.start, self.scope.end
+        in_scope: list[datetime] = []  # the id tracks' firsts, already limited to the period
+        if self.rollups:  # id tracks counted and credited artists grouped in the database
+            with self.engine.connect() as conn:
+                found = q.discovery_firsts(conn, self.scope)
+            in_scope = found.tracks_in_scope
+            first_artist.update(found.credited_artists)
+            self._load(tid for tid, _ in found.uncredited)
+            rows: list[tuple[str | None, str | None, str | None, datetime]] = [
+                (tid, None, None, at) for tid, at in found.uncredited
+            ]
+            rows += [(None, artist, track, at) for artist, track, at in found.names]
+        else:
+            self._load(t for t, *_ in self._first_plays if t)
+            rows = self._first_plays
+        for track_id, artist_name, track_name, at in rows:
+            if not (self.rollups and track_id):  # the rollups counted the id tracks already
+                key = track_id or f"name:{normalise_name(artist_name)}|{normalise_name(track_name)}"
+                first_track[key] = min(at, first_track.get(key, at))
             artist = self._artist(track_id, artist_name)
             if artist is not None:
                 first_artist[artist[0]] = min(at, first_artist.get(artist[0], at))
-        start, end = self.scope.start, self.scope.end
-        firsts = [*first_track.values(), *first_artist.values()]
+        firsts = [*first_track.values(), *first_artist.values(), *in_scope]
         cuts, names = _month_cuts(zone, min(firsts, default=None), max(firsts, default=None))
 
         def months(firsts: Iterable[datetime]) -> Counter[str]:
@@ -327,7 +341,7 @@ class Insights:
                 if (start is None or at >= start) and (end is None or at < end)
             )
 
-        tracks, artists = months(first_track.values()), months(first_artist.values())
+        tracks, artists = months([*first_track.values(), *in_scope]), months(first_artist.values())
         return tuple(DiscoveryMonth(m, tracks[m], artists[m]) for m in sorted(set(tracks) | set(artists)))
 
     def streaks(self) -> Streaks:
