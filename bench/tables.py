@@ -188,7 +188,9 @@ def print_tables(r: dict[str, Any]) -> None:
         )
         t.add_column("query")
         for name in engines:
-            t.add_column(f"{name} (filled in {st['engines'][name]['fill_seconds']} s)", justify="right")
+            e = st["engines"][name]
+            rolled = f", rollups {e['rollup_seconds']} s" if "rollup_seconds" in e else ""
+            t.add_column(f"{name} (filled in {e['fill_seconds']} s{rolled})", justify="right")
         for query in st["engines"][engines[0]]["queries"] if engines else ():
             cells = [st["engines"][e]["queries"][query] for e in engines]
             t.add_row(query, *(f"{c['p50_ms']:,.0f} / {c['p95_ms']:,.0f}" for c in cells))

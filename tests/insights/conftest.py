@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
+from spotify_pipeline.warehouse import rollups
 from spotify_pipeline.warehouse import schema as s
 from spotify_pipeline.warehouse.engine import make_engine, upgrade
 
@@ -58,3 +59,5 @@ def add_plays(engine: Engine, user: str, rows: list[dict[str, Any]]) -> None:
         ]
         if full:
             conn.execute(s.plays.insert(), full)
+        # Written by hand, not by a job: the rollups are brought up to date as the jobs do.
+        rollups.refresh(conn, user)

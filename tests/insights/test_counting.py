@@ -153,3 +153,14 @@ def test_reading_the_whole_catalogue_gives_the_same_numbers(
     expected = _all(filled).summary().as_dict()
     monkeypatch.setattr(queries, "WHOLE_CATALOGUE", 0)
     assert _all(filled).summary().as_dict() == expected
+
+
+def test_an_open_ended_range_without_plays_lists_days_up_to_today(engine: Engine) -> None:
+    """--from alone on a listener with no play in it: days from --from to today, all zero (it
+    raised ValueError: max() of no days)."""
+    add_plays(engine, "ann", [{"played_at": datetime(2026, 1, 5, 12, tzinfo=UTC), "track_name": "Old"}])
+    now = datetime(2026, 3, 3, 12, tzinfo=UTC)
+    period = resolve_period(None, timezone="Europe/Berlin", now=now, first=date(2026, 3, 1))
+    for rollups in (True, False):
+        days = Insights(engine, "ann", period, now=now, rollups=rollups).minutes_per_day()
+        assert [(d.day, d.plays) for d in days] == [(date(2026, 3, n), 0) for n in (1, 2, 3)]

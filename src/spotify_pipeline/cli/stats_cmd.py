@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..insights.export import export_plays as export_job
-from ..insights.period import Period, resolve_period
+from ..insights.period import Period, parse_day, resolve_period
 from ..insights.queries import Scope
 from ..insights.source import open_warehouse
 from ..insights.stats import Insights
@@ -32,22 +32,12 @@ UserOpt = Annotated[
 ]
 
 
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option} {value!r} is not a date: write YYYY-MM-DD, e.g. 2026-11-30")
-    return None  # not reached: fail() exits
-
-
 def _open(
     ctx: typer.Context, period: str | None, first: str | None, last: str | None, user: str | None
 ) -> tuple[Any, Period, str | None]:  # the engine: faces name no SQLAlchemy type
     s = settings(ctx, raw_zone_must_exist=False)  # reads the warehouse only
     span = call(resolve_period, period, timezone=s.timezone, now=datetime.now(UTC),
-                first=_day(first, "--from"), last=_day(last, "--to"))  # fmt: skip
+                first=call(parse_day, first, "--from"), last=call(parse_day, last, "--to"))  # fmt: skip
     engine = call(open_warehouse, s.warehouse_url.get_secret_value())
     name = s.user if user is None else (None if user == "*" else user)
     return engine, span, name

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ..insights.health import health
-from ..insights.period import InsightsError, Period, resolve_period
+from ..insights.period import InsightsError, Period, parse_day, resolve_period
 from ..insights.recommend.lists import lists_for
 from ..insights.source import Warehouse
 from ..insights.stats import Insights, users
@@ -68,20 +68,11 @@ class Source:
         return users(self.engine)
 
 
-def _day(value: str | None, name: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InsightsError(f"{name} {value!r} is not a date: write YYYY-MM-DD") from None
-
-
 def parse_query(src: Source, params: dict[str, str], known_users: list[str]) -> Query:
     """The page parameters from a query string: ``period`` (day, week, month, year, all; default
     ``src.default_period``) or ``from``/``to`` (YYYY-MM-DD), ``user`` (a name or ``*``), ``top`` (1..100).
     InsightsError (one line) for anything else."""
-    first, last = _day(params.get("from"), "from"), _day(params.get("to"), "to")
+    first, last = parse_day(params.get("from"), "from"), parse_day(params.get("to"), "to")
     name: str | None = params.get("period") or src.default_period
     if first or last:
         name = None

@@ -57,51 +57,78 @@ class CoverageDay:
 def coverage(
     engine: Engine, user_id: str, start: datetime | None = None, end: datetime | None = None
 ) -> list[CoverageDay]:
-    """One row per UTC day that has any play in ``[start, end)``, oldest first."""
-    from ..warehouse import schema as s
+    """One row per UTC day that has any play in ``[start, end)``, oldest first.
 
-    p = s.plays
-    query = select(p.c.played_at, p.c.source, p.c.matched_import_id.is_not(None)).where(
-        p.c.user_id == user_id
-    )
-    if start is not None:
-        query = query.where(p.c.played_at >= start)
-    if end is not None:
-        query = query.where(p.c.played_at < end)
+    The whole UTC hours of the range come from ``play_hours`` (one row per hour, never one per
+    play); a bound inside an hour has the rest of that hour counted from the plays, grouped in SQL."""
+    from ..warehouse import schema as s
+    from ..warehouse.rollups import hour_of, hour_start
+
+    h, p = s.play_hours, s.plays
+    first = None if start is None else hour_of(start) + (0 if start == hour_start(hour_of(start)) else 1)
+    last = None if end is None else hour_of(end)  # exclusive
     days: dict[date, CoverageDay] = {}
     with engine.connect() as conn:
         first_polled = _first_polled_day(conn, user_id)
-        # Streamed: a lifetime of plays is aggregated without holding it.
-        for played_at, source, matched in conn.execution_options(yield_per=10_000).execute(query):
-            day = played_at.date()
+
+        def add(day: date, api: int, matched: int, export: int) -> None:
             row = days.get(day) or days.setdefault(
                 day, CoverageDay(day, polled=first_polled is not None and day >= first_polled)
             )
-            if source == "api":
-                row.api_plays += 1
-                if matched:
-                    row.matched += 1
-                else:
-                    row.api_only += 1
-            else:
-                row.export_only += 1
+            row.api_plays += api
+            row.matched += matched
+            row.api_only += api - matched
+            row.export_only += export
+
+        query = select(h.c.hour, h.c.plays, h.c.api_plays, h.c.api_matched).where(h.c.user_id == user_id)
+        if first is not None:
+            query = query.where(h.c.hour >= first)
+        if last is not None:
+            query = query.where(h.c.hour < last)
+        if first is None or last is None or first < last:
+            for hour, plays, api, matched in conn.execute(query):
+                add(hour_start(hour).date(), api, matched, plays - api)
+        # The parts of an hour a bound cuts: from the plays (at most two hours' worth).
+        edges: list[tuple[datetime | None, datetime | None]] = []
+        if first is not None and last is not None and first >= last:
+            edges.append((start, end))
+        else:
+            if start is not None and first is not None and hour_start(first) > start:
+                edges.append((start, hour_start(first)))
+            if end is not None and last is not None and hour_start(last) < end:
+                edges.append((hour_start(last), end))
+        for lo, hi in edges:
+            edge = select(p.c.played_at, p.c.source, p.c.matched_import_id.is_not(None)).where(
+                p.c.user_id == user_id
+            )
+            if lo is not None:
+                edge = edge.where(p.c.played_at >= lo)
+            if hi is not None:
+                edge = edge.where(p.c.played_at < hi)
+            for played_at, source, matched in conn.execute(edge):
+                api = source == "api"
+                add(played_at.date(), int(api), int(api and bool(matched)), int(not api))
     for row in days.values():
         row.export_plays = row.matched + row.export_only
     return [days[d] for d in sorted(days)]
 
 
 def _first_polled_day(conn: Connection, user_id: str) -> date | None:
-    """The first UTC day the API polling saw: its first play or its first fetch, if any."""
+    """The first UTC day the API polling saw: its first play (its hour in ``play_hours``) or its
+    first fetch, if any."""
     from ..warehouse import schema as s
+    from ..warehouse.rollups import hour_start
 
-    p, f = s.plays, s.fetch_runs
-    first_play = conn.execute(
-        select(func.min(p.c.played_at)).where(p.c.user_id == user_id, p.c.source == "api")
+    h, f = s.play_hours, s.fetch_runs
+    first_hour = conn.execute(
+        select(func.min(h.c.hour)).where(h.c.user_id == user_id, h.c.api_plays > 0)
     ).scalar()
     first_fetch = conn.execute(
         select(func.min(f.c.started_at)).where(f.c.user_id == user_id, f.c.kind == "recently_played")
     ).scalar()
-    known = [v.date() for v in (first_play, first_fetch) if v is not None]
+    known = [v.date() for v in (first_fetch,) if v is not None]
+    if first_hour is not None:
+        known.append(hour_start(int(first_hour)).date())
     return min(known) if known else None
 
 

@@ -62,6 +62,17 @@ class Period:
         }
 
 
+def parse_day(value: str | None, name: str) -> date | None:
+    """``YYYY-MM-DD`` as a date (None or "" -> None): the one reading of ``--from``/``--to`` and of
+    the dashboard's ``from``/``to``; InsightsError naming ``name`` for anything else."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InsightsError(f"{name} {value!r} is not a date: write YYYY-MM-DD, e.g. 2026-11-30") from None
+
+
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
     """The UTC instant at which ``day`` begins in ``zone`` (where DST skips midnight, the first
     instant after it: zoneinfo resolves the missing local time forward)."""

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Select, and_, case, func, select
+from sqlalchemy import Connection, Integer, Select, and_, case, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..warehouse import schema as s
+from ..warehouse.rollups import hour_of, hour_start, month_start, whole_months
+from .localtime import offset_segments
 from .sql import LocalHour, offset_case
 
 p = s.plays
@@ -67,10 +70,7 @@ def _skip_flag() -> ColumnElement[Any]:
     return case((p.c.skipped.is_(None), None), (p.c.skipped == True, 1), else_=0)  # noqa: E712
 
 
-def track_groups(conn: Connection, scope: Scope) -> list[TrackGroup]:
-    """One row per track played in the scope: plays with an id grouped by it (an index-only scan
-    with ``ix_plays_user_id_played_at_track_id_ms_played_skipped``), the few without one by their
-    names as stored. The names of id groups come from the catalogue (``track_info``)."""
+def _ids_from_plays(conn: Connection, scope: Scope) -> dict[str, list[int]]:
     sk = _skip_flag()
     by_id = scope.where(
         select(
@@ -84,7 +84,11 @@ def track_groups(conn: Connection, scope: Scope) -> list[TrackGroup]:
         .where(p.c.track_id.is_not(None))
         .group_by(p.c.track_id)
     )
-    out = [TrackGroup(r[0], None, None, None, *(int(v) for v in r[1:])) for r in conn.execute(by_id)]
+    return {r[0]: [int(v) for v in r[1:]] for r in conn.execute(by_id)}
+
+
+def _names_from_plays(conn: Connection, scope: Scope) -> list[TrackGroup]:
+    sk = _skip_flag()
     by_name = scope.where(
         select(
             p.c.track_name,
@@ -99,8 +103,151 @@ def track_groups(conn: Connection, scope: Scope) -> list[TrackGroup]:
         .where(p.c.track_id.is_(None))
         .group_by(p.c.track_name, p.c.artist_name, p.c.album_name)
     )
-    out += [TrackGroup(None, r[0], r[1], r[2], *(int(v) for v in r[3:])) for r in conn.execute(by_name)]
+    return [TrackGroup(None, r[0], r[1], r[2], *(int(v) for v in r[3:])) for r in conn.execute(by_name)]
+
+
+def _add(into: dict[str, list[int]], more: dict[str, list[int]]) -> dict[str, list[int]]:
+    for key, sums in more.items():
+        have = into.get(key)
+        into[key] = sums if have is None else [a + b for a, b in zip(have, sums, strict=True)]
+    return into
+
+
+def _ordered(ids: dict[str, list[int]], names: list[TrackGroup]) -> list[TrackGroup]:
+    """Id groups by id, then name groups by their names: the same order from either source, so
+    a name two groups share (merged by normalised name) is shown as the same one."""
+    out = [TrackGroup(tid, None, None, None, *v) for tid, v in sorted(ids.items())]
+    merged: dict[tuple[str | None, str | None, str | None], list[int]] = {}
+    for g in names:
+        key = (g.track_name, g.artist_name, g.album_name)
+        sums = [g.plays, g.ms_known, g.plays_without_ms, g.skipped, g.skip_known]
+        have = merged.get(key)
+        merged[key] = sums if have is None else [a + b for a, b in zip(have, sums, strict=True)]
+    for key in sorted(merged, key=lambda k: tuple((v is not None, v or "") for v in k)):
+        out.append(TrackGroup(None, *key, *merged[key]))
     return out
+
+
+def track_groups(conn: Connection, scope: Scope) -> list[TrackGroup]:
+    """One row per track played in the scope, from the plays: plays with an id grouped by it (an
+    index-only scan with ``ix_plays_user_id_played_at_track_id_ms_played_skipped``), the few without
+    one by their names as stored. The names of id groups come from the catalogue (``track_info``).
+    ``catalogued_groups`` gives the same from the rollups."""
+    return _ordered(_ids_from_plays(conn, scope), _names_from_plays(conn, scope))
+
+
+def _month_sums(scope: Scope, first: int | None, end: int | None) -> Any:
+    m = s.play_track_months
+    query = select(
+        m.c.track_id.label("track_id"),
+        *(
+            func.sum(c).label(c.name)
+            for c in (m.c.plays, m.c.ms_known, m.c.plays_without_ms, m.c.skipped, m.c.skip_known)
+        ),
+    ).group_by(m.c.track_id)
+    if scope.user_id is not None:
+        query = query.where(m.c.user_id == scope.user_id)
+    if first is not None:
+        query = query.where(m.c.month >= first)
+    if end is not None:
+        query = query.where(m.c.month < end)
+    return query.subquery()
+
+
+def _all_sums(user_id: str | None) -> Any:
+    r = s.play_tracks
+    sums = (r.c.plays, r.c.ms_known, r.c.plays_without_ms, r.c.skipped, r.c.skip_known)
+    if user_id is not None:  # one row per track already: no grouping (and no sort) needed
+        return select(r.c.track_id, *sums, r.c.first_played_at).where(r.c.user_id == user_id).subquery()
+    query = select(
+        r.c.track_id.label("track_id"),
+        *(func.sum(c).label(c.name) for c in sums),
+        func.min(r.c.first_played_at).label("first_played_at"),
+    ).group_by(r.c.track_id)
+    return query.subquery()
+
+
+def _joined(conn: Connection, sums: Any, extra: list[Any]) -> Iterator[tuple[Any, ...]]:
+    """Rows of ``sums`` (a per-track subquery) with the catalogue's columns of the track joined in
+    the database: (track_id, *extra, catalogue id, name, duration, album id, album, artist id, artist)."""
+    t, ta, a, al = s.tracks, s.track_artists, s.artists, s.albums
+    query = select(
+        sums.c.track_id, *extra, t.c.id, t.c.name, t.c.duration_ms, t.c.album_id, al.c.name, ta.c.artist_id,
+        func.coalesce(a.c.name, ta.c.artist_id),
+    ).select_from(
+        sums.outerjoin(t, t.c.id == sums.c.track_id)
+        .outerjoin(al, al.c.id == t.c.album_id)
+        .outerjoin(ta, and_(ta.c.track_id == sums.c.track_id, ta.c.position == 0))
+        .outerjoin(a, a.c.id == ta.c.artist_id)
+    )  # fmt: skip
+    yield from conn.execute(query)
+
+
+def _info(row: tuple[Any, ...]) -> TrackInfo:
+    _, name, duration, album_id, album, artist_id, artist = row
+    return TrackInfo(duration, album_id, album, ((artist_id, artist),) if artist_id is not None else (), name)
+
+
+def catalogued_groups(
+    conn: Connection, scope: Scope
+) -> tuple[dict[str, list[int]], list[TrackGroup], dict[str, TrackInfo]]:
+    """From the rollups: the id groups' sums (plays, ms_known, plays_without_ms, skipped,
+    skip_known) by id, the name groups, and the catalogue rows of the ids read in the same query
+    (``track_info``'s, joined in the database instead of read whole)."""
+    if scope.start is None and scope.end is None:
+        sums = _all_sums(scope.user_id)
+        extra = [sums.c.plays, sums.c.ms_known, sums.c.plays_without_ms, sums.c.skipped, sums.c.skip_known]
+        ids: dict[str, list[int]] = {}
+        infos: dict[str, TrackInfo] = {}
+        for row in _joined(conn, sums, extra):
+            ids[row[0]] = [int(v) for v in row[1:6]]
+            if row[6] is not None:
+                infos[row[0]] = _info(row[6:])
+        n = s.play_names
+        by_name = select(n.c.track_name, n.c.artist_name, n.c.album_name, n.c.plays, n.c.ms_known,
+                         n.c.plays_without_ms, n.c.skipped, n.c.skip_known)  # fmt: skip
+        if scope.user_id is not None:
+            by_name = by_name.where(n.c.user_id == scope.user_id)
+        names = [TrackGroup(None, r[0], r[1], r[2], *(int(v) for v in r[3:])) for r in conn.execute(by_name)]
+        return ids, names, infos
+    first, end = whole_months(scope.start, scope.end)
+    if first is not None and end is not None and first >= end:  # no whole month: the plays
+        return _ids_from_plays(conn, scope), _names_from_plays(conn, scope), {}
+    sums = _month_sums(scope, first, end)
+    extra = [sums.c.plays, sums.c.ms_known, sums.c.plays_without_ms, sums.c.skipped, sums.c.skip_known]
+    ids, infos = {}, {}
+    for row in _joined(conn, sums, extra):
+        ids[row[0]] = [int(v) for v in row[1:6]]
+        if row[6] is not None:
+            infos[row[0]] = _info(row[6:])
+    if scope.start is not None and first is not None and month_start(first) > scope.start:
+        _add(ids, _ids_from_plays(conn, Scope(scope.user_id, scope.start, month_start(first))))
+    if scope.end is not None and end is not None and month_start(end) < scope.end:
+        _add(ids, _ids_from_plays(conn, Scope(scope.user_id, month_start(end), scope.end)))
+    return ids, _names_from_plays(conn, scope), infos
+
+
+def catalogued_first_plays(
+    conn: Connection, user_id: str | None
+) -> tuple[list[tuple[str | None, str | None, str | None, datetime]], dict[str, TrackInfo]]:
+    """``first_plays`` from the rollups, with the catalogue rows of the ids (one joined query)."""
+    from ..warehouse.reads import _aware
+
+    sums = _all_sums(user_id)
+    out: list[tuple[str | None, str | None, str | None, datetime]] = []
+    infos: dict[str, TrackInfo] = {}
+    for row in _joined(conn, sums, [sums.c.first_played_at]):
+        out.append((row[0], None, None, _must(_aware(row[1]))))
+        if row[2] is not None:
+            infos[row[0]] = _info(row[2:])
+    n = s.play_names
+    by_name = select(n.c.artist_name, n.c.track_name, func.min(n.c.first_played_at)).group_by(
+        n.c.artist_name, n.c.track_name
+    )
+    if user_id is not None:
+        by_name = by_name.where(n.c.user_id == user_id)
+    out += [(None, r[0], r[1], _must(_aware(r[2]))) for r in conn.execute(by_name)]
+    return out, infos
 
 
 def names_of_tracks(
@@ -133,34 +280,31 @@ class TrackInfo:
 
 
 def track_info(conn: Connection, track_ids: set[str]) -> dict[str, TrackInfo]:
-    """The catalogue rows of ``track_ids``, fetched in chunks (a long history names ~30k tracks)."""
+    """The catalogue rows of ``track_ids`` with their primary (position 0) artist, the only one the
+    statistics use, in one joined query per chunk (a long history names ~30k tracks)."""
     t, ta, a, al = s.tracks, s.track_artists, s.artists, s.albums
     ids = sorted(track_ids)
     # Many ids (a year or more of listening): one scan of the catalogue beats dozens of IN lists.
     chunks: list[list[str] | None] = [None] if len(ids) > WHOLE_CATALOGUE else [
         ids[i : i + 900] for i in range(0, len(ids), 900)  # under SQLite's 999 bound parameters
     ]  # fmt: skip
-    base: dict[str, tuple[Any, ...]] = {}
-    credits: dict[str, list[tuple[str, str]]] = {}
+    out: dict[str, TrackInfo] = {}
     for chunk in chunks:
-        tracks = select(t.c.id, t.c.name, t.c.duration_ms, t.c.album_id, al.c.name).select_from(
+        query = select(
+            t.c.id, t.c.name, t.c.duration_ms, t.c.album_id, al.c.name, ta.c.artist_id,
+            func.coalesce(a.c.name, ta.c.artist_id),
+        ).select_from(
             t.outerjoin(al, al.c.id == t.c.album_id)
-        )
-        names = (
-            select(ta.c.track_id, ta.c.artist_id, func.coalesce(a.c.name, ta.c.artist_id))
-            .select_from(ta.outerjoin(a, a.c.id == ta.c.artist_id))
-            .order_by(ta.c.track_id, ta.c.position)
-        )
+            .outerjoin(ta, and_(ta.c.track_id == t.c.id, ta.c.position == 0))
+            .outerjoin(a, a.c.id == ta.c.artist_id)
+        )  # fmt: skip
         if chunk is not None:
-            tracks, names = tracks.where(t.c.id.in_(chunk)), names.where(ta.c.track_id.in_(chunk))
-        base.update({r[0]: tuple(r[1:]) for r in conn.execute(tracks)})
-        for r in conn.execute(names):
-            credits.setdefault(r[0], []).append((r[1], r[2]))
-    return {
-        tid: TrackInfo(row[1], row[2], row[3], tuple(credits.get(tid, ())), row[0])
-        for tid, row in base.items()
-        if tid in track_ids
-    }
+            query = query.where(t.c.id.in_(chunk))
+        for tid, name, duration, album_id, album, artist_id, artist in conn.execute(query):
+            if tid in track_ids:
+                credits = ((artist_id, artist),) if artist_id is not None else ()
+                out[tid] = TrackInfo(duration, album_id, album, credits, name)
+    return out
 
 
 def play_bounds(conn: Connection, scope: Scope) -> tuple[datetime | None, datetime | None]:
@@ -195,8 +339,9 @@ def first_plays(
     conn: Connection, scope: Scope
 ) -> Iterator[tuple[str | None, str | None, str | None, datetime]]:
     """(track id, artist name, track name, first played_at) per track ever played by the scope's
-    users (the scope's dates are ignored: a discovery is a first play ever). Plays with an id are
-    an index-only scan of ``ix_plays_user_id_track_id_played_at_ms_played_skipped``."""
+    users (the scope's dates are ignored: a discovery is a first play ever), from the plays: those
+    with an id are an index-only scan of ``ix_plays_user_id_track_id_played_at_ms_played_skipped``.
+    ``catalogued_first_plays`` gives the same from the rollups."""
     from ..warehouse.reads import _aware
 
     everything = scope.unbounded()
@@ -212,6 +357,116 @@ def first_plays(
         yield r[0], None, None, _must(_aware(r[1]))
     for n in conn.execute(by_name):
         yield None, n[0], n[1], _must(_aware(n[2]))
+
+
+@dataclass(frozen=True)
+class Firsts:
+    """What discoveries need from the rollups: the first plays of the id tracks first played in the
+    scope's dates; the first play of each credited primary artist (catalogued tracks); the id tracks
+    without a catalogued primary artist with their first play; the name groups' first plays."""
+
+    tracks_in_scope: list[datetime]
+    credited_artists: dict[str, datetime]
+    uncredited: list[tuple[str, datetime]]
+    names: list[tuple[str | None, str | None, datetime]]
+
+
+def discovery_firsts(conn: Connection, scope: Scope) -> Firsts:
+    from ..warehouse.reads import _aware
+
+    r, t, ta, n = s.play_tracks, s.tracks, s.track_artists, s.play_names
+    first = func.min(r.c.first_played_at)
+    tracks = select(first).group_by(r.c.track_id)
+    if scope.start is not None:
+        tracks = tracks.having(first >= scope.start)
+    if scope.end is not None:
+        tracks = tracks.having(first < scope.end)
+    credit = and_(ta.c.track_id == r.c.track_id, ta.c.position == 0)
+    artists = (
+        select(ta.c.artist_id, first)
+        .select_from(r.join(t, t.c.id == r.c.track_id).join(ta, credit))
+        .group_by(ta.c.artist_id)
+    )
+    uncredited = (
+        select(r.c.track_id, first)
+        .select_from(r.outerjoin(t, t.c.id == r.c.track_id).outerjoin(ta, credit))
+        .where(or_(t.c.id.is_(None), ta.c.track_id.is_(None)))
+        .group_by(r.c.track_id)
+    )
+    names = select(n.c.artist_name, n.c.track_name, func.min(n.c.first_played_at)).group_by(
+        n.c.artist_name, n.c.track_name
+    )
+    if scope.user_id is not None:
+        tracks, artists = (
+            tracks.where(r.c.user_id == scope.user_id),
+            artists.where(r.c.user_id == scope.user_id),
+        )
+        uncredited, names = (
+            uncredited.where(r.c.user_id == scope.user_id),
+            names.where(n.c.user_id == scope.user_id),
+        )
+    return Firsts(
+        [_must(_aware(row[0])) for row in conn.execute(tracks)],
+        {row[0]: _must(_aware(row[1])) for row in conn.execute(artists)},
+        [(row[0], _must(_aware(row[1]))) for row in conn.execute(uncredited)],
+        [(row[0], row[1], _must(_aware(row[2]))) for row in conn.execute(names)],
+    )
+
+
+@dataclass(frozen=True)
+class LocalSums:
+    """Plays and milliseconds per local day (days since 1970-01-01) and per hour of the local week
+    (``local hour % 168``: 0 is a Thursday 00:00, as 1970-01-01 was)."""
+
+    days: dict[int, tuple[int, int]]
+    week_hours: dict[int, tuple[int, int]]
+
+
+def local_from_rollups(conn: Connection, scope: Scope, zone: ZoneInfo) -> LocalSums | None:
+    """Days and the week's hours from ``play_hours``, shifted to local time in SQL (a CASE over the
+    zone's offsets, whole hours), or None where they cannot answer exactly: a bound not on a whole
+    UTC hour, a zone offset or transition off the whole hour (30/45-minute zones: the plays answer),
+    or a track whose catalogue duration changed since its hours were summed."""
+    for bound in (scope.start, scope.end):
+        if bound is not None and (bound.minute, bound.second, bound.microsecond) != (0, 0, 0):
+            return None
+    r, t, h = s.play_tracks, s.tracks, s.play_hours
+    current = (
+        select(func.coalesce(func.max(t.c.duration_ms), 0)).where(t.c.id == r.c.track_id).scalar_subquery()
+    )
+    stale = select(r.c.track_id).where(r.c.plays_without_ms > 0, r.c.duration_ms != current)
+    bounds = select(func.min(h.c.hour), func.max(h.c.hour))
+    if scope.user_id is not None:
+        stale, bounds = stale.where(r.c.user_id == scope.user_id), bounds.where(h.c.user_id == scope.user_id)
+    if scope.start is not None:
+        bounds = bounds.where(h.c.hour >= hour_of(scope.start))
+    if scope.end is not None:
+        bounds = bounds.where(h.c.hour < hour_of(scope.end))
+    if conn.execute(stale.limit(1)).first() is not None:
+        return None
+    lo, hi = conn.execute(bounds).one()
+    if lo is None:
+        return LocalSums({}, {})
+    segments = offset_segments(zone, hour_start(int(lo)), hour_start(int(hi)) + timedelta(hours=1))
+    if any(o % 3600 or (at is not None and (at.minute, at.second) != (0, 0)) for at, o in segments):
+        return None
+    cuts = [(None if at is None else hour_of(at), o // 3600) for at, o in segments]
+    local = (h.c.hour + _shift(h.c.hour, cuts)).label("local")
+    inner = bounds.with_only_columns(local, h.c.plays, h.c.ms).subquery()
+
+    def sums(key: Any) -> dict[int, tuple[int, int]]:
+        query = select(key, func.sum(inner.c.plays), func.sum(inner.c.ms)).group_by(key)
+        return {int(k): (int(n), int(ms or 0)) for k, n, ms in conn.execute(query)}
+
+    return LocalSums(sums(inner.c.local // 24), sums(inner.c.local % 168))
+
+
+def _shift(column: Any, cuts: list[tuple[int | None, int]]) -> ColumnElement[int]:
+    """Whole hours east of UTC at ``column``'s hour: a balanced tree of CASEs over the transitions."""
+    if len(cuts) == 1:
+        return literal(cuts[0][1], Integer)
+    mid = len(cuts) // 2
+    return case((column < cuts[mid][0], _shift(column, cuts[:mid])), else_=_shift(column, cuts[mid:]))
 
 
 def _must(at: datetime | None) -> datetime:

@@ -50,12 +50,23 @@ def close_abandoned_runs(conn: Connection, user: str, now: datetime) -> None:
 
 
 def finish_run(engine: Engine, report: ImportReport, clock: Clock, status: str, error: str | None) -> None:
-    """Record how the run ended. Best effort on a failure path: if the warehouse itself is what
-    failed, the next import marks the row ``interrupted`` (``close_abandoned_runs``)."""
+    """Update the rollups of what the run wrote and record how the run ended. Best effort on a
+    failure path: if the warehouse itself is what failed, the next import marks the row
+    ``interrupted`` (``close_abandoned_runs``)."""
     from ..warehouse import writes
+    from ..warehouse.rollups import after_import
 
     report.status, report.error = status, error
     assert report.import_id is not None
+    try:  # the rollups of the export's span, whatever ended the run: its committed batches are in
+        after_import(engine, report.user_id, report.first_play, report.last_play)
+    except Exception as exc:
+        if status in ("ok", "partial"):
+            raise ImportFailed(
+                f"import {report.import_id} read every file but could not update the rollups "
+                f"({one_line(exc)}); its plays are in: run it again to update them"
+            ) from exc
+        log.warning("import %s: could not update the rollups (%s)", report.import_id, one_line(exc))
     try:
         with engine.begin() as conn:
             writes.finish_import_run(conn, report.import_id, clock.now(), status, report.to_stored_dict())

@@ -28,6 +28,7 @@ from ..landing.store import RawObjectInfo
 from ..settings import Settings
 from ..transform.raw_object import Lookup, ObjectRows, object_rows
 from ..transform.recently_played import ItemCache
+from ..warehouse import rollups
 from ..warehouse.memo import WriteMemo
 from ..warehouse.upsert import RowRejected
 from .progress import ProgressFn, no_progress
@@ -57,6 +58,7 @@ def process(
     the objects outside every partition. ``reload_between``: objects whose hour lies in [start, end)
     load again even when the manifest lists them (an Airflow backfill reprocesses its interval)."""
     rt = Runtime.resolve(settings, runtime, clock=clock)
+    started = rt.clock.now()  # every play this run inserts is loaded at or after it
     report = JobReport("process")
     progress = progress or no_progress
     from ..warehouse import writes
@@ -92,6 +94,7 @@ def process(
             f"back and the {_n_done(report)} objects before it are saved; run `spotify-pipeline process` "
             "again to load the rest"
         ) from None
+    rollups.after_process(rt.engine, started, report.counts.get("plays_inserted", 0))
     if report.problems:
         report.status = "partial"
     n = report.counts.get("objects_loaded", 0)

@@ -42,6 +42,7 @@ from ..landing.keys import parse_key
 from ..settings import Settings
 from ..transform.gaps import advance, detect_gap
 from ..transform.timestamps import parse_played_at
+from ..warehouse import rollups
 from .import_records import RecordedImport, list_records
 from .progress import ProgressFn, no_progress
 from .rebuild_legacy import record_older_imports
@@ -108,6 +109,7 @@ def _rebuild(
         _load(rt, report, show)
         _gaps(rt, report, show)
         failed = lost + _replay(rt, records, report, show)
+        rollups.rebuild_all(rt.engine)
         _count_open_gaps(rt, report)
         if failed and in_place:
             report.status = "failed"

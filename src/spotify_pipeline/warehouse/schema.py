@@ -343,3 +343,78 @@ recommendation_playlists = Table(
     PrimaryKeyConstraint("user_id", "list_kind"),
     **MYSQL_OPTIONS,
 )
+
+# Rollups (0007): sums of ``plays`` kept by the jobs that write plays (``warehouse/rollups.py``), so a
+# long period is read from thousands of rows instead of a million. Nothing here is a source of
+# truth: ``rollups.refresh`` recomputes any row from ``plays`` and the catalogue at any time.
+# Per user and UTC hour (hours since 1970-01-01 00:00 UTC): re-aggregates exactly to any zone whose
+# offset is a whole number of hours, and to UTC days (coverage).
+play_hours = Table(
+    "play_hours",
+    metadata,
+    Column("user_id", String(ID), nullable=False),
+    Column("hour", Integer, nullable=False),
+    Column("plays", Integer, nullable=False),
+    Column("ms", BigInteger, nullable=False),  # ms_played where known, else the track's duration, else 0
+    Column("api_plays", Integer, nullable=False),
+    Column("api_matched", Integer, nullable=False),  # API plays an export record was matched to
+    PrimaryKeyConstraint("user_id", "hour"),
+    sqlite_with_rowid=False,  # the primary key is the table, as on InnoDB
+    **MYSQL_OPTIONS,
+)
+
+# Per user and track id, all of history: the totals of the plays with that id and the first play.
+play_tracks = Table(
+    "play_tracks",
+    metadata,
+    Column("user_id", String(ID), nullable=False),
+    Column("track_id", String(ID), nullable=False),
+    Column("plays", Integer, nullable=False),
+    Column("ms_known", BigInteger, nullable=False),
+    Column("plays_without_ms", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False),
+    Column("skip_known", Integer, nullable=False),
+    Column("first_played_at", UtcDateTime(), nullable=False),
+    # The track's duration (0 when unknown) the ``play_hours.ms`` of its plays were summed with.
+    Column("duration_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "track_id"),
+    sqlite_with_rowid=False,  # the primary key is the table, as on InnoDB
+    **MYSQL_OPTIONS,
+)
+
+# Per user and exact (track, artist, album) names, all of history: the plays without a track id.
+play_names = Table(
+    "play_names",
+    metadata,
+    Column("user_id", String(ID), nullable=False),
+    Column("names_sha256", String(64), nullable=False),  # of the three names as stored (JSON list)
+    Column("track_name", LongText()),
+    Column("artist_name", LongText()),
+    Column("album_name", LongText()),
+    Column("plays", Integer, nullable=False),
+    Column("ms_known", BigInteger, nullable=False),
+    Column("plays_without_ms", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False),
+    Column("skip_known", Integer, nullable=False),
+    Column("first_played_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("user_id", "names_sha256"),
+    sqlite_with_rowid=False,  # the primary key is the table, as on InnoDB
+    **MYSQL_OPTIONS,
+)
+
+# Per user, UTC calendar month (months since 1970-01) and track id: a long bounded period's top lists.
+play_track_months = Table(
+    "play_track_months",
+    metadata,
+    Column("user_id", String(ID), nullable=False),
+    Column("month", Integer, nullable=False),
+    Column("track_id", String(ID), nullable=False),
+    Column("plays", Integer, nullable=False),
+    Column("ms_known", BigInteger, nullable=False),
+    Column("plays_without_ms", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False),
+    Column("skip_known", Integer, nullable=False),
+    PrimaryKeyConstraint("user_id", "month", "track_id"),
+    sqlite_with_rowid=False,  # the primary key is the table, as on InnoDB
+    **MYSQL_OPTIONS,
+)
