@@ -540,12 +540,12 @@ def test_ctrl_c_during_process_says_so_in_one_line_and_loses_nothing(tmp_path: P
     message = str(interrupted.value)
     assert "\n" not in message
     told.append(f"error: {message}")
-    with world.runtime.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT COUNT(*) FROM landed_files")).scalar_one() == 1
+    with world.runtime.engine.connect() as conn:  # the batch (these 3 objects) was rolled back whole
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM landed_files")).scalar_one() == 0
     report = process(world.settings, runtime=world.fresh_runtime())
     told.append(shown(report))
-    assert report.counts["objects_loaded"] == 2
+    assert report.counts["objects_loaded"] == 3
     assert_three_checks(
         world, told, "process interrupted (Ctrl-C) while loading recently_played/", "rolled back",
-        "the 1 objects before it are saved", "process: ok - loaded 2 objects",
+        "the 0 objects before it are saved", "process: ok - loaded 3 objects",
     )  # fmt: skip

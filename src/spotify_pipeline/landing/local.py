@@ -26,8 +26,8 @@ from typing import IO, Any
 from ..clock import Clock, SystemClock
 from ..errors import MalformedRawObject, StoreError
 from ..fsutil import fsync_dir
-from .envelope import dump, merge_envelopes, parse_object
-from .keys import QUARANTINE_PREFIX
+from .envelope import encode_stored, merge_envelopes, parse_object
+from .keys import QUARANTINE_PREFIX, stored_key, variant_keys
 from .store import (
     RawObjectInfo,
     already_there,
@@ -39,6 +39,7 @@ from .store import (
     set_aside_notice,
     sidecar_of,
     stream_digests,
+    with_other_variant,
 )
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,11 @@ _LOCK_NAME = ".lock"
 
 
 class LocalRawStore:
-    def __init__(self, root: Path, clock: Clock | None = None) -> None:
+    def __init__(self, root: Path, clock: Clock | None = None, compression: str = "gzip") -> None:
         self.root = root.expanduser().absolute()
         self.location = str(self.root)
+        stored_key("x/0000000000.json", compression)  # refuses an unknown compression
+        self.compression = compression
         self._clock: Clock = clock or SystemClock()
         # (inode, mtime_ns, size) -> sha256: every write replaces the file (new inode), so a hit is current.
         self._etags: dict[Path, tuple[tuple[int, int, int], str]] = {}
@@ -131,29 +134,40 @@ class LocalRawStore:
     def merge(
         self, key: str, envelope: dict[str, Any], on_set_aside: Callable[[str], None] | None = None
     ) -> RawObjectInfo:
-        path = self._path(key)
-        self._ensure_dir(path.parent, key)
-        with self._locked(path, key):
-            old_bytes = self.get(key)
+        """Merge into the hour's object at the variant ``compression`` names (``key`` is either
+        variant). The other variant, when the hour has one (written before the setting changed), is
+        read and its fetches join the union, but it is never changed or removed: no writer can lose
+        what another one (with the other setting) adds there, and readers take both."""
+        target = stored_key(key, self.compression)
+        other = next(k for k in variant_keys(key) if k != target)
+        path = self._path(target)
+        self._ensure_dir(path.parent, target)
+        with self._locked(path, target):
+            old_bytes = self.get(target)
             old = None
             if old_bytes is not None:
                 try:
-                    old = parse_object(old_bytes, key)
+                    old = parse_object(old_bytes, target)
                 except MalformedRawObject as exc:
                     # Never overwrite what we cannot read (it may hold plays we do not understand),
                     # and never let it block the hour: move it aside, bytes intact, then land anew.
-                    qkey = self._set_aside(key, old_bytes, exc.reason)
-                    notice = set_aside_notice(key, qkey, exc.reason)
+                    qkey = self._set_aside(target, old_bytes, exc.reason)
+                    notice = set_aside_notice(target, qkey, exc.reason)
                     log.warning("%s", notice)
                     if on_set_aside is not None:
                         on_set_aside(notice)
                     old_bytes = None
-            merged = merge_envelopes(old, envelope)
+            other_bytes = self.get(other)
+            base = with_other_variant(old, other_bytes, other)
+            merged = merge_envelopes(base, envelope)
             if old is not None and merged == old and old_bytes is not None:
-                return RawObjectInfo(key, len(old_bytes), hashlib.sha256(old_bytes).hexdigest())
-            data = dump(merged)
-            self._write_atomic(path, data, key)
-            return RawObjectInfo(key, len(data), hashlib.sha256(data).hexdigest())
+                return RawObjectInfo(target, len(old_bytes), hashlib.sha256(old_bytes).hexdigest())
+            if old is None and other_bytes is not None and base is not None and merged == base:
+                # Nothing new, and all of it is in the other variant already: nothing written.
+                return RawObjectInfo(other, len(other_bytes), hashlib.sha256(other_bytes).hexdigest())
+            data = encode_stored(merged, self.compression)
+            self._write_atomic(path, data, target)
+            return RawObjectInfo(target, len(data), hashlib.sha256(data).hexdigest())
 
     def quarantine(self, key: str, reason: str) -> str:
         data = self.get(key)
