@@ -227,6 +227,12 @@ def run(days: int) -> dict[str, Any]:
         base = run_measured(baseline, work / "base").value
         m = run_measured(load_and_enrich, work, days)
         v = m.value
+        from . import bench_rawzone
+
+        rawzone = {
+            "bytes": run_measured(bench_rawzone.poll_bytes, max(1, min(days, 7))).value,
+            "rebuild": bench_rawzone.rebuild_both(work, work / "raw", days),
+        }
         compare: dict[str, Any] = {
             "baseline": {k: round(x, 2) if isinstance(x, float) else x for k, x in base.items()},
             "baseline_ratio": round(base["seconds"] / v["load_seconds"], 2),
@@ -245,6 +251,7 @@ def run(days: int) -> dict[str, Any]:
             "plays_per_s": round(v["plays_inserted"] / v["load_seconds"], 1),
             "reload_objects_per_s": round(v["reload_objects"] / v["reload_seconds"], 1),
             "peak_rss_mb": round(m.peak_rss_mb, 1),
+            "rawzone": rawzone,
         }
     finally:
         remove(work)

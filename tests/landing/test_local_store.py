@@ -365,3 +365,37 @@ def test_put_bytes_on_a_full_disk_leaves_nothing(tmp_path: Path, monkeypatch: py
     monkeypatch.undo()
     assert store.get(ARCHIVED) is None
     assert list((tmp_path / ARCHIVED).parent.iterdir()) == []
+
+
+def test_a_fresh_store_hashes_only_the_files_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The etags of listed files are kept in a hidden cache at the root (inode, mtime, size -> sha256),
+    so the next run (a new process) lists a year of objects without reading them again."""
+    from spotify_pipeline.landing import local
+
+    writer = LocalRawStore(tmp_path)
+    for hour in range(10, 14):
+        writer.merge(f"recently_played/20261129{hour}.json", envelope(hour))
+    first = list(LocalRawStore(tmp_path).list())
+    assert (tmp_path / ".etags.json").exists() and ".etags.json" not in {i.key for i in first}
+    hashed: list[Path] = []
+    real = local._file_digest
+
+    def counting(path: Path) -> tuple[int, str]:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(local, "_file_digest", counting)
+    assert list(LocalRawStore(tmp_path).list()) == first and hashed == []
+    writer.merge(KEY, envelope(59))  # one object changes: only it is read
+    changed = list(LocalRawStore(tmp_path).list())
+    assert hashed == [tmp_path / KEY]
+    assert [i.etag for i in changed if i.key != KEY] == [i.etag for i in first if i.key != KEY]
+    assert (
+        next(i.etag for i in changed if i.key == KEY)
+        == hashlib.sha256((tmp_path / KEY).read_bytes()).hexdigest()
+    )
+    (tmp_path / ".etags.json").write_text("{damaged")  # a damaged cache: everything hashed once more
+    hashed.clear()
+    assert list(LocalRawStore(tmp_path).list()) == changed and len(hashed) == 4

@@ -11,10 +11,12 @@ fetches racing into the same hour both end up in it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import hashlib
 import io
+import json
 import logging
 import os
 import uuid
@@ -46,6 +48,11 @@ log = logging.getLogger(__name__)
 
 _TEMP_PREFIX = ".tmp-"
 _LOCK_NAME = ".lock"
+# The etags (sha256) of the files listed before, with what says a file is unchanged (inode, mtime in
+# ns, size: every write replaces the file, so a new inode), kept at the root: a run that lists a year
+# of objects hashes only those that changed since, not every byte of the zone again. Hidden, so
+# never listed; a cache only (lost or damaged: everything is hashed once more).
+_ETAG_CACHE = ".etags.json"
 
 
 class LocalRawStore:
@@ -57,6 +64,8 @@ class LocalRawStore:
         self._clock: Clock = clock or SystemClock()
         # (inode, mtime_ns, size) -> sha256: every write replaces the file (new inode), so a hit is current.
         self._etags: dict[Path, tuple[tuple[int, int, int], str]] = {}
+        self._etags_loaded = False
+        self._etags_changed = False
 
     def __repr__(self) -> str:
         return f"LocalRawStore({self.location!r})"
@@ -105,6 +114,8 @@ class LocalRawStore:
                 key = f"{rel_dir}/{name}" if rel_dir else name
                 if key.startswith(prefix) and (accept is None or accept(key)):
                     found.append((key, Path(dirpath) / name))
+        self._load_etags()
+        infos: list[RawObjectInfo] = []
         for key, path in sorted(found):
             try:
                 st = path.stat()
@@ -115,7 +126,15 @@ class LocalRawStore:
                 raise StoreError(
                     f"could not read {path}: {exc.strerror}; check the folder's permissions"
                 ) from None
-            yield RawObjectInfo(key, st.st_size, etag)
+            infos.append(RawObjectInfo(key, st.st_size, etag))
+        if accept is None and (not prefix or prefix.endswith("/")):
+            # Every file under ``start`` was seen: the entries of files gone are dropped.
+            seen = {path for _key, path in found}
+            for gone in [p for p in self._etags if p not in seen and p.is_relative_to(start)]:
+                del self._etags[gone]
+                self._etags_changed = True
+        self._save_etags()
+        yield from infos
 
     def _etag(self, path: Path, st: os.stat_result) -> str:
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -124,7 +143,38 @@ class LocalRawStore:
             return cached[1]
         digest = _file_digest(path)[1]  # in chunks: a large file is never held in memory
         self._etags[path] = (stamp, digest)
+        self._etags_changed = True
         return digest
+
+    def _load_etags(self) -> None:
+        if self._etags_loaded:
+            return
+        self._etags_loaded = True
+        try:
+            held = json.loads((self.root / _ETAG_CACHE).read_bytes())
+            for rel, (ino, mtime_ns, size, digest) in held.items():
+                self._etags.setdefault(self.root / rel, ((int(ino), int(mtime_ns), int(size)), str(digest)))
+        except (OSError, ValueError, TypeError, AttributeError):
+            return  # none yet, or damaged: hashed again, and written anew
+
+    def _save_etags(self) -> None:
+        if not self._etags_changed:
+            return
+        self._etags_changed = False
+        entries = {}
+        for path, (stamp, digest) in self._etags.items():
+            try:
+                rel = path.relative_to(self.root).as_posix()
+            except ValueError:
+                continue
+            entries[rel] = [*stamp, digest]
+        tmp = self.root / f"{_TEMP_PREFIX}{_ETAG_CACHE}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        try:
+            tmp.write_bytes(json.dumps(entries, separators=(",", ":")).encode())
+            os.replace(tmp, self.root / _ETAG_CACHE)  # no fsync: a cache, lost at worst
+        except OSError:  # a read-only zone still lists; it hashes every run
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
     @staticmethod
     def _walk_error(exc: OSError) -> None:
