@@ -55,7 +55,7 @@ class ItemCache:
 
 
 _ENCODE = msgspec.json.Encoder().encode
-_PLAY_SLOTS = PlayRow.__slots__
+_PLAY_SLOTS: tuple[str, ...] = tuple(PlayRow.__dataclass_fields__)
 _NEW = object.__new__
 _SET = object.__setattr__
 
