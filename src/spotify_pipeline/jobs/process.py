@@ -20,8 +20,11 @@ the batch it happened in is rolled back whole and the next run loads it again.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -65,6 +68,31 @@ def process(
     """``partition``: None loads the whole store; ``users/<name>/`` one listener's partition; ``""``
     the objects outside every partition. ``reload_between``: objects whose hour lies in [start, end)
     load again even when the manifest lists them (an Airflow backfill reprocesses its interval)."""
+    with _few_collections():
+        return _process(settings, clock, runtime, progress, partition, reload_between)
+
+
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    """Python's cycle collector runs every 700 new containers, and a decoded page is thousands of
+    them, all alive: it took a tenth of the load's CPU (measured) finding nothing, since decoded JSON
+    holds no cycle (reference counting frees it). It runs every 100,000 while loading."""
+    held = gc.get_threshold()
+    gc.set_threshold(max(held[0], 100_000), *held[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*held)
+
+
+def _process(
+    settings: Settings,
+    clock: Clock | None,
+    runtime: Runtime | None,
+    progress: ProgressFn | None,
+    partition: str | None,
+    reload_between: tuple[datetime, datetime] | None,
+) -> JobReport:
     rt = Runtime.resolve(settings, runtime, clock=clock)
     report = JobReport("process")
     progress = progress or no_progress
