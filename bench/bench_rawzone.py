@@ -78,6 +78,10 @@ def compress_zone(plain: Path, gz: Path) -> tuple[int, int, int]:
     from spotify_pipeline.landing.envelope import compress
 
     n = before = after = 0
+    for path in sorted(plain.rglob("*.json.gz")):  # written compressed already (enrich's lookups)
+        target = gz / path.relative_to(plain)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
     for path in sorted(plain.rglob("*.json")):
         data = path.read_bytes()
         packed = compress(data)
