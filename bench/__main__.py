@@ -31,8 +31,8 @@ from .common import LOG_ENV, log_to_file, mariadb_available, restore_logging
 from .machine import describe
 from .tables import print_tables
 
-FULL = {"records": 500_000, "process_days": 365, "api_days": 30, "complete_days": 30, "simulator_days": 30,
-        "stats_plays": 1_000_000}  # fmt: skip
+FULL = {"records": 200_000, "process_days": 365, "api_days": 7, "complete_days": 7, "simulator_days": 30,
+        "stats_plays": 300_000}  # fmt: skip
 QUICK = {"records": 2_000, "process_days": 3, "api_days": 2, "complete_days": 2, "simulator_days": 2,
          "stats_plays": 5_000}  # fmt: skip
 ALL = ("import", "processing", "api", "completeness", "simulator", "stats", "recommend")

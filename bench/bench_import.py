@@ -167,20 +167,47 @@ print(json.dumps({"seconds": seconds, "rows": rows, "peak_rss_mb": rss}))
 """
 
 
+PEER_RETRY_SECONDS = 86400  # a failed install of the peer is tried again after a day
+
+
 def peer_python() -> Path:
-    """The peer's own throwaway virtualenv (never the project's), made once per machine in the
-    temp folder and reused by later runs: its install is not what is measured."""
-    venv = Path(tempfile.gettempdir()) / f"sp-bench-peer-{PEER.replace('==', '-')}"
+    """The peer's own throwaway virtualenv (never the project's), made once in the checkout's
+    ``.bench-cache/`` (git-ignored; ``make clean`` keeps it) and reused by every later run: its
+    install is not what is measured, and a temp folder is emptied by a reboot. Override the
+    folder with SPOTIFY_PIPELINE_BENCH_CACHE."""
+    cache = Path(
+        os.environ.get("SPOTIFY_PIPELINE_BENCH_CACHE")
+        or Path(__file__).resolve().parent.parent / ".bench-cache"
+    )
+    venv = cache / f"peer-{PEER.replace('==', '-')}"
+    legacy = Path(tempfile.gettempdir()) / f"sp-bench-peer-{PEER.replace('==', '-')}"
+    if not (venv / ".installed").exists() and (legacy / ".installed").exists():
+        venv = legacy  # made by an earlier release of this benchmark: reused, not installed again
     python = venv / "bin" / "python"
-    if not (venv / ".installed").exists():
-        shutil.rmtree(venv, ignore_errors=True)
+    if (venv / ".installed").exists():
+        return python
+    failed = cache / f"peer-{PEER.replace('==', '-')}.failed"
+    if failed.exists() and time.time() - failed.stat().st_mtime < PEER_RETRY_SECONDS:
+        # No package index here (a loopback-only machine): not asked again on every run, which
+        # cost minutes of pip's retries each time. Delete the file to try again sooner.
+        raise OSError(f"{failed.read_text().strip()} (not retried before a day has passed: delete {failed})")
+    shutil.rmtree(venv, ignore_errors=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    try:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", PEER],
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--retries", "1",
+             "--timeout", "15", PEER],
             check=True,
             capture_output=True,
-        )
-        (venv / ".installed").touch()
+        )  # fmt: skip
+    except subprocess.CalledProcessError as exc:
+        err = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
+        failed.write_text(f"pip could not install {PEER}: {err[-1] if err else exc}\n")
+        shutil.rmtree(venv, ignore_errors=True)
+        raise
+    failed.unlink(missing_ok=True)
+    (venv / ".installed").touch()
     return python
 
 

@@ -109,6 +109,8 @@ def print_tables(r: dict[str, Any]) -> None:
             t.add_row("load, previous code", "", "", "", f"not measured: {old['error']}")
         t.caption = f"peak RSS {p['peak_rss_mb']:.0f} MB (includes the in-process simulator)"
         console.print(t)
+        if "rawzone" in p:
+            _rawzone_table(console, p["rawzone"])
     if "api" in r:
         for row in r["api"]["rows"]:
             t = Table(
@@ -247,6 +249,44 @@ def print_recommend(console: Console, rec: dict[str, Any]) -> None:
         r.add_row(row["profile"], str(row["weeks"]), str(row["releases_made_for_followed"]), str(row["found_within_a_week"]),
                   str(row["found_late"]), str(row["missed"]), str(row["max_calls_per_day"]), str(row["call_budget_per_day"]))  # fmt: skip
     console.print(r)
+
+
+def _rawzone_table(console: Console, z: dict[str, Any]) -> None:
+    b = z["bytes"]
+    t = Table(
+        title=f"(3b) raw zone, uncompressed (.json) and gzip (.json.gz): heavy listener, {b['days_sampled']} days sampled"
+    )
+    for col in ("what", ".json", ".json.gz", "ratio"):
+        t.add_column(col, justify="right")
+    for minutes in (20, 120):
+        row = b[f"every_{minutes}_min"]
+        every = f"every {minutes} min" if minutes < 60 else f"every {minutes // 60} h"
+        t.add_row(
+            f"bytes per poll, polls {every}",
+            f"{row['bytes_per_poll_json']:,}",
+            f"{row['bytes_per_poll_gzip']:,}",
+            f"{row['ratio']:.1f}×",
+        )
+        t.add_row(
+            f"MB per listener-year, polls {every}",
+            f"{row['mb_per_listener_year_json']:,.0f}",
+            f"{row['mb_per_listener_year_gzip']:,.0f}",
+            "",
+        )
+    r = z["rebuild"]
+    t.add_row(
+        f"the processing year's zone, MB ({r['objects']:,} objects)",
+        f"{r['zone_mb_json']:,.1f}",
+        f"{r['zone_mb_gzip']:,.1f}",
+        f"{r['zone_mb_json'] / max(r['zone_mb_gzip'], 0.1):.1f}×",
+    )
+    t.add_row(
+        "rebuild of that year, seconds",
+        f"{r['rebuild_json']['seconds']:.1f}",
+        f"{r['rebuild_gzip']['seconds']:.1f}",
+        f"{r['rebuild_gzip']['seconds'] / r['rebuild_json']['seconds']:.2f}",
+    )
+    console.print(t)
 
 
 def _peer_table(console: Console, imp: dict[str, Any]) -> None:

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     raw_zone: str = Field("./data/raw", description="Local folder or s3://bucket/prefix for raw objects")
     s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, moto); None = AWS")
     s3_region: str | None = Field(None, description="AWS region for the raw-zone bucket")
+    raw_compression: Literal["gzip", "none"] = Field(
+        "gzip",
+        description="How new raw objects are stored: gzip (key ends in .json.gz) or none (.json); "
+        "both are always read",
+    )
     warehouse_url: SecretStr = Field(
         SecretStr("sqlite:///./data/warehouse.db"),
         description="SQLAlchemy URL: sqlite:///path.db, mysql+pymysql://user:pw@host/db or postgresql+psycopg://user:pw@host/db",

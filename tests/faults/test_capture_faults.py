@@ -4,6 +4,7 @@ ends with the three checks (tests/faults/checks.py)."""
 
 from __future__ import annotations
 
+import gzip
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -117,9 +118,9 @@ def test_an_unreadable_object_in_the_current_hour_is_set_aside_and_runs_go_on(
         world = _world(tmp_path)
     told = _poll(world, 1)  # 08:30: the object of hour 08 exists and is loaded
     rt = world.fresh_runtime()
-    key = "recently_played/2026110208.json"
+    key = "recently_played/2026110208.json.gz"  # raw_compression gzip, the default
     assert rt.store.get(key) is not None
-    damaged = b'{"format": "spotify-pipeline.raw/1", "fetches": [{"response": {"items": ['
+    damaged = gzip.compress(b'{"format": "spotify-pipeline.raw/1", "fetches": [{"response": {"items": [')
     if stores == "mariadb-s3":
         bucket = request.getfixturevalue("s3_bucket")[1]
         rt.store._client.put_object(Bucket=bucket, Key=f"spotify/{key}", Body=damaged)  # noqa: SLF001

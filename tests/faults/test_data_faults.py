@@ -6,6 +6,7 @@ SQLite + a local folder (the raw objects are edited as files). Three checks at t
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -52,8 +53,12 @@ def test_plays_arriving_late_and_out_of_order_are_all_kept(tmp_path: Path) -> No
 def test_the_same_play_seen_by_many_polls_is_stored_once(tmp_path: Path) -> None:
     world = make_world(tmp_path)
     told = _poll(world, 8, every_minutes=10)  # every play is in a dozen pages and several objects
-    objects = list((tmp_path / "raw" / "recently_played").glob("*.json"))
-    fetched = sum(len(f["response"]["items"]) for o in objects for f in json.loads(o.read_text())["fetches"])
+    objects = list((tmp_path / "raw" / "recently_played").glob("*.json.gz"))
+    fetched = sum(
+        len(f["response"]["items"])
+        for o in objects
+        for f in json.loads(gzip.decompress(o.read_bytes()))["fetches"]
+    )
     stored = sum(1 for _ in world.true_keys())
     assert fetched > 5 * stored
     assert_three_checks(world, told, "0 new plays")
@@ -127,12 +132,12 @@ def test_a_duplicate_delivery_of_the_same_object_adds_nothing(tmp_path: Path) ->
     world = _morning(tmp_path)
     told = _landed(world)
     raw = tmp_path / "raw" / "recently_played"
-    first = sorted(raw.glob("*.json"))[0]
+    first = sorted(raw.glob("*.json.gz"))[0]
     # the same object delivered again: under the original DAGs' name (a copied-over bucket) ...
-    shutil.copy(first, raw / f"recently_played_{first.stem}.json")
+    shutil.copy(first, raw / f"recently_played_{first.name}")
     # ... and the same fetches merged into it once more
     rt = world.fresh_runtime()
-    envelope = json.loads(first.read_bytes())
+    envelope = json.loads(gzip.decompress(first.read_bytes()))
     before = first.read_bytes()
     rt.store.merge(f"recently_played/{first.name}", envelope)
     assert first.read_bytes() == before
@@ -145,11 +150,11 @@ def test_a_duplicate_delivery_of_the_same_object_adds_nothing(tmp_path: Path) ->
 def test_a_raw_object_edited_after_loading_is_reloaded_without_doubling(tmp_path: Path) -> None:
     world = _morning(tmp_path)
     told = _landed(world)
-    path = sorted((tmp_path / "raw" / "recently_played").glob("*.json"))[-1]
-    envelope = json.loads(path.read_text())
+    path = sorted((tmp_path / "raw" / "recently_played").glob("*.json.gz"))[-1]
+    envelope = json.loads(gzip.decompress(path.read_bytes()))
     # a hand edit: pretty-printed, fetches reordered, one dropped (what was loaded stays loaded)
     envelope["fetches"] = list(reversed(envelope["fetches"]))[: max(1, len(envelope["fetches"]) - 1)]
-    path.write_text(json.dumps(envelope, indent=4))
+    path.write_bytes(gzip.compress(json.dumps(envelope, indent=4).encode()))
     report = process(world.settings, runtime=world.fresh_runtime())
     told.append(shown(report))
     assert report.counts["objects_loaded"] == 1
@@ -235,8 +240,8 @@ _PAGE_CHANGES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
 
 def _bad_copy(tmp_path: Path, mutate: Callable[[dict[str, Any]], None]) -> str:
     """A real landed object with one change to its first page, as text (json escapes a surrogate)."""
-    real = sorted((tmp_path / "raw" / "recently_played").glob("*.json"))[0]
-    envelope = json.loads(real.read_text())
+    real = sorted((tmp_path / "raw" / "recently_played").glob("*.json.gz"))[0]
+    envelope = json.loads(gzip.decompress(real.read_bytes()))
     mutate(envelope["fetches"][0]["response"])
     return json.dumps(envelope)
 
@@ -333,16 +338,16 @@ def test_a_name_longer_than_1024_and_a_duration_over_2_31_are_kept_exactly(
     for _ in range(2):
         world.clock.advance(timedelta(hours=1))
         told.append(shown(download_recently_played(world.settings, runtime=world.fresh_runtime())))
-    objects = sorted((tmp_path / "raw" / "recently_played").glob("*.json"))
-    target = _track(json.loads(objects[0].read_text())["fetches"][0]["response"])["id"]
+    objects = sorted((tmp_path / "raw" / "recently_played").glob("*.json.gz"))
+    target = _track(json.loads(gzip.decompress(objects[0].read_bytes()))["fetches"][0]["response"])["id"]
     name, duration = "Ä" * 2000 + " (Live)", 3_000_000_000
     for path in objects:  # Spotify sent these values every time it listed the track
-        envelope = json.loads(path.read_text())
+        envelope = json.loads(gzip.decompress(path.read_bytes()))
         for fetch in envelope["fetches"]:
             for item in fetch["response"]["items"]:
                 if (item.get("track") or {}).get("id") == target:
                     item["track"].update(name=name, duration_ms=duration)
-        path.write_text(json.dumps(envelope))
+        path.write_bytes(gzip.compress(json.dumps(envelope).encode()))
     report = process(world.settings, runtime=world.fresh_runtime())
     told.append(shown(report))
     assert report.status == "ok", report.problems
@@ -540,12 +545,12 @@ def test_ctrl_c_during_process_says_so_in_one_line_and_loses_nothing(tmp_path: P
     message = str(interrupted.value)
     assert "\n" not in message
     told.append(f"error: {message}")
-    with world.runtime.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT COUNT(*) FROM landed_files")).scalar_one() == 1
+    with world.runtime.engine.connect() as conn:  # the batch (these 3 objects) was rolled back whole
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM landed_files")).scalar_one() == 0
     report = process(world.settings, runtime=world.fresh_runtime())
     told.append(shown(report))
-    assert report.counts["objects_loaded"] == 2
+    assert report.counts["objects_loaded"] == 3
     assert_three_checks(
         world, told, "process interrupted (Ctrl-C) while loading recently_played/", "rolled back",
-        "the 1 objects before it are saved", "process: ok - loaded 2 objects",
+        "the 0 objects before it are saved", "process: ok - loaded 3 objects",
     )  # fmt: skip

@@ -18,6 +18,7 @@ from tests.jobs.harness import START, World, make_world
 from spotify_pipeline.errors import PipelineError
 from spotify_pipeline.jobs.import_history import import_history
 from spotify_pipeline.jobs.rebuild import rebuild
+from spotify_pipeline.landing.envelope import stored_json
 from spotify_pipeline.warehouse import schema
 
 from .checks import assert_three_checks, cron, shown
@@ -53,9 +54,12 @@ def test_a_quarantined_object_does_not_stop_a_rebuild(tmp_path: Path) -> None:
     world, told, enriched = _world_with_an_import(tmp_path)
     store = world.runtime.store
     fetches = [
-        f for i in store.list("recently_played/") for f in json.loads(store.get(i.key) or b"")["fetches"]
+        f
+        for i in store.list("recently_played/")
+        for f in json.loads(stored_json(store.get(i.key) or b"", i.key))["fetches"]
     ]
-    envelope = json.loads(store.get(next(iter(store.list("recently_played/"))).key) or b"")
+    first = next(iter(store.list("recently_played/"))).key
+    envelope = json.loads(stored_json(store.get(first) or b"", first))
     fetch = next(f for f in fetches if f["response"]["items"])
     fetch["response"]["items"][0]["played_at"] = "yesterday"
     envelope["fetches"] = [fetch]

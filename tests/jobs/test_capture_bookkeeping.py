@@ -16,6 +16,7 @@ from spotify_pipeline.errors import StoreError
 from spotify_pipeline.jobs import download_recently_played, process
 from spotify_pipeline.jobs.bookkeeping import PREFIX
 from spotify_pipeline.jobs.runtime import Runtime
+from spotify_pipeline.landing.envelope import stored_json
 from spotify_pipeline.settings import Settings
 from spotify_pipeline.spotify.tokens import FileTokenStore
 
@@ -104,7 +105,7 @@ def test_a_lone_surrogate_in_a_track_name_loses_no_play_of_the_page(tmp_path: Pa
     report = download_recently_played(world.settings, runtime=_tampered(world, surrogate))
     assert report.status == "ok" and report.counts["plays_fetched"] == 50
     key = report.message.split(" at ", 1)[1].rsplit("/", 2)
-    data = (tmp_path / "raw" / key[1] / key[2]).read_bytes()
+    data = stored_json((tmp_path / "raw" / key[1] / key[2]).read_bytes(), key[2])
     assert b"\\ud800" in data
     assert len(json.loads(data)["fetches"][0]["response"]["items"]) == 50
     assert _rows(world, "SELECT status, items FROM fetch_runs") == [("ok", 50)]
@@ -120,8 +121,11 @@ def test_a_page_of_the_wrong_shape_is_landed_as_sent(tmp_path: Path, shape: dict
         world.settings, runtime=_tampered(world, lambda page: page.update(shape))
     )
     assert report.status == "ok"
-    landed = next((tmp_path / "raw" / "recently_played").glob("*.json")).read_bytes()
-    assert json.loads(landed)["fetches"][0]["response"]["items"] == shape["items"]
+    landed = next((tmp_path / "raw" / "recently_played").glob("*.json.gz")).read_bytes()
+    assert (
+        json.loads(stored_json(landed, "recently_played/x.json.gz"))["fetches"][0]["response"]["items"]
+        == shape["items"]
+    )
     assert _rows(world, "SELECT status FROM fetch_runs") == [("ok",)]
 
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from spotify_pipeline.clock import to_ms
 from spotify_pipeline.jobs import download_followed_artists, download_recently_played, enrich, process
+from spotify_pipeline.landing.envelope import stored_json
 from spotify_pipeline.warehouse import reads
 
 from .harness import START, World, make_world
@@ -58,14 +59,18 @@ def test_typical_listener_every_two_hours_on_sqlite_and_folder(tmp_path: Path) -
     _assert_complete(world)
     with world.runtime.engine.connect() as conn:
         assert reads.gaps(conn, world.settings.user) == []
-    # the original key layout, one object per poll hour, nothing else at the top level
-    keys = [p.relative_to(tmp_path / "raw").as_posix() for p in (tmp_path / "raw").rglob("*.json")]
-    assert all(re.fullmatch(r"(recently_played|following_artists|metadata)/\d{10}\.json", k) for k in keys), (
-        keys
-    )
+    # the original key layout, one object per poll hour (gzip-compressed), nothing else at the top level
+    keys = [
+        p.relative_to(tmp_path / "raw").as_posix()
+        for p in (tmp_path / "raw").rglob("*.json*")
+        if not p.name.startswith(".")  # the lock files and the etag cache are hidden
+    ]
+    pattern = r"(recently_played|following_artists|metadata)/\d{10}\.json\.gz"
+    assert all(re.fullmatch(pattern, k) for k in keys), keys
     assert sum(k.startswith("recently_played/") for k in keys) == 3 * 12
     # every raw object keeps Spotify's answer untouched next to the fetch metadata
-    obj = json.loads((tmp_path / "raw" / "recently_played" / "2026110202.json").read_text())
+    name = "recently_played/2026110202.json.gz"
+    obj = json.loads(stored_json((tmp_path / "raw" / name).read_bytes(), name))
     fetch = obj["fetches"][0]
     assert fetch["request"] == "GET /v1/me/player/recently-played?limit=50"
     assert set(fetch["response"]) == {"items", "next", "cursors", "limit", "href"}
@@ -96,8 +101,8 @@ def test_a_second_fetch_in_the_same_hour_merges_and_loses_nothing(tmp_path: Path
     download_recently_played(world.settings, runtime=world.fresh_runtime(), hour=hour)
     world.clock.advance(timedelta(minutes=50))
     download_recently_played(world.settings, runtime=world.fresh_runtime(), hour=hour)
-    path = tmp_path / "raw" / "recently_played" / hour.strftime("%Y%m%d%H.json")
-    envelope = json.loads(path.read_text())
+    name = hour.strftime("recently_played/%Y%m%d%H.json.gz")
+    envelope = json.loads(stored_json((tmp_path / "raw" / name).read_bytes(), name))
     assert len(envelope["fetches"]) == 2
     process(world.settings, runtime=world.fresh_runtime())
     _assert_complete(world)
@@ -197,7 +202,7 @@ def test_whole_flow_on_mariadb_and_s3(
 
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="spotify/")["Contents"]]
-    assert "spotify/recently_played/2026110202.json" in keys
+    assert "spotify/recently_played/2026110202.json.gz" in keys
     before = _table_count(world, "plays")
     with world.runtime.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM landed_files"))
@@ -266,8 +271,12 @@ def test_two_users_share_one_raw_zone_and_warehouse(tmp_path: Path) -> None:
         download_recently_played(alice, runtime=runtime(alice))
         download_recently_played(bob, runtime=runtime(bob))
     process(alice, runtime=runtime(alice))
-    keys = sorted(p.relative_to(tmp_path / "raw").as_posix() for p in (tmp_path / "raw").rglob("*.json"))
-    assert keys and all(re.fullmatch(r"users/(alice|bob)/recently_played/\d{10}\.json", k) for k in keys)
+    keys = sorted(
+        p.relative_to(tmp_path / "raw").as_posix()
+        for p in (tmp_path / "raw").rglob("*.json*")
+        if not p.name.startswith(".")  # the etag cache is hidden
+    )
+    assert keys and all(re.fullmatch(r"users/(alice|bob)/recently_played/\d{10}\.json\.gz", k) for k in keys)
     with world.runtime.engine.connect() as conn:
         for user in ("alice", "bob"):
             stored = {(to_ms(at), track) for at, track in reads.play_keys(conn, user)}

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from spotify_pipeline.cli.main import app
 from spotify_pipeline.jobs import download_recently_played, process
+from spotify_pipeline.landing.envelope import stored_json
 
 from .harness import World, make_world
 
@@ -87,3 +89,103 @@ def test_a_bare_page_the_original_dags_wrote_loads_its_plays(tmp_path: Path) -> 
     assert (
         report.summary() == "process: ok - loaded 1 objects, 1 new plays (objects_loaded=1, plays_inserted=1)"
     )
+
+
+def _both_variants(tmp_path: Path) -> tuple[World, str]:
+    """An hour holding X.json (one poll, written before compression) and X.json.gz (that poll, merged
+    in by the next one, and the next one): the two polls, each once, in two files."""
+    world = make_world(tmp_path)
+    world.clock.advance(timedelta(hours=9, minutes=10))
+    hour = world.clock.now()
+    first = download_recently_played(world.settings, runtime=world.fresh_runtime(), hour=hour)
+    gz = first.message.rsplit(f"{tmp_path / 'raw'}/", 1)[1]
+    assert gz.endswith(".json.gz")
+    plain = gz.removesuffix(".gz")
+    # what a writer with raw_compression=none had written: the same poll, uncompressed
+    (tmp_path / "raw" / plain).write_bytes(stored_json((tmp_path / "raw" / gz).read_bytes(), gz))
+    world.clock.advance(timedelta(minutes=40))
+    download_recently_played(world.settings, runtime=world.fresh_runtime(), hour=hour)
+    return world, plain
+
+
+def _pages_saved(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    from spotify_pipeline.warehouse import writes
+
+    saved: list[int] = []
+    real = writes.save_recently_played
+
+    def counting(conn: Any, page: Any, **kwargs: Any) -> int:
+        saved.append(1)
+        return real(conn, page, **kwargs)
+
+    monkeypatch.setattr(writes, "save_recently_played", counting)
+    return saved
+
+
+def test_an_hour_in_both_variants_loads_each_poll_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world, plain = _both_variants(tmp_path)
+    saved = _pages_saved(monkeypatch)
+    report = process(world.settings, runtime=world.fresh_runtime())
+    assert report.status == "ok" and report.counts["objects_loaded"] == 1
+    assert len(saved) == 2  # two polls: the one in both files is loaded once, not twice
+    with world.runtime.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT key, status, etag FROM landed_files ORDER BY key")).all()
+    held = {i.key: i.etag for i in world.runtime.store.list()}
+    assert [(k, s) for k, s, _ in rows] == [(plain, "loaded"), (plain + ".gz", "loaded")]
+    assert all(held[k] == etag for k, _, etag in rows)  # each variant under its own key and etag
+    saved.clear()
+    again = process(world.settings, runtime=world.fresh_runtime())
+    assert again.counts.get("objects_loaded", 0) == 0 and saved == []  # nothing new: nothing read
+
+
+def test_a_damaged_variant_is_quarantined_alone_and_the_other_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world, plain = _both_variants(tmp_path)
+    (tmp_path / "raw" / plain).write_bytes(b'{"fetches": [')
+    saved = _pages_saved(monkeypatch)
+    report = process(world.settings, runtime=world.fresh_runtime())
+    assert report.counts["objects_loaded"] == 1 and report.counts["objects_quarantined"] == 1
+    assert len(saved) == 2 and report.problems == [
+        f"quarantined {plain} (copy at _quarantine/{plain}): truncated JSON at byte 13"
+    ]
+    # the .gz changes (a later poll): the damaged .json, quarantined at its etag, is not read again
+    world.clock.advance(timedelta(minutes=5))
+    hour = world.clock.now().replace(minute=0)
+    download_recently_played(world.settings, runtime=world.fresh_runtime(), hour=hour)
+    again = process(world.settings, runtime=world.fresh_runtime())
+    assert again.counts["objects_loaded"] == 1 and again.counts.get("objects_quarantined", 0) == 0
+
+
+def test_a_value_the_warehouse_refuses_quarantines_only_its_object_in_a_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Objects share a transaction (a batch) with a savepoint each: one refused write rolls back
+    its own savepoint, nothing of the others, and no row of it stays."""
+    from sqlalchemy.exc import IntegrityError
+
+    from spotify_pipeline.warehouse import writes
+
+    world = _landed(tmp_path, hours=3)
+    keys = sorted(i.key for i in world.runtime.store.list("recently_played/"))
+    real = writes.mark_loaded
+
+    def refuse_the_second(conn: Any, key: str, *args: Any, **kwargs: Any) -> None:
+        if key == keys[1]:
+            conn.execute(sa.text("DELETE FROM plays"))  # undone by the savepoint's rollback
+            raise IntegrityError("INSERT", {}, Exception("refused"))
+        real(conn, key, *args, **kwargs)
+
+    monkeypatch.setattr(writes, "mark_loaded", refuse_the_second)
+    report = process(world.settings, runtime=world.fresh_runtime())
+    assert report.counts["objects_loaded"] == 2 and report.counts["objects_quarantined"] == 1
+    assert report.problems == [
+        f"quarantined {keys[1]} (copy at _quarantine/{keys[1]}): the warehouse refused it: Exception: refused"
+    ]
+    with world.runtime.engine.connect() as conn:
+        status = dict(conn.execute(sa.text("SELECT key, status FROM landed_files")).all())
+        plays = conn.execute(sa.text("SELECT COUNT(*) FROM plays")).scalar_one()
+    assert status == {keys[0]: "loaded", keys[1]: "quarantined", keys[2]: "loaded"}
+    assert plays == report.counts["plays_inserted"] > 0  # the first object's plays were not deleted

@@ -25,6 +25,7 @@ from spotify_pipeline.jobs import import_history as import_history_module
 from spotify_pipeline.jobs.import_history import import_history
 from spotify_pipeline.jobs.import_records import list_records
 from spotify_pipeline.jobs.rebuild import INTERRUPTED, RebuildInterrupted, rebuild
+from spotify_pipeline.landing.envelope import stored_json
 from spotify_pipeline.warehouse import staging
 
 from .harness import START, World, make_world
@@ -131,7 +132,7 @@ def test_a_quarantined_object_does_not_stop_an_in_place_rebuild(
     _history(world, tmp_path)
     store = world.runtime.store
     key = next(i.key for i in store.list("recently_played/"))
-    envelope = json.loads(store.get(key) or b"")
+    envelope = json.loads(stored_json(store.get(key) or b"", key))
     envelope["fetches"][0]["response"]["items"][0]["played_at"] = "yesterday"
     bad_key = "recently_played/2026110123.json"
     store.merge(bad_key, envelope)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from spotify_pipeline.jobs import download_followed_artists, process, run_all
 from spotify_pipeline.jobs.rebuild import rebuild
 from spotify_pipeline.jobs.releases import MAX_PAGES, check_releases
+from spotify_pipeline.landing.envelope import stored_json
 from spotify_pipeline.landing.keys import parse_key
 from spotify_pipeline.warehouse import schema
 
@@ -40,11 +41,11 @@ def test_a_check_lands_the_answers_and_process_keeps_the_releases(tmp_path: Path
     assert report.status == "ok", report
     assert report.counts["artists_checked"] == 5
     keys = [
-        k for k in (p.relative_to(tmp_path / "raw").as_posix() for p in (tmp_path / "raw").rglob("*.json"))
+        k for k in (p.relative_to(tmp_path / "raw").as_posix() for p in (tmp_path / "raw").rglob("*.json.gz"))
     ]
     landed = [k for k in keys if k.startswith("artist_albums/")]
     assert len(landed) == 1 and parse_key(landed[0]).kind == "artist_albums"
-    envelope = json.loads((tmp_path / "raw" / landed[0]).read_text())
+    envelope = json.loads(stored_json((tmp_path / "raw" / landed[0]).read_bytes(), landed[0]))
     assert envelope["format"] == "spotify-pipeline.raw/1" and envelope["kind"] == "artist_albums"
     assert all(
         f["request"].startswith("GET /v1/artists/") and f["status"] == 200 for f in envelope["fetches"]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import errno
+import gzip
 import hashlib
 import json
 import multiprocessing
@@ -18,7 +19,8 @@ from spotify_pipeline.landing.local import LocalRawStore
 from spotify_pipeline.landing.store import open_store
 from spotify_pipeline.settings import Settings
 
-KEY = "recently_played/2026112910.json"
+KEY = "recently_played/2026112910.json.gz"
+PLAIN = "recently_played/2026112910.json"  # the same hour, uncompressed (written before gzip)  # the key a merge writes (raw_compression gzip, the default)
 REQ = "GET /v1/me/player/recently-played?limit=50"
 
 
@@ -57,7 +59,7 @@ def test_merge_creates_then_unions(tmp_path: Path) -> None:
     second = store.merge(KEY, envelope(2))
     assert first.etag != second.etag
     assert [r["items"][0]["n"] for r in responses(store)] == [1, 2]
-    data = (tmp_path / "recently_played" / "2026112910.json").read_bytes()
+    data = (tmp_path / "recently_played" / "2026112910.json.gz").read_bytes()
     assert second.size == len(data)
 
 
@@ -73,21 +75,23 @@ def test_merging_what_is_held_does_not_rewrite(tmp_path: Path) -> None:
 def test_merge_into_a_legacy_bare_page_keeps_it(tmp_path: Path) -> None:
     legacy = {"items": [{"played_at": "2019-01-01T00:00:00.000Z"}], "next": None}
     (tmp_path / "recently_played").mkdir()
-    (tmp_path / KEY).write_text(json.dumps(legacy))
+    (tmp_path / PLAIN).write_text(json.dumps(legacy))
     store = LocalRawStore(tmp_path)
-    store.merge(KEY, envelope(1))
+    assert store.merge(PLAIN, envelope(1)).key == KEY  # the compressed variant, holding both
     assert responses(store)[0] == legacy
     assert len(responses(store)) == 2
+    assert json.loads((tmp_path / PLAIN).read_text()) == legacy  # the old file is never changed
 
 
 def test_merging_into_an_unreadable_object_moves_it_aside_and_lands_the_fetch(tmp_path: Path) -> None:
     (tmp_path / "recently_played").mkdir()
-    (tmp_path / KEY).write_bytes(b'{"items": [')
+    damaged = gzip.compress(b'{"items": [', mtime=0)
+    (tmp_path / KEY).write_bytes(damaged)
     store = LocalRawStore(tmp_path)
     told: list[str] = []
     store.merge(KEY, envelope(1), on_set_aside=told.append)
     assert len(responses(store)) == 1  # the new fetch landed, alone
-    assert (tmp_path / "_quarantine" / KEY).read_bytes() == b'{"items": ['  # the bytes, moved aside
+    assert (tmp_path / "_quarantine" / KEY).read_bytes() == damaged  # the bytes, moved aside
     note = json.loads((tmp_path / "_quarantine" / (KEY + ".reason.json")).read_bytes())
     assert note["key"] == KEY and "truncated JSON at byte 11" in note["reason"] and "moved" in note["note"]
     assert len(told) == 1 and "moved it to _quarantine/" + KEY in told[0] and "truncated JSON" in told[0]
@@ -114,15 +118,15 @@ def test_a_second_damaged_version_never_overwrites_the_first_set_aside(tmp_path:
 def test_list_is_sorted_with_prefix_and_skips_temp_lock_and_quarantine(tmp_path: Path) -> None:
     store = LocalRawStore(tmp_path)
     keys = [
-        "recently_played/2026112912.json",
-        "recently_played/2026112910.json",
-        "following_artists/2026112900.json",
-        "users/alice/recently_played/2026112910.json",
+        "recently_played/2026112912.json.gz",
+        "recently_played/2026112910.json.gz",
+        "following_artists/2026112900.json.gz",
+        "users/alice/recently_played/2026112910.json.gz",
     ]
     for key in keys:
         kind = key.split("/")[-2]
         store.merge(key, new_envelope(kind, None, envelope(1)["fetches"]))
-    store.quarantine("recently_played/2026112912.json", "test")
+    store.quarantine("recently_played/2026112912.json.gz", "test")
     (tmp_path / "recently_played" / ".tmp-2026112913.json.1.abc").write_text("{")
     listed = list(store.list())
     assert [i.key for i in listed] == sorted(keys)
@@ -255,7 +259,7 @@ def test_a_reader_never_sees_a_partial_object(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(StoreError):
         store.merge(KEY, envelope(2))
-    assert seen[0] is not None and parse_object(seen[0], KEY) == parse_object(dump(envelope(1)), KEY)
+    assert seen[0] is not None and parse_object(seen[0], KEY) == parse_object(dump(envelope(1)), PLAIN)
 
 
 # --- concurrency across processes -------------------------------------------------------------
@@ -361,3 +365,37 @@ def test_put_bytes_on_a_full_disk_leaves_nothing(tmp_path: Path, monkeypatch: py
     monkeypatch.undo()
     assert store.get(ARCHIVED) is None
     assert list((tmp_path / ARCHIVED).parent.iterdir()) == []
+
+
+def test_a_fresh_store_hashes_only_the_files_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The etags of listed files are kept in a hidden cache at the root (inode, mtime, size -> sha256),
+    so the next run (a new process) lists a year of objects without reading them again."""
+    from spotify_pipeline.landing import local
+
+    writer = LocalRawStore(tmp_path)
+    for hour in range(10, 14):
+        writer.merge(f"recently_played/20261129{hour}.json", envelope(hour))
+    first = list(LocalRawStore(tmp_path).list())
+    assert (tmp_path / ".etags.json").exists() and ".etags.json" not in {i.key for i in first}
+    hashed: list[Path] = []
+    real = local._file_digest
+
+    def counting(path: Path) -> tuple[int, str]:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(local, "_file_digest", counting)
+    assert list(LocalRawStore(tmp_path).list()) == first and hashed == []
+    writer.merge(KEY, envelope(59))  # one object changes: only it is read
+    changed = list(LocalRawStore(tmp_path).list())
+    assert hashed == [tmp_path / KEY]
+    assert [i.etag for i in changed if i.key != KEY] == [i.etag for i in first if i.key != KEY]
+    assert (
+        next(i.etag for i in changed if i.key == KEY)
+        == hashlib.sha256((tmp_path / KEY).read_bytes()).hexdigest()
+    )
+    (tmp_path / ".etags.json").write_text("{damaged")  # a damaged cache: everything hashed once more
+    hashed.clear()
+    assert list(LocalRawStore(tmp_path).list()) == changed and len(hashed) == 4

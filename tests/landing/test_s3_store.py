@@ -25,7 +25,8 @@ from spotify_pipeline.settings import Settings
 
 pytestmark = pytest.mark.s3
 
-KEY = "recently_played/2026112910.json"
+KEY = "recently_played/2026112910.json.gz"  # the key a merge writes (raw_compression gzip, the default)
+PLAIN = "recently_played/2026112910.json"  # the same hour, uncompressed (written before gzip)
 REQ = "GET /v1/me/player/recently-played?limit=50"
 
 
@@ -69,7 +70,7 @@ def test_open_store_parses_bucket_and_prefix(s3_bucket: tuple[str, str]) -> None
 def test_put_get_list_with_prefix(store: S3RawStore, s3_bucket: tuple[str, str]) -> None:
     assert store.get(KEY) is None
     assert list(store.list()) == []
-    keys = ["recently_played/2026112912.json", KEY, "following_artists/2026112900.json"]
+    keys = ["recently_played/2026112912.json.gz", KEY, "following_artists/2026112900.json.gz"]
     infos = {}
     for key in keys:
         kind = key.split("/")[0]
@@ -81,7 +82,7 @@ def test_put_get_list_with_prefix(store: S3RawStore, s3_bucket: tuple[str, str])
     store.quarantine(KEY, "test")
     listed = list(store.list())
     assert [i.key for i in listed] == sorted(keys)
-    assert [i.key for i in store.list("recently_played/")] == [KEY, "recently_played/2026112912.json"]
+    assert [i.key for i in store.list("recently_played/")] == [KEY, "recently_played/2026112912.json.gz"]
     for info in listed:
         data = store.get(info.key)
         assert data is not None and info.size == len(data)
@@ -99,9 +100,10 @@ def test_merge_is_a_union_and_idempotent(store: S3RawStore) -> None:
 def test_merge_into_a_legacy_bare_page(store: S3RawStore, s3_bucket: tuple[str, str]) -> None:
     legacy = {"items": [{"played_at": "2019-01-01T00:00:00.000Z"}], "next": None}
     raw_client(s3_bucket).put_object(
-        Bucket=store.bucket, Key=f"raw/zone/{KEY}", Body=json.dumps(legacy).encode()
+        Bucket=store.bucket, Key=f"raw/zone/{PLAIN}", Body=json.dumps(legacy).encode()
     )
-    store.merge(KEY, envelope(1))
+    assert store.merge(PLAIN, envelope(1)).key == KEY  # the compressed variant, holding both
+    assert json.loads(store.get(PLAIN) or b"") == legacy  # the old object is never changed
     data = store.get(KEY)
     assert data is not None
     assert [f["response"] for f in parse_object(data, KEY)["fetches"]][0] == legacy
@@ -119,7 +121,7 @@ def test_merging_into_an_unreadable_object_moves_it_aside_and_lands_the_fetch(
         k.split("raw/zone/", 1)[1]
         for k in _keys(s3_bucket)
         if "_quarantine" in k
-        and k.endswith(".json")
+        and k.endswith(".json.gz")
         and "reason" not in k
         and not k.endswith(f"_quarantine/{KEY}")
     )

@@ -117,3 +117,28 @@ def test_identical_rows_are_skipped_and_changed_ones_sent() -> None:
         assert memo.changed("artists", ["x"], lambda a: a, lambda a: "full") == ["x"]
     with pytest.raises(RuntimeError), memo.transaction(), memo.transaction():
         pass
+
+
+def test_rows_of_a_rolled_back_savepoint_are_forgotten_and_the_rest_kept() -> None:
+    """process writes objects in one transaction with a savepoint each: a savepoint rolled back
+    (its object quarantined) must not leave its rows counted as written, the others must stay."""
+    memo = WriteMemo()
+    memo.begin()
+    with memo.savepoint():
+        assert memo.new_keys("plays", [1, 2], key=lambda k: k) == [1, 2]
+    with pytest.raises(RuntimeError), memo.savepoint():
+        assert memo.new_keys("plays", [2, 3], key=lambda k: k) == [3]  # 2: written by the savepoint before
+        raise RuntimeError("the object's write failed")
+    with memo.savepoint():
+        assert memo.new_keys("plays", [3], key=lambda k: k) == [3]  # 3 was rolled back: written again
+    assert len(memo) == 0  # nothing is known written before the commit
+    memo.commit()
+    assert len(memo) == 2 + 1
+    memo.begin()
+    assert memo.new_keys("plays", [1, 2, 3, 4], key=lambda k: k) == [4]
+    memo.rollback()
+    memo.begin()
+    assert memo.new_keys("plays", [4], key=lambda k: k) == [4]  # the rolled-back transaction's 4
+    memo.commit()
+    with pytest.raises(RuntimeError, match="outside a transaction"), memo.savepoint():
+        pass

@@ -138,7 +138,7 @@ def download_recently_played(
         envelope = new_envelope(
             "recently_played", settings.user, [_fetch_dict(meta, page, uuid.uuid4().hex, 1)]
         )
-        rt.store.merge(key, envelope, on_set_aside=_tell(report))
+        key = rt.store.merge(key, envelope, on_set_aside=_tell(report)).key  # .json.gz when compressed
         items, rec.played_ms = _plays(page, report)
         rec.raw_key, rec.items = key, len(items)
         report.add("plays_fetched", len(items))
@@ -190,9 +190,9 @@ def download_followed_artists(
         # The last page closes the snapshot: process folds only complete runs into the history.
         if fetches:
             fetches[-1]["last_page"] = True
-        rt.store.merge(
+        key = rt.store.merge(
             key, new_envelope("following_artists", settings.user, fetches), on_set_aside=_tell(report)
-        )
+        ).key
         n_artists = sum(_artists_on(page) for page, _ in pages)
         rec.raw_key, rec.items = key, n_artists
         report.add("artists_fetched", n_artists)

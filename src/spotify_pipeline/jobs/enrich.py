@@ -111,6 +111,7 @@ def _land_and_save(rt: Runtime, fetches: list[dict[str, Any]], report: JobReport
     key = raw_key("metadata", rt.clock.now(), rt.partition_user)
     envelope = new_envelope("metadata", rt.settings.user, fetches)
     info = rt.store.merge(key, envelope)
+    key = info.key  # the stored key: .json.gz when compressed
     stored = rt.store.get(key)
     from ..landing.envelope import parse_object
 

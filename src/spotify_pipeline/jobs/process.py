@@ -1,20 +1,30 @@
-"""Load landed raw objects into the warehouse: catch-up by manifest, one transaction per object.
+"""Load landed raw objects into the warehouse: catch-up by manifest, a savepoint per object.
 
 An object is loaded when the manifest (``landed_files``) does not list it with the same content
 hash: new objects, objects that a later fetch merged into, and objects edited by hand all load,
 and since a play's identity is (user, played_at) a reload never counts anything twice. Nothing
 depends on "today and yesterday" by wall clock.
 
-One bad object never blocks the rest: whatever goes wrong while reading, transforming or writing
-one object (a malformed page, a value no column can hold, a value the database refuses, a bug) is
-that object's problem: it is quarantined with the reason and the next one loads. Only a warehouse
-that is down (connection lost, disk gone) or a raw zone that cannot be read stops the run, since
-every later object would fail the same way.
+The hour's two variants (``X.json`` and ``X.json.gz``, when ``raw_compression`` changed while the
+hour was being written) are one object: read together, their fetches' union loaded once (a fetch in
+both is one poll), each variant recorded in the manifest under its own key and etag.
+
+Objects load in batches: one transaction for up to ``BATCH_OBJECTS`` objects or ``BATCH_SECONDS``,
+with a savepoint per object. One bad object never blocks the rest: whatever goes wrong while reading,
+transforming or writing one object (a malformed page, a value no column can hold, a value the
+database refuses, a bug) is that object's problem: its savepoint is rolled back, it is quarantined
+with the reason and the next one loads. Only a warehouse that is down (connection lost, disk gone)
+or a raw zone that cannot be read stops the run, since every later object would fail the same way;
+the batch it happened in is rolled back whole and the next run loads it again.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -22,8 +32,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 
 from ..clock import Clock
 from ..errors import MalformedRawObject, PipelineError
-from ..landing.envelope import parse_object_checked
-from ..landing.keys import USERS_PREFIX, parse_key
+from ..landing.envelope import MAX_JSON_BYTES, merge_envelopes, parse_object_checked
+from ..landing.keys import USERS_PREFIX, logical_key, parse_key
 from ..landing.store import RawObjectInfo
 from ..settings import Settings
 from ..transform.raw_object import Lookup, ObjectRows, object_rows
@@ -38,11 +48,13 @@ from .runtime import Runtime
 log = logging.getLogger(__name__)
 
 KINDS = ("recently_played", "following_artists", "metadata", "artist_albums")
-# The largest object process reads. A real one is far smaller (an hour of polls: a few MB; every
-# followed artist: a few MB); a bigger file under a raw key is not one of ours, and reading it
-# whole would take its size in memory.
-MAX_OBJECT_BYTES = 64 * 1024 * 1024
+# The largest object process reads, as stored (and, compressed, once decompressed: MAX_JSON_BYTES).
+MAX_OBJECT_BYTES = MAX_JSON_BYTES
 _MAX_REASON = 2000  # characters of a reason kept in the manifest and the sidecar
+# A batch's transaction commits after this many objects or seconds, whichever comes first: few
+# commits (each waits for the database), and an interruption never costs more than a second's work.
+BATCH_OBJECTS = 500
+BATCH_SECONDS = 1.0
 
 
 def process(
@@ -57,6 +69,31 @@ def process(
     """``partition``: None loads the whole store; ``users/<name>/`` one listener's partition; ``""``
     the objects outside every partition. ``reload_between``: objects whose hour lies in [start, end)
     load again even when the manifest lists them (an Airflow backfill reprocesses its interval)."""
+    with _few_collections():
+        return _process(settings, clock, runtime, progress, partition, reload_between)
+
+
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    """Python's cycle collector runs every 700 new containers, and a decoded page is thousands of
+    them, all alive: it took a tenth of the load's CPU (measured) finding nothing, since decoded JSON
+    holds no cycle (reference counting frees it). It runs every 100,000 while loading."""
+    held = gc.get_threshold()
+    gc.set_threshold(max(held[0], 100_000), *held[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*held)
+
+
+def _process(
+    settings: Settings,
+    clock: Clock | None,
+    runtime: Runtime | None,
+    progress: ProgressFn | None,
+    partition: str | None,
+    reload_between: tuple[datetime, datetime] | None,
+) -> JobReport:
     rt = Runtime.resolve(settings, runtime, clock=clock)
     started = rt.clock.now()  # every play this run inserts is loaded at or after it
     report = JobReport("process")
@@ -67,39 +104,127 @@ def process(
     catch_up(rt, report)  # fetches landed while the warehouse was down: gap checks before their plays load
 
     current: str | None = None
+    batch = _Batch(rt, report)
     try:
         # The manifest in one query, not one per object: an object another run loads meanwhile is at
         # worst loaded twice, which adds nothing (a play's identity is its key).
         with rt.engine.connect() as conn:
-            manifest = {key: entry["etag"] for key, entry in writes.manifest_entries(conn).items()}
+            manifest = {key: (e["etag"], e["status"]) for key, e in writes.manifest_entries(conn).items()}
         # Keys are filtered before the store looks at a file's content: a stray file is never read.
-        todo = [
+        listed = [
             info
             for info in rt.store.list(partition or "", accept=_is_ours)
-            if (manifest.get(info.key) != info.etag or _within(info.key, reload_between))
-            and not (partition == "" and info.key.startswith(USERS_PREFIX))
+            if not (partition == "" and info.key.startswith(USERS_PREFIX))
         ]
-        memo = WriteMemo()  # this run's own writes, so a year of overlapping pages is not re-sent
+        todo = [
+            group
+            for group in _groups(listed)
+            if any(manifest.get(i.key, (None,))[0] != i.etag for i in group)
+            or _within(group[0].key, reload_between)
+        ]
         cache = ItemCache()  # this run's transformed items, so a play listed in six pages is read once
         progress(0, len(todo), "loading raw objects")
-        for done, info in enumerate(todo, start=1):
-            current = info.key
-            _process_one(rt, settings, info, memo, report, cache)
+        for done, group in enumerate(todo, start=1):
+            current = group[0].key
+            # A variant already quarantined at this etag is not read again with its changed sibling.
+            members = [i for i in group if manifest.get(i.key) != (i.etag, "quarantined")] or group
+            batch.open()
+            _process_one(rt, settings, members, batch, cache)
+            batch.done_one()
             progress(done, len(todo), "loading raw objects")
+        batch.commit()
     except KeyboardInterrupt:
+        batch.abort()
         if current is None:
             raise PipelineError("process interrupted (Ctrl-C) before it loaded anything") from None
         raise PipelineError(
-            f"process interrupted (Ctrl-C) while loading {current}: that object's transaction was rolled "
+            f"process interrupted (Ctrl-C) while loading {current}: the transaction of its batch was rolled "
             f"back and the {_n_done(report)} objects before it are saved; run `spotify-pipeline process` "
             "again to load the rest"
         ) from None
+    except BaseException:
+        batch.abort()
+        raise
     rollups.after_process(rt.engine, started, report.counts.get("plays_inserted", 0))
     if report.problems:
         report.status = "partial"
     n = report.counts.get("objects_loaded", 0)
     report.message = f"loaded {n} objects, {report.counts.get('plays_inserted', 0)} new plays"
     return report
+
+
+def _groups(listed: list[RawObjectInfo]) -> list[list[RawObjectInfo]]:
+    """The listed objects by logical key (an hour's ``.json`` and ``.json.gz`` together), in key order."""
+    by_key: dict[str, list[RawObjectInfo]] = {}
+    for info in listed:
+        by_key.setdefault(logical_key(info.key), []).append(info)
+    return [sorted(by_key[k]) for k in sorted(by_key)]
+
+
+class _Batch:
+    """The open transaction of a batch of objects, the write memo of the run, and the counts of
+    the objects in the batch, which join the run's report only once the batch committed."""
+
+    def __init__(self, rt: Runtime, report: JobReport) -> None:
+        self.rt = rt
+        self.report = report
+        self.memo = WriteMemo()  # this run's own writes, so a year of overlapping pages is not re-sent
+        self.conn: Any = None
+        self._trans: Any = None
+        self.pending = JobReport("batch")
+        self._objects = 0
+        self._started = 0.0
+        self._current = ""
+
+    def open(self) -> None:
+        if self.conn is not None:
+            return
+        conn = self.rt.engine.connect()
+        try:
+            self._trans = conn.begin()
+        except BaseException:
+            conn.close()
+            raise
+        self.conn = conn
+        self.memo.begin()
+        self.pending = JobReport("batch")
+        self._objects = 0
+        self._started = time.monotonic()
+
+    def done_one(self) -> None:
+        self._objects += 1
+        if self._objects >= BATCH_OBJECTS or time.monotonic() - self._started >= BATCH_SECONDS:
+            self.commit()
+
+    def commit(self) -> None:
+        if self.conn is None:
+            return
+        try:
+            self._trans.commit()
+        except SQLAlchemyError as exc:
+            self.abort()
+            raise _warehouse_down(self._current, exc, self.report) from None
+        self.memo.commit()
+        self.conn.close()
+        self.conn = None
+        for name, n in self.pending.counts.items():
+            self.report.add(name, n)
+        self.report.problems.extend(self.pending.problems)
+
+    def abort(self) -> None:
+        """Roll the open batch back (nothing of it is counted); quiet: the first error is the one told."""
+        if self.conn is None:
+            return
+        self.memo.rollback()
+        try:
+            self._trans.rollback()
+        except Exception:  # noqa: BLE001 - the connection may be gone: the database rolls back itself
+            log.debug("rollback of the batch failed", exc_info=True)
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001
+            log.debug("closing the batch's connection failed", exc_info=True)
+        self.conn = None
 
 
 def _within(key: str, between: tuple[datetime, datetime] | None) -> bool:
@@ -116,47 +241,90 @@ def _is_ours(key: str) -> bool:
 def _process_one(
     rt: Runtime,
     settings: Settings,
-    info: RawObjectInfo,
-    memo: WriteMemo,
-    report: JobReport,
+    members: list[RawObjectInfo],
+    batch: _Batch,
     cache: ItemCache | None = None,
 ) -> None:
-    kind, _hour, key_user = parse_key(info.key)
+    """Load one object (one or both variants of an hour) in a savepoint of the batch's transaction."""
+    kind, _hour, key_user = parse_key(members[0].key)
     user = key_user or settings.user
+    batch._current = members[0].key
+    read = _read_members(rt, members, kind, user, batch)
+    if read is None:
+        return
+    good, envelope, clean = read
     try:
-        if info.size > MAX_OBJECT_BYTES:
-            # Not read, and not copied to the quarantine either (that would read it): left in place.
-            reason = (
-                f"the file is {info.size / 2**20:,.0f} MiB, over the {MAX_OBJECT_BYTES // 2**20} MiB a raw "
-                "object may be; it is not a raw object this pipeline wrote: move it out of the raw zone"
-            )
-            _quarantine(rt, info, kind, user, reason, report, copy=False)
-            return
-        data = rt.store.get(info.key)
-        if data is None:  # deleted between list and get
-            return
-        rows = read_object(data, info.key, kind, user, rt.clock.now(), cache)
-        _write(rt, info, kind, user, rows, memo, report)
+        rows = object_rows(kind, envelope, user, good[0].key, rt.clock.now(), cache if clean else None)
     except MalformedRawObject as exc:
-        _quarantine(rt, info, kind, user, exc.reason, report)
-    except DBAPIError as exc:
-        if not isinstance(exc, DataError | IntegrityError):
-            raise _warehouse_down(info.key, exc, report) from None
-        # The database refused a value of this object (the transform's checks should have caught
-        # it first): the object's problem, not the warehouse's. The driver's words name the column.
-        _quarantine(rt, info, kind, user, f"the warehouse refused it: {_driver_words(exc)}", report)
-    except RowRejected as exc:
-        _quarantine(rt, info, kind, user, f"a value does not fit the warehouse: {exc}", report)
-    except SQLAlchemyError as exc:
-        if not isinstance(exc, StatementError):  # pool timeout, a connection left unusable, ...
-            raise _warehouse_down(info.key, exc, report) from None
-        # A value the column type's own conversion refused (before the driver saw it): this object's.
-        _quarantine(rt, info, kind, user, f"a value does not fit the warehouse: {exc.orig!r}", report)
+        for info in good:
+            _quarantine(rt, batch, info, kind, user, exc.reason)
+        return
+    except (RecursionError, ValueError) as exc:
+        for info in good:
+            _quarantine(rt, batch, info, kind, user, f"invalid JSON: {exc}")
+        return
     except (PipelineError, MemoryError):
-        raise  # the raw zone cannot be read (StoreError), ...: every later object would fail too
+        raise
     except Exception as exc:  # noqa: BLE001 - the safety net: one object's surprise never blocks the rest
-        log.debug("unexpected failure loading %s", info.key, exc_info=True)
-        _quarantine(rt, info, kind, user, f"unexpected {type(exc).__name__}: {exc}", report)
+        log.debug("unexpected failure reading %s", good[0].key, exc_info=True)
+        for info in good:
+            _quarantine(rt, batch, info, kind, user, f"unexpected {type(exc).__name__}: {exc}")
+        return
+    _write(rt, batch, good, kind, user, rows)
+
+
+def _read_members(
+    rt: Runtime, members: list[RawObjectInfo], kind: str, user: str, batch: _Batch
+) -> tuple[list[RawObjectInfo], dict[str, Any], bool] | None:
+    """The readable variants, their envelopes' union and whether msgspec decoded all of them; each
+    unreadable variant quarantined on its own. None when none is left."""
+    good: list[RawObjectInfo] = []
+    envelope: dict[str, Any] | None = None
+    clean = True
+    for info in members:
+        try:
+            if info.size > MAX_OBJECT_BYTES:
+                # Not read, and not copied to the quarantine either (that would read it): left in place.
+                reason = (
+                    f"the file is {info.size / 2**20:,.0f} MiB, over the {MAX_OBJECT_BYTES // 2**20} MiB a "
+                    "raw object may be; it is not a raw object this pipeline wrote: move it out of the raw zone"
+                )
+                _quarantine(rt, batch, info, kind, user, reason, copy=False)
+                continue
+            data = rt.store.get(info.key)
+            if data is None:  # deleted between list and get
+                continue
+            parsed, decoded = read_envelope(data, info.key)
+            envelope = parsed if envelope is None else merge_envelopes(envelope, parsed)
+        except MalformedRawObject as exc:
+            _quarantine(rt, batch, info, kind, user, exc.reason)
+            continue
+        except ValueError as exc:  # the two variants name different users: the later one is set aside
+            _quarantine(rt, batch, info, kind, user, f"cannot be read with {good[0].key}: {exc}")
+            continue
+        except (PipelineError, MemoryError):
+            raise  # the raw zone cannot be read (StoreError), ...: every later object would fail too
+        except Exception as exc:  # noqa: BLE001 - the safety net
+            log.debug("unexpected failure reading %s", info.key, exc_info=True)
+            _quarantine(rt, batch, info, kind, user, f"unexpected {type(exc).__name__}: {exc}")
+            continue
+        good.append(info)
+        clean = clean and decoded
+    if envelope is None:
+        return None
+    return good, envelope, clean
+
+
+def read_envelope(data: bytes, key: str) -> tuple[dict[str, Any], bool]:
+    """``parse_object_checked`` raising only MalformedRawObject, whatever the bytes."""
+    try:
+        return parse_object_checked(data, key)
+    # parse_object turns json's own RecursionError and ValueError (an integer of over 4300 digits)
+    # into MalformedRawObject; these catch the same from its later steps (it re-encodes fetches).
+    except RecursionError:
+        raise MalformedRawObject(key, "JSON nested too deeply to read (over ~1000 levels)") from None
+    except ValueError as exc:
+        raise MalformedRawObject(key, f"invalid JSON: {exc}") from None
 
 
 def read_object(
@@ -164,47 +332,83 @@ def read_object(
 ) -> ObjectRows:
     """The rows of a raw object's bytes; raises only MalformedRawObject, whatever the bytes.
     ``cache`` (one per run) is used only for an object msgspec decoded, where it is exact."""
-    try:
-        envelope, clean = parse_object_checked(data, key)
-    # parse_object turns json's own RecursionError and ValueError (an integer of over 4300 digits)
-    # into MalformedRawObject; these catch the same from its later steps (it re-encodes fetches).
-    except RecursionError:
-        raise MalformedRawObject(key, "JSON nested too deeply to read (over ~1000 levels)") from None
-    except ValueError as exc:
-        raise MalformedRawObject(key, f"invalid JSON: {exc}") from None
+    envelope, clean = read_envelope(data, key)
     return object_rows(kind, envelope, user, key, now, cache if clean else None)
 
 
 def _write(
-    rt: Runtime,
-    info: RawObjectInfo,
-    kind: str,
-    user: str,
-    rows: ObjectRows,
-    memo: WriteMemo,
-    report: JobReport,
+    rt: Runtime, batch: _Batch, members: list[RawObjectInfo], kind: str, user: str, rows: ObjectRows
 ) -> None:
     from ..warehouse import writes
 
-    counts = JobReport("object")  # this object's counts join the report only once it committed
-    # memo.transaction() outside begin(): the memo keeps rows only after the commit.
-    with memo.transaction(), rt.engine.begin() as conn:
-        writes.ensure_user(conn, user, memo=memo)
-        inserted = _save(conn, kind, rows, user, rt.clock.now(), counts, memo)
-        writes.mark_loaded(conn, info.key, kind, user, info.etag, info.size, inserted)
+    conn, memo = batch.conn, batch.memo
+    key = members[0].key
+    counts = JobReport("object")  # this object's counts join the batch's only once its savepoint held
+    try:
+        savepoint = conn.begin_nested()
+    except SQLAlchemyError as exc:
+        raise _warehouse_down(key, exc, batch.report) from None
+    try:
+        with memo.savepoint():
+            writes.ensure_user(conn, user, memo=memo)
+            inserted = _save(conn, kind, rows, user, rt.clock.now(), counts, memo)
+            for n, info in enumerate(members):
+                writes.mark_loaded(
+                    conn, info.key, kind, user, info.etag, info.size, inserted if n == 0 else 0
+                )
+        savepoint.commit()
+    except BaseException as exc:
+        reason = _refused(exc)
+        _rollback_quietly(savepoint)
+        if reason is None:
+            if isinstance(exc, SQLAlchemyError):
+                raise _warehouse_down(key, exc, batch.report) from None
+            raise
+        for info in members:
+            _quarantine(rt, batch, info, kind, user, reason)
+        return
     for name, n in counts.counts.items():
-        report.add(name, n)
-    report.problems.extend(counts.problems)
-    report.add("objects_loaded")
+        batch.pending.add(name, n)
+    batch.pending.problems.extend(counts.problems)
+    batch.pending.add("objects_loaded")
+
+
+def _refused(exc: BaseException) -> str | None:
+    """Why the object is to blame for a failed write (its reason), or None when the warehouse is
+    (or the run was interrupted): then the run stops."""
+    if isinstance(exc, DBAPIError):
+        if isinstance(exc, DataError | IntegrityError):
+            # The database refused a value of this object (the transform's checks should have caught
+            # it first): the object's problem, not the warehouse's. The driver's words name the column.
+            return f"the warehouse refused it: {_driver_words(exc)}"
+        return None
+    if isinstance(exc, RowRejected):
+        return f"a value does not fit the warehouse: {exc}"
+    if isinstance(exc, SQLAlchemyError):
+        if isinstance(exc, StatementError):
+            # A value the column type's own conversion refused (before the driver saw it): this object's.
+            return f"a value does not fit the warehouse: {exc.orig!r}"
+        return None  # pool timeout, a connection left unusable, ...
+    if isinstance(exc, PipelineError | MemoryError) or not isinstance(exc, Exception):
+        return None  # KeyboardInterrupt, SystemExit, a raw zone that cannot be read: the run stops
+    log.debug("unexpected failure writing an object", exc_info=True)
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+def _rollback_quietly(savepoint: Any) -> None:
+    try:
+        savepoint.rollback()
+    except Exception:  # noqa: BLE001 - a connection gone: the error being raised is the one to tell
+        log.debug("savepoint rollback failed", exc_info=True)
 
 
 def _quarantine(
     rt: Runtime,
+    batch: _Batch,
     info: RawObjectInfo,
     kind: str,
     user: str,
     reason: str,
-    report: JobReport,
     *,
     copy: bool = True,
 ) -> None:
@@ -213,19 +417,18 @@ def _quarantine(
     reason = _readable(reason)
     where = f"copy at {rt.store.quarantine(info.key, reason)}" if copy else "left in place"
     try:
-        with rt.engine.begin() as conn:
-            writes.mark_quarantined(conn, info.key, kind, user, info.etag, reason, size=info.size)
+        writes.mark_quarantined(batch.conn, info.key, kind, user, info.etag, reason, size=info.size)
     except DBAPIError as exc:
-        raise _warehouse_down(info.key, exc, report) from None
-    report.add("objects_quarantined")
-    report.problems.append(f"quarantined {info.key} ({where}): {reason}")
+        raise _warehouse_down(info.key, exc, batch.report) from None
+    batch.pending.add("objects_quarantined")
+    batch.pending.problems.append(f"quarantined {info.key} ({where}): {reason}")
     log.error("quarantined %s: %s", info.key, reason)
 
 
 def _warehouse_down(key: str, exc: SQLAlchemyError, report: JobReport) -> PipelineError:
     return PipelineError(
-        f"the warehouse failed while loading {key} ({_driver_words(exc)}); that object's transaction was "
-        f"rolled back and {_n_done(report)} objects before it are saved: run `spotify-pipeline process` "
+        f"the warehouse failed while loading {key} ({_driver_words(exc)}); the transaction of its batch was "
+        f"rolled back and the {_n_done(report)} objects before it are saved: run `spotify-pipeline process` "
         "again to load the rest"
     )
 

@@ -37,8 +37,8 @@ from sqlalchemy import func, select
 
 from ..clock import Clock, from_ms, to_ms
 from ..errors import MalformedRawObject, MalformedRecord, PipelineError
-from ..landing.envelope import parse_object
-from ..landing.keys import parse_key
+from ..landing.envelope import fetch_identity, parse_object
+from ..landing.keys import logical_key, parse_key
 from ..settings import Settings
 from ..transform.gaps import advance, detect_gap
 from ..transform.timestamps import parse_played_at
@@ -236,13 +236,24 @@ def _replayed_gaps(
     """Replay the recently-played fetches of the objects that loaded, in time order, with
     ``download_recently_played``'s gap rule. An object that cannot be read is reported, never fatal."""
     fetches: list[tuple[datetime, str, str, list[int]]] = []
-    keys = sorted(loaded)
-    for i, key in enumerate(keys, 1):
-        show(i, len(keys), "re-deriving gaps from recently-played objects")
-        try:
-            fetches.extend(_fetches(rt, key))
-        except (MalformedRawObject, MalformedRecord, ValueError, TypeError, KeyError, AttributeError) as exc:
-            report.problems.append(f"{key}: its fetches were left out of the gap check ({exc})")
+    groups: dict[str, list[str]] = {}
+    for key in sorted(loaded):  # an hour's .json and .json.gz: one object, each fetch replayed once
+        groups.setdefault(logical_key(key), []).append(key)
+    for i, members in enumerate(groups.values(), 1):
+        show(i, len(groups), "re-deriving gaps from recently-played objects")
+        seen: set[str] | None = set() if len(members) > 1 else None  # identities: only where needed
+        for key in members:  # .json first: a fetch in both was landed there first
+            try:
+                fetches.extend(_fetches(rt, key, seen))
+            except (
+                MalformedRawObject,
+                MalformedRecord,
+                ValueError,
+                TypeError,
+                KeyError,
+                AttributeError,
+            ) as exc:
+                report.problems.append(f"{key}: its fetches were left out of the gap check ({exc})")
     gaps = []
     newest: dict[str, int] = {}
     for fetched_at, user, key, played in sorted(fetches, key=lambda f: (f[0], f[2])):
@@ -256,7 +267,11 @@ def _replayed_gaps(
     return gaps
 
 
-def _fetches(rt: Runtime, key: str) -> list[tuple[datetime, str, str, list[int]]]:
+def _fetches(
+    rt: Runtime, key: str, seen: set[str] | None = None
+) -> list[tuple[datetime, str, str, list[int]]]:
+    """The replayable fetches of one stored object, but those in ``seen`` (the identities of the
+    fetches its other variant held), which it adds to."""
     _kind, _hour, key_user = parse_key(key)
     envelope = parse_object(rt.store.get(key) or b"", key)
     user = key_user or envelope.get("user") or rt.settings.user
@@ -265,6 +280,11 @@ def _fetches(rt: Runtime, key: str) -> list[tuple[datetime, str, str, list[int]]
         at, page = fetch.get("fetched_at"), fetch.get("response")
         if not at or fetch.get("status", 200) != 200 or not isinstance(page, dict):
             continue  # a bare legacy page has no fetch time to order it by
+        if seen is not None:
+            identity = fetch_identity(fetch)
+            if identity in seen:
+                continue
+            seen.add(identity)
         items = page.get("items") or []
         played = sorted(to_ms(parse_played_at(i["played_at"])) for i in items if i.get("played_at"))
         out.append((parse_played_at(at), user, key, played))

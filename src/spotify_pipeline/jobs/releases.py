@@ -84,9 +84,9 @@ def check_releases(
     with _bookkept(rt, "artist_albums", report) as rec:
         fetches = _fetch_all(rt, artists, report, progress)
         if fetches:
-            rt.store.merge(
+            key = rt.store.merge(
                 key, new_envelope("artist_albums", settings.user, fetches), on_set_aside=_tell(report)
-            )
+            ).key
             rec.raw_key = key
         rec.items = report.counts.get("artists_checked", 0)
         report.message = f"checked {rec.items} artists' albums" + (

@@ -6,7 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from .envelope import FORMAT, dump, make_fetch, merge_envelopes, new_envelope, parse_object
-from .keys import KINDS, QUARANTINE_PREFIX, RawKey, is_legacy_key, is_raw_key, parse_key, raw_key
+from .keys import (
+    KINDS,
+    QUARANTINE_PREFIX,
+    RawKey,
+    is_legacy_key,
+    is_raw_key,
+    logical_key,
+    parse_key,
+    raw_key,
+    stored_key,
+)
 from .local import LocalRawStore
 from .store import RawObjectInfo, RawStore, open_store
 
@@ -22,6 +32,7 @@ __all__ = [
     "dump",
     "is_legacy_key",
     "is_raw_key",
+    "logical_key",
     "make_fetch",
     "merge_envelopes",
     "new_envelope",
@@ -29,6 +40,7 @@ __all__ = [
     "parse_key",
     "parse_object",
     "raw_key",
+    "stored_key",
 ]
 
 

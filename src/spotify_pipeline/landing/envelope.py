@@ -17,8 +17,10 @@ envelope whose fetch metadata is unknown (``None``).
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
+import zlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from itertools import groupby
@@ -27,7 +29,7 @@ from typing import Any
 import msgspec
 
 from ..errors import MalformedRawObject
-from .keys import KINDS, parse_key
+from .keys import KINDS, is_compressed_key, parse_key
 
 FORMAT = "spotify-pipeline.raw/1"
 _FETCH_FIELDS = ("fetched_at", "request", "status", "response")
@@ -234,6 +236,58 @@ def parse_object(data: bytes, key: str) -> dict[str, Any]:
     return parse_object_checked(data, key)[0]
 
 
+# The most JSON one raw object may hold, compressed or not: a real one is far smaller (an hour of
+# polls: a few MB); a bigger file under a raw key is not one of ours, and reading it whole would take
+# its size in memory (a small gzip file may inflate to gigabytes: it is cut off here).
+MAX_JSON_BYTES = 64 * 1024 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+GZIP_LEVEL = 6  # zlib's default: 9 saves about 2 % more for twice the time
+
+
+def compress(data: bytes) -> bytes:
+    """gzip with no time stamp and no file name in the header: the same bytes in give the same bytes
+    out (so the same ETag), whenever and wherever they are written (with the same zlib)."""
+    return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
+
+
+def encode_stored(envelope: Mapping[str, Any], compression: str) -> bytes:
+    """The bytes a writer stores for an envelope: :func:`dump`, gzipped when ``compression`` is gzip."""
+    data = dump(envelope)
+    return compress(data) if compression == "gzip" else data
+
+
+def stored_json(data: bytes, key: str) -> bytes:
+    """The JSON bytes of a stored object: gunzipped when it is gzip data (its key ends in ``.json.gz``;
+    a ``.json`` file someone gzipped is recognised by its first two bytes, which JSON never starts
+    with), as it is otherwise. MalformedRawObject for damaged gzip data or more than MAX_JSON_BYTES."""
+    if data[:2] != _GZIP_MAGIC:
+        if is_compressed_key(key) and data:
+            raise MalformedRawObject(key, "the key ends in .json.gz but the bytes are not gzip data")
+        return data
+    out: list[bytes] = []
+    size = 0
+    rest = data
+    try:
+        while rest[:2] == _GZIP_MAGIC:  # a gzip file may hold several members, one after another
+            member = zlib.decompressobj(wbits=31)
+            chunk = member.decompress(rest, MAX_JSON_BYTES + 1 - size)
+            size += len(chunk)
+            out.append(chunk)
+            if size > MAX_JSON_BYTES:
+                raise MalformedRawObject(
+                    key, f"over {MAX_JSON_BYTES // 2**20} MiB of JSON once decompressed: not a raw object "
+                    "this pipeline wrote; move it out of the raw zone"
+                )  # fmt: skip
+            if not member.eof:
+                raise MalformedRawObject(key, f"truncated gzip data ({len(data)} bytes stored)")
+            rest = member.unused_data
+    except zlib.error as exc:
+        raise MalformedRawObject(key, f"damaged gzip data ({exc})") from None
+    if rest.strip(b"\x00"):
+        raise MalformedRawObject(key, f"{len(rest)} bytes after the gzip data that are not gzip data")
+    return b"".join(out)
+
+
 def parse_object_checked(data: bytes, key: str) -> tuple[dict[str, Any], bool]:
     """``parse_object``, and whether msgspec decoded it: then every value is plain JSON (no NaN,
     no infinity, no lone surrogate), so ``msgspec.json.encode`` of a part of it is that part's
@@ -241,7 +295,10 @@ def parse_object_checked(data: bytes, key: str) -> tuple[dict[str, Any], bool]:
 
     msgspec reads clean JSON 2-3x faster than ``json.loads`` and refuses everything ``json.loads``
     takes that is not strict JSON (NaN, a lone surrogate escape, 1e400, a BOM, deep nesting): those
-    objects, and every broken one, take the standard library's path and get its precise reasons."""
+    objects, and every broken one, take the standard library's path and get its precise reasons.
+
+    A gzip-compressed object is decompressed first (:func:`stored_json`)."""
+    data = stored_json(data, key)
     try:
         value = _MSGSPEC.decode(data)
     except (msgspec.DecodeError, ValueError, RecursionError):

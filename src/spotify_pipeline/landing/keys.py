@@ -13,6 +13,12 @@ Export files an import archived live under ``imports/<user>/<sha256 of the file>
 (content-addressed: the same file imported twice is stored once). They are the input of ``rebuild``,
 not raw objects: ``parse_key`` refuses them, so ``process`` passes them by.
 
+Compression: an object may be stored gzip-compressed; its key then ends in ``.json.gz`` instead of
+``.json`` (the suffix is the one marking, the same on a local folder and on S3). Both name the same
+*logical* object, the ``.json`` key (:func:`logical_key`); readers take both, and where an hour has
+both, their union (``landing/variants.py``). Writers write the variant the ``raw_compression`` setting
+names. Legacy names are recognised with either suffix.
+
 Anything else (``_quarantine/``, sidecars, temp files, foreign files) is not a raw object.
 """
 
@@ -24,6 +30,8 @@ from typing import NamedTuple
 
 KINDS = ("recently_played", "following_artists", "metadata", "artist_albums")
 QUARANTINE_PREFIX = "_quarantine/"
+GZIP_SUFFIX = ".gz"  # a compressed object's key is its logical key plus this
+COMPRESSIONS = ("gzip", "none")
 USERS_PREFIX = "users/"
 IMPORTS_PREFIX = "imports/"
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
@@ -31,7 +39,9 @@ _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 # A user name becomes one path segment: no slash, no leading dot (so no '..' or hidden names),
 # nothing a shell or S3 console would mangle.
 _USER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_KEY_RE = re.compile(r"(?:users/(?P<user>[^/]+)/)?(?P<kind>" + "|".join(KINDS) + r")/(?P<stamp>\d{10})\.json")
+_KEY_RE = re.compile(
+    r"(?:users/(?P<user>[^/]+)/)?(?P<kind>" + "|".join(KINDS) + r")/(?P<stamp>\d{10})\.json(?:\.gz)?"
+)
 
 
 # The original DAGs' file names: <dir>/<dir>_YYYYMMDDHH.json, "atrists" as they spelled it.
@@ -40,7 +50,7 @@ _LEGACY_DIRS = {
     "following_atrists": "following_artists",
     "following_artists": "following_artists",
 }
-_LEGACY_RE = re.compile(r"(?P<dir>" + "|".join(_LEGACY_DIRS) + r")/(?P=dir)_(?P<stamp>\d{10})\.json")
+_LEGACY_RE = re.compile(r"(?P<dir>" + "|".join(_LEGACY_DIRS) + r")/(?P=dir)_(?P<stamp>\d{10})\.json(?:\.gz)?")
 
 
 class RawKey(NamedTuple):
@@ -95,7 +105,7 @@ def parse_key(key: str) -> RawKey:
             return RawKey(_LEGACY_DIRS[legacy.group("dir")], _hour(key, legacy.group("stamp")), None)
         raise ValueError(
             f"{key!r} is not a raw object key: expected <kind>/YYYYMMDDHH.json or "
-            "users/<user>/<kind>/YYYYMMDDHH.json"
+            "users/<user>/<kind>/YYYYMMDDHH.json (either may end in .json.gz)"
         )
     user = match.group("user")
     if user is not None:
@@ -123,6 +133,33 @@ def _hour(key: str, stamp: str) -> datetime:
         return datetime.strptime(stamp, "%Y%m%d%H").replace(tzinfo=UTC)
     except ValueError:
         raise ValueError(f"{key!r} is not a raw object key: {stamp} is not a valid hour") from None
+
+
+def is_compressed_key(key: str) -> bool:
+    """True for a key that names a gzip-compressed object (``... .json.gz``)."""
+    return key.endswith(".json" + GZIP_SUFFIX)
+
+
+def logical_key(key: str) -> str:
+    """The object a stored key holds: ``recently_played/2026112910.json`` for it and for its
+    compressed variant ``recently_played/2026112910.json.gz``."""
+    return key[: -len(GZIP_SUFFIX)] if is_compressed_key(key) else key
+
+
+def stored_key(key: str, compression: str) -> str:
+    """The key a writer with this ``raw_compression`` writes the logical object ``key`` at."""
+    if compression not in COMPRESSIONS:
+        raise ValueError(
+            f"unknown raw_compression {compression!r}: expected one of {', '.join(COMPRESSIONS)}"
+        )
+    base = logical_key(key)
+    return base + GZIP_SUFFIX if compression == "gzip" else base
+
+
+def variant_keys(key: str) -> tuple[str, str]:
+    """Both keys a logical object may be stored at: (compressed, uncompressed)."""
+    base = logical_key(key)
+    return base + GZIP_SUFFIX, base
 
 
 def is_raw_key(key: str) -> bool:

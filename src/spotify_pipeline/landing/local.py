@@ -11,10 +11,12 @@ fetches racing into the same hour both end up in it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import hashlib
 import io
+import json
 import logging
 import os
 import uuid
@@ -26,8 +28,8 @@ from typing import IO, Any
 from ..clock import Clock, SystemClock
 from ..errors import MalformedRawObject, StoreError
 from ..fsutil import fsync_dir
-from .envelope import dump, merge_envelopes, parse_object
-from .keys import QUARANTINE_PREFIX
+from .envelope import encode_stored, merge_envelopes, parse_object
+from .keys import QUARANTINE_PREFIX, stored_key, variant_keys
 from .store import (
     RawObjectInfo,
     already_there,
@@ -39,21 +41,31 @@ from .store import (
     set_aside_notice,
     sidecar_of,
     stream_digests,
+    with_other_variant,
 )
 
 log = logging.getLogger(__name__)
 
 _TEMP_PREFIX = ".tmp-"
 _LOCK_NAME = ".lock"
+# The etags (sha256) of the files listed before, with what says a file is unchanged (inode, mtime in
+# ns, size: every write replaces the file, so a new inode), kept at the root: a run that lists a year
+# of objects hashes only those that changed since, not every byte of the zone again. Hidden, so
+# never listed; a cache only (lost or damaged: everything is hashed once more).
+_ETAG_CACHE = ".etags.json"
 
 
 class LocalRawStore:
-    def __init__(self, root: Path, clock: Clock | None = None) -> None:
+    def __init__(self, root: Path, clock: Clock | None = None, compression: str = "gzip") -> None:
         self.root = root.expanduser().absolute()
         self.location = str(self.root)
+        stored_key("x/0000000000.json", compression)  # refuses an unknown compression
+        self.compression = compression
         self._clock: Clock = clock or SystemClock()
         # (inode, mtime_ns, size) -> sha256: every write replaces the file (new inode), so a hit is current.
         self._etags: dict[Path, tuple[tuple[int, int, int], str]] = {}
+        self._etags_loaded = False
+        self._etags_changed = False
 
     def __repr__(self) -> str:
         return f"LocalRawStore({self.location!r})"
@@ -102,6 +114,8 @@ class LocalRawStore:
                 key = f"{rel_dir}/{name}" if rel_dir else name
                 if key.startswith(prefix) and (accept is None or accept(key)):
                     found.append((key, Path(dirpath) / name))
+        self._load_etags()
+        infos: list[RawObjectInfo] = []
         for key, path in sorted(found):
             try:
                 st = path.stat()
@@ -112,7 +126,15 @@ class LocalRawStore:
                 raise StoreError(
                     f"could not read {path}: {exc.strerror}; check the folder's permissions"
                 ) from None
-            yield RawObjectInfo(key, st.st_size, etag)
+            infos.append(RawObjectInfo(key, st.st_size, etag))
+        if accept is None and (not prefix or prefix.endswith("/")):
+            # Every file under ``start`` was seen: the entries of files gone are dropped.
+            seen = {path for _key, path in found}
+            for gone in [p for p in self._etags if p not in seen and p.is_relative_to(start)]:
+                del self._etags[gone]
+                self._etags_changed = True
+        self._save_etags()
+        yield from infos
 
     def _etag(self, path: Path, st: os.stat_result) -> str:
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -121,7 +143,38 @@ class LocalRawStore:
             return cached[1]
         digest = _file_digest(path)[1]  # in chunks: a large file is never held in memory
         self._etags[path] = (stamp, digest)
+        self._etags_changed = True
         return digest
+
+    def _load_etags(self) -> None:
+        if self._etags_loaded:
+            return
+        self._etags_loaded = True
+        try:
+            held = json.loads((self.root / _ETAG_CACHE).read_bytes())
+            for rel, (ino, mtime_ns, size, digest) in held.items():
+                self._etags.setdefault(self.root / rel, ((int(ino), int(mtime_ns), int(size)), str(digest)))
+        except (OSError, ValueError, TypeError, AttributeError):
+            return  # none yet, or damaged: hashed again, and written anew
+
+    def _save_etags(self) -> None:
+        if not self._etags_changed:
+            return
+        self._etags_changed = False
+        entries = {}
+        for path, (stamp, digest) in self._etags.items():
+            try:
+                rel = path.relative_to(self.root).as_posix()
+            except ValueError:
+                continue
+            entries[rel] = [*stamp, digest]
+        tmp = self.root / f"{_TEMP_PREFIX}{_ETAG_CACHE}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        try:
+            tmp.write_bytes(json.dumps(entries, separators=(",", ":")).encode())
+            os.replace(tmp, self.root / _ETAG_CACHE)  # no fsync: a cache, lost at worst
+        except OSError:  # a read-only zone still lists; it hashes every run
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
     @staticmethod
     def _walk_error(exc: OSError) -> None:
@@ -131,29 +184,40 @@ class LocalRawStore:
     def merge(
         self, key: str, envelope: dict[str, Any], on_set_aside: Callable[[str], None] | None = None
     ) -> RawObjectInfo:
-        path = self._path(key)
-        self._ensure_dir(path.parent, key)
-        with self._locked(path, key):
-            old_bytes = self.get(key)
+        """Merge into the hour's object at the variant ``compression`` names (``key`` is either
+        variant). The other variant, when the hour has one (written before the setting changed), is
+        read and its fetches join the union, but it is never changed or removed: no writer can lose
+        what another one (with the other setting) adds there, and readers take both."""
+        target = stored_key(key, self.compression)
+        other = next(k for k in variant_keys(key) if k != target)
+        path = self._path(target)
+        self._ensure_dir(path.parent, target)
+        with self._locked(path, target):
+            old_bytes = self.get(target)
             old = None
             if old_bytes is not None:
                 try:
-                    old = parse_object(old_bytes, key)
+                    old = parse_object(old_bytes, target)
                 except MalformedRawObject as exc:
                     # Never overwrite what we cannot read (it may hold plays we do not understand),
                     # and never let it block the hour: move it aside, bytes intact, then land anew.
-                    qkey = self._set_aside(key, old_bytes, exc.reason)
-                    notice = set_aside_notice(key, qkey, exc.reason)
+                    qkey = self._set_aside(target, old_bytes, exc.reason)
+                    notice = set_aside_notice(target, qkey, exc.reason)
                     log.warning("%s", notice)
                     if on_set_aside is not None:
                         on_set_aside(notice)
                     old_bytes = None
-            merged = merge_envelopes(old, envelope)
+            other_bytes = self.get(other)
+            base = with_other_variant(old, other_bytes, other)
+            merged = merge_envelopes(base, envelope)
             if old is not None and merged == old and old_bytes is not None:
-                return RawObjectInfo(key, len(old_bytes), hashlib.sha256(old_bytes).hexdigest())
-            data = dump(merged)
-            self._write_atomic(path, data, key)
-            return RawObjectInfo(key, len(data), hashlib.sha256(data).hexdigest())
+                return RawObjectInfo(target, len(old_bytes), hashlib.sha256(old_bytes).hexdigest())
+            if old is None and other_bytes is not None and base is not None and merged == base:
+                # Nothing new, and all of it is in the other variant already: nothing written.
+                return RawObjectInfo(other, len(other_bytes), hashlib.sha256(other_bytes).hexdigest())
+            data = encode_stored(merged, self.compression)
+            self._write_atomic(path, data, target)
+            return RawObjectInfo(target, len(data), hashlib.sha256(data).hexdigest())
 
     def quarantine(self, key: str, reason: str) -> str:
         data = self.get(key)

@@ -26,8 +26,8 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from ..clock import Clock, SystemClock
 from ..errors import MalformedRawObject, StoreError
-from .envelope import dump, merge_envelopes, parse_object
-from .keys import QUARANTINE_PREFIX
+from .envelope import encode_stored, merge_envelopes, parse_object
+from .keys import QUARANTINE_PREFIX, is_compressed_key, stored_key, variant_keys
 from .store import (
     RawObjectInfo,
     already_there,
@@ -39,6 +39,7 @@ from .store import (
     set_aside_notice,
     sidecar_of,
     stream_digests,
+    with_other_variant,
 )
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,15 @@ log = logging.getLogger(__name__)
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict"}
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}  # not NoSuchBucket: that one must surface
 _CONTENT_TYPE = "application/json; charset=utf-8"
+# A compressed object is stored as what it is, a gzip file: no Content-Encoding, so no client ever
+# decompresses it on the way (the bytes read are the bytes whose MD5 is the ETag).
+_GZIP_TYPE = "application/gzip"
+
+
+def _content_type(key: str) -> str:
+    if is_compressed_key(key):
+        return _GZIP_TYPE
+    return _CONTENT_TYPE if key.endswith(".json") else "application/octet-stream"
 
 
 def make_client(
@@ -79,7 +89,10 @@ class S3RawStore:
         clock: Clock | None = None,
         max_merge_attempts: int = 10,
         sleep: Callable[[float], None] = time.sleep,
+        compression: str = "gzip",
     ) -> None:
+        stored_key("x/0000000000.json", compression)  # refuses an unknown compression
+        self.compression = compression
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.location = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
@@ -138,28 +151,36 @@ class S3RawStore:
     def merge(
         self, key: str, envelope: dict[str, Any], on_set_aside: Callable[[str], None] | None = None
     ) -> RawObjectInfo:
-        full = self._full(key)
+        target = stored_key(key, self.compression)
+        other = next(k for k in variant_keys(key) if k != target)
+        full = self._full(target)
         for attempt in range(self._max_merge_attempts):
-            found = self._read(key)
+            found = self._read(target)
             old = None
             notice = None
             if found is not None:
                 try:
-                    old = parse_object(found[0], key)
+                    old = parse_object(found[0], target)
                 except MalformedRawObject as exc:
                     # Never overwrite what we cannot read: copy it under _quarantine/ first. The
                     # If-Match put below is the conditional delete: it replaces exactly the bytes
                     # copied, or loses the race and re-reads (the copy then is a spare, not a loss).
-                    qkey = self._set_aside(key, found[0], found[1], exc.reason)
-                    notice = set_aside_notice(key, qkey, exc.reason)
-            merged = merge_envelopes(old, envelope)
+                    qkey = self._set_aside(target, found[0], found[1], exc.reason)
+                    notice = set_aside_notice(target, qkey, exc.reason)
+            # The other variant (written before raw_compression changed) is read, never written: its
+            # fetches join the union, and the conditional put on the target is all the safety needed.
+            held = self._read(other)
+            base = with_other_variant(old, held[0] if held else None, other)
+            merged = merge_envelopes(base, envelope)
             if found is not None and old is not None and merged == old:
-                return RawObjectInfo(key, len(found[0]), found[1])
-            data = dump(merged)
+                return RawObjectInfo(target, len(found[0]), found[1])
+            if found is None and held is not None and base is not None and merged == base:
+                return RawObjectInfo(other, len(held[0]), held[1])  # nothing new: nothing written
+            data = encode_stored(merged, self.compression)
             condition = {"IfMatch": found[1]} if found is not None else {"IfNoneMatch": "*"}
             try:
                 response = self._client.put_object(
-                    Bucket=self.bucket, Key=full, Body=data, ContentType=_CONTENT_TYPE, **condition
+                    Bucket=self.bucket, Key=full, Body=data, ContentType=_content_type(target), **condition
                 )
             except ClientError as exc:
                 lost_race = _code(exc) in _CONFLICT_CODES or _status(exc) in (409, 412)
@@ -178,7 +199,7 @@ class S3RawStore:
                 log.warning("%s", notice)
                 if on_set_aside is not None:
                     on_set_aside(notice)
-            return RawObjectInfo(key, len(data), etag.strip('"'))
+            return RawObjectInfo(target, len(data), etag.strip('"'))
         raise StoreError(
             f"gave up writing s3://{self.bucket}/{full} after {self._max_merge_attempts} attempts: other "
             "writers kept changing it. Nothing the object held was lost; run again"
@@ -208,7 +229,9 @@ class S3RawStore:
         for target, payload in ((qkey, data), (note_key, note)):
             full = self._full(target)
             try:
-                self._client.put_object(Bucket=self.bucket, Key=full, Body=payload, ContentType=_CONTENT_TYPE)
+                self._client.put_object(
+                    Bucket=self.bucket, Key=full, Body=payload, ContentType=_content_type(target)
+                )
             except (ClientError, BotoCoreError) as exc:
                 raise self._error("write", full, exc) from None
 
@@ -225,7 +248,7 @@ class S3RawStore:
     def put_bytes(self, key: str, data: bytes) -> RawObjectInfo:
         full = self._full(key)
         md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        content_type = _CONTENT_TYPE if key.endswith(".json") else "application/octet-stream"
+        content_type = _content_type(key)
         for attempt in range(self._max_merge_attempts):
             held = self._head(full)
             if held is not None:
@@ -260,7 +283,7 @@ class S3RawStore:
         5 GB, far above ``exports.limits.MAX_FILE_BYTES``)."""
         full = self._full(key)
         size, _sha, md5 = stream_digests(src)
-        content_type = _CONTENT_TYPE if key.endswith(".json") else "application/octet-stream"
+        content_type = _content_type(key)
         for attempt in range(self._max_merge_attempts):
             held = self._head(full)
             if held is not None:

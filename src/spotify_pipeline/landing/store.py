@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from ..errors import ConfigError, StoreError
+from ..errors import ConfigError, MalformedRawObject, StoreError
 from .keys import QUARANTINE_PREFIX
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ..clock import Clock
@@ -24,6 +27,7 @@ class RawObjectInfo(NamedTuple):
 
 class RawStore(Protocol):
     location: str  # for messages: "/abs/data/raw" or "s3://bucket/prefix", never credentials
+    compression: str  # "gzip" or "none": the variant ``merge`` writes (keys/``stored_key``)
 
     def get(self, key: str) -> bytes | None:
         """The object's bytes, or None when there is no such object."""
@@ -44,6 +48,11 @@ class RawStore(Protocol):
         self, key: str, envelope: dict[str, Any], on_set_aside: Callable[[str], None] | None = None
     ) -> RawObjectInfo:
         """Atomically make the object ``merge_envelopes(old, envelope)``; never drops a fetch it held.
+
+        ``key`` names the logical object (either variant); the object written is the variant the
+        store's ``compression`` names, holding the other variant's fetches too (which stays as it
+        is). Returns that object's info, its stored key included (the other variant's, when nothing
+        was new and the other variant already held it all).
 
         An object that cannot be read is moved under ``_quarantine/`` (its bytes kept, a reason
         beside them) and the new fetch lands in a new object: one damaged file must not stop every
@@ -87,10 +96,11 @@ def open_store(settings: Settings, clock: Clock | None = None) -> RawStore:
             endpoint_url=settings.s3_endpoint_url,
             region=settings.s3_region,
             clock=clock,
+            compression=settings.raw_compression,
         )
     from .local import LocalRawStore
 
-    return LocalRawStore(Path(settings.raw_zone), clock=clock)
+    return LocalRawStore(Path(settings.raw_zone), clock=clock, compression=settings.raw_compression)
 
 
 def stream_digests(src: IO[bytes], chunk: int = 1 << 20) -> tuple[int, str, str]:
@@ -103,6 +113,40 @@ def stream_digests(src: IO[bytes], chunk: int = 1 << 20) -> tuple[int, str, str]
         size += len(data)
     src.seek(0)
     return size, sha.hexdigest(), md5.hexdigest()
+
+
+def with_other_variant(
+    old: dict[str, Any] | None, other_bytes: bytes | None, other_key: str
+) -> dict[str, Any] | None:
+    """``old`` (the envelope at the key a merge writes) with the fetches of the hour's other variant
+    (``.json`` beside ``.json.gz``) added. An unreadable other variant is left as it is, not merged
+    (``process`` quarantines it); it is never changed or removed by a merge."""
+    if other_bytes is None:
+        return old
+    from .envelope import merge_envelopes, parse_object
+
+    try:
+        held = parse_object(other_bytes, other_key)
+        return merge_envelopes(old, held) if old is not None else held
+    except (MalformedRawObject, ValueError) as exc:
+        log.warning("%s could not be read (%s): left as it is, not merged", other_key, exc)
+        return old
+
+
+def read_logical(store: RawStore, key: str) -> dict[str, Any] | None:
+    """The object ``key`` names (either variant's key) as one envelope: the union of the fetches of
+    its stored variants (``X.json.gz`` and ``X.json``); None when neither exists. Raises
+    MalformedRawObject for a variant that cannot be read."""
+    from .envelope import merge_envelopes, parse_object
+    from .keys import variant_keys
+
+    found: dict[str, Any] | None = None
+    for variant in variant_keys(key):
+        data = store.get(variant)
+        if data is not None:
+            held = parse_object(data, variant)
+            found = held if found is None else merge_envelopes(found, held)
+    return found
 
 
 def check_key(key: str) -> str:
@@ -140,6 +184,9 @@ def set_aside_key(key: str, etag: str, taken: bool) -> str:
     other bytes (an earlier damaged version), ``_quarantine/<key>.<etag>``, so nothing is overwritten."""
     if not taken:
         return quarantine_key(key)
+    for ext in (".json.gz", ".json"):  # X.<etag>.json.gz: the name still says what the bytes are
+        if key.endswith(ext):
+            return quarantine_key(f"{key[: -len(ext)]}.{etag[:16]}{ext}")
     stem, dot, ext = key.rpartition(".")
     return quarantine_key(f"{stem}.{etag[:16]}.{ext}" if dot else f"{key}.{etag[:16]}")
 

@@ -19,7 +19,8 @@ Every writer of a memoized table in the run must be given the memo, or the "last
 stale; another process writing the same rows meanwhile is not undone by a skipped re-write (a
 full object it stored stays, which is the direction the catalog promises). One memo per run,
 never shared or kept: rows written inside a transaction count only once ``transaction()`` exits
-without an exception, so a rolled-back object's rows are written again by the next one.
+without an exception (or ``commit()`` is called), so a rolled-back object's rows are written again by
+the next one; rows written inside a ``savepoint()`` that raised are forgotten with it.
 """
 
 from __future__ import annotations
@@ -37,23 +38,56 @@ _MISSING = object()
 class WriteMemo:
     def __init__(self) -> None:
         self._done: dict[str, dict[Hashable, object]] = {}
-        self._pending: dict[str, dict[Hashable, object]] | None = None  # None: no transaction open
+        # Open levels, outermost first: the transaction's, then one per savepoint inside it. Empty:
+        # no transaction open.
+        self._levels: list[dict[str, dict[Hashable, object]]] = []
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Wrap one database transaction (outside ``engine.begin()``, so its commit happens first):
         what the writers recorded inside is kept only if the block, commit included, succeeded."""
-        if self._pending is not None:
-            raise RuntimeError("WriteMemo.transaction() does not nest")
-        self._pending = {}
+        self.begin()
         try:
             yield
         except BaseException:
-            self._pending = None
+            self.rollback()
             raise
-        pending, self._pending = self._pending, None
+        self.commit()
+
+    def begin(self) -> None:
+        """A transaction opened (``commit`` or ``rollback`` must follow)."""
+        if self._levels:
+            raise RuntimeError("WriteMemo transactions do not nest: use savepoint()")
+        self._levels.append({})
+
+    def commit(self) -> None:
+        """The transaction committed: what it wrote is known from now on."""
+        pending = self._levels.pop()
+        if self._levels:
+            raise RuntimeError("WriteMemo.commit() inside an open savepoint")
         for fact, rows in pending.items():
             self._done.setdefault(fact, {}).update(rows)
+
+    def rollback(self) -> None:
+        """The transaction rolled back: nothing it wrote (savepoints included) is known."""
+        self._levels.clear()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Wrap one savepoint inside the open transaction: what was recorded inside is dropped when
+        the block raises (the savepoint was rolled back), else kept with the transaction's."""
+        if not self._levels:
+            raise RuntimeError("WriteMemo.savepoint() outside a transaction")
+        self._levels.append({})
+        try:
+            yield
+        except BaseException:
+            self._levels.pop()
+            raise
+        inner = self._levels.pop()
+        outer = self._levels[-1]
+        for fact, rows in inner.items():
+            outer.setdefault(fact, {}).update(rows)
 
     def new_keys(self, fact: str, items: Iterable[T], key: Callable[[T], Hashable]) -> list[T]:
         """The insert-only ``items`` whose key this run has not written to ``fact`` yet."""
@@ -72,16 +106,21 @@ class WriteMemo:
         key: Callable[[T], Hashable],
         value: Callable[[T], Hashable] | None,
     ) -> list[T]:
-        if self._pending is None:  # outside a transaction nothing can be known to be committed
+        if not self._levels:  # outside a transaction nothing can be known to be committed
             return list(items)
-        done = self._done.get(fact, {})
-        pending = self._pending.setdefault(fact, {})
+        # Innermost first: what this savepoint wrote, then the levels around it, then what committed.
+        known = [level.get(fact, {}) for level in reversed(self._levels[:-1])]
+        known.append(self._done.get(fact, {}))
+        pending = self._levels[-1].setdefault(fact, {})
         out: list[T] = []
         for item in items:
             k = key(item)
             previous = pending.get(k, _MISSING)
             if previous is _MISSING:
-                previous = done.get(k, _MISSING)
+                for level in known:
+                    previous = level.get(k, _MISSING)
+                    if previous is not _MISSING:
+                        break
             if value is None:
                 if previous is not _MISSING:
                     continue
