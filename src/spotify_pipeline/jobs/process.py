@@ -59,7 +59,7 @@ def process(
     rt = Runtime.resolve(settings, runtime, clock=clock)
     report = JobReport("process")
     progress = progress or no_progress
-    from ..warehouse import writes
+    from ..warehouse.manifest import manifest_entries
     from .bookkeeping import catch_up
 
     catch_up(rt, report)  # fetches landed while the warehouse was down: gap checks before their plays load
@@ -69,7 +69,7 @@ def process(
         # The manifest in one query, not one per object: an object another run loads meanwhile is at
         # worst loaded twice, which adds nothing (a play's identity is its key).
         with rt.engine.connect() as conn:
-            manifest = {key: entry["etag"] for key, entry in writes.manifest_entries(conn).items()}
+            manifest = {key: entry["etag"] for key, entry in manifest_entries(conn).items()}
         # Keys are filtered before the store looks at a file's content: a stray file is never read.
         todo = [
             info
@@ -181,14 +181,24 @@ def _write(
     memo: WriteMemo,
     report: JobReport,
 ) -> None:
-    from ..warehouse import writes
+    from ..warehouse import manifest, writes
 
     counts = JobReport("object")  # this object's counts join the report only once it committed
     # memo.transaction() outside begin(): the memo keeps rows only after the commit.
     with memo.transaction(), rt.engine.begin() as conn:
-        writes.ensure_user(conn, user, memo=memo)
-        inserted = _save(conn, kind, rows, user, rt.clock.now(), counts, memo)
-        writes.mark_loaded(conn, info.key, kind, user, info.etag, info.size, inserted)
+        now = rt.clock.now()
+        writes.ensure_user(conn, user, now, memo=memo)
+        inserted = _save(conn, kind, rows, user, now, counts, memo)
+        manifest.mark_loaded(
+            conn,
+            info.key,
+            kind=kind,
+            user_id=user,
+            etag=info.etag,
+            size=info.size,
+            rows=inserted,
+            loaded_at=now,
+        )
     for name, n in counts.counts.items():
         report.add(name, n)
     report.problems.extend(counts.problems)
@@ -205,13 +215,16 @@ def _quarantine(
     *,
     copy: bool = True,
 ) -> None:
-    from ..warehouse import writes
+    from ..warehouse import manifest
 
     reason = _readable(reason)
     where = f"copy at {rt.store.quarantine(info.key, reason)}" if copy else "left in place"
     try:
         with rt.engine.begin() as conn:
-            writes.mark_quarantined(conn, info.key, kind, user, info.etag, reason, size=info.size)
+            manifest.mark_quarantined(
+                conn, info.key, kind=kind, user_id=user, etag=info.etag, reason=reason, size=info.size,
+                loaded_at=rt.clock.now(),
+            )  # fmt: skip
     except DBAPIError as exc:
         raise _warehouse_down(info.key, exc, report) from None
     report.add("objects_quarantined")
@@ -272,14 +285,16 @@ def _save(
 
     report.problems.extend(rows.problems)
     if kind == "recently_played":
-        inserted = sum(writes.save_recently_played(conn, page, memo=memo) for page in rows.pages)
+        inserted = sum(
+            writes.save_recently_played(conn, page, loaded_at=now, memo=memo) for page in rows.pages
+        )
         report.add("plays_inserted", inserted)
         return inserted
     if kind == "following_artists":
         folded = 0
         for snapshot in rows.snapshots:
             # The page holds full artist objects.
-            writes.save_artists_full(conn, snapshot.artists, snapshot.seen_at, memo=memo)
+            writes.save_artists_full(conn, snapshot.artists, fetched_at=snapshot.seen_at, memo=memo)
             ids = {a.id for a in snapshot.artists}
             new, gone = writes.fold_followed_snapshot(conn, user, ids, snapshot.seen_at, memo=memo)
             report.add("follows_opened", new)
@@ -289,7 +304,7 @@ def _save(
     if kind == "artist_albums":
         from ..warehouse.releases import save_release_checks
 
-        saved = save_release_checks(conn, user, rows.release_checks, memo)
+        saved = save_release_checks(conn, user, rows.release_checks, memo, at=now)
         report.add("releases_seen", saved)
         return saved
     saved = sum(_save_lookup(conn, lookup, memo) for lookup in rows.lookups)
@@ -303,14 +318,14 @@ def _save_lookup(conn: Any, lookup: Lookup, memo: WriteMemo | None) -> int:
 
     rows, at = lookup.rows, lookup.at
     if rows is None:
-        writes.record_miss(conn, lookup.miss_kind, lookup.ident, "404", at)
+        writes.record_miss(conn, lookup.miss_kind, lookup.ident, status="404", attempted_at=at)
         return 0
     if isinstance(rows, ArtistRow):
-        writes.save_artists_full(conn, [rows], at, memo=memo)
+        writes.save_artists_full(conn, [rows], fetched_at=at, memo=memo)
     elif isinstance(rows, AlbumRow):
-        writes.save_albums_full(conn, [rows], at, memo=memo)
+        writes.save_albums_full(conn, [rows], fetched_at=at, memo=memo)
     elif isinstance(rows, AudioFeaturesRow):
-        writes.save_audio_features(conn, [rows], at)
+        writes.save_audio_features(conn, [rows], fetched_at=at)
     else:
-        writes.save_tracks_full(conn, rows, memo=memo)
+        writes.save_tracks_full(conn, rows, seen_at=at, memo=memo)
     return 1
