@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
@@ -254,7 +254,7 @@ def _plan(sniffed: Iterable[Sniffed]) -> list[Sniffed]:
     return sorted(known, key=lambda one: (_ORDER[one.format], _natural(one.file.name)))  # type: ignore[index]
 
 
-def _natural(name: str) -> tuple[Any, ...]:
+def _natural(name: str) -> tuple[int | str, ...]:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
 
 
