@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from . import schema as s
+from .bulk import insert_ignore_bulk
 from .upsert import insert_ignore
 
 #: The columns an extended record adds to a play (to an API play it matched, or to its own row).
@@ -118,10 +119,11 @@ def upgrade_export_rows(conn: Connection, user_id: str, upgrades: Sequence[Mappi
 
 
 def insert_export_plays(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Insert the import's new rows (every column of ``plays``); return how many were new."""
+    """Insert the import's new rows (every column of ``plays``); return how many were new. On
+    MySQL/MariaDB in wide batches that bind what the rows share once (``bulk.py``)."""
     if not rows:
         return 0
-    return insert_ignore(conn, s.plays, rows)
+    return insert_ignore_bulk(conn, s.plays, rows)
 
 
 def enrich_api_plays(conn: Connection, user_id: str, enrich: Sequence[Mapping[str, Any]]) -> None:
