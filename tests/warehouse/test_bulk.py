@@ -78,6 +78,15 @@ def test_a_row_that_does_not_fit_or_a_naive_time_is_refused(engine: Engine) -> N
         writes.ensure_user(conn, "alice", T0)
     with pytest.raises(RowRejected, match="plays.country holds at most 8"), engine.begin() as conn:
         bulk.insert_ignore_bulk(conn, s.plays, [_row(1), _row(2, country="x" * 9)])
+    with pytest.raises(RowRejected, match="plays: row 1 has columns"), engine.begin() as conn:
+        bulk.insert_ignore_bulk(
+            conn, s.plays, [_row(1), {k: v for k, v in _row(2).items() if k != "platform"}]
+        )
+    with (
+        pytest.raises(RowRejected, match="plays.user_id is required but row 0 has none"),
+        engine.begin() as conn,
+    ):
+        bulk.insert_ignore_bulk(conn, s.plays, [_row(1, user_id=None), _row(2, user_id=None)])
     with pytest.raises(StatementError, match="not a timezone-aware datetime"), engine.begin() as conn:
         bulk.insert_ignore_bulk(conn, s.plays, [_row(1), _row(2, started_at=datetime(2024, 1, 1))])
     assert _stored(engine) == []

@@ -43,11 +43,12 @@ def insert_ignore_bulk(conn: Connection, table: Table, rows: Sequence[Mapping[st
     for wide rows on MySQL/MariaDB; on other engines it is ``insert_ignore`` itself."""
     if conn.dialect.name not in MYSQL or not rows:
         return insert_ignore(conn, table, rows)
-    inserted = 0
-    for chunk in _chunks(table, rows):
-        check_rows(table, chunk)
-        inserted += _insert_chunk(conn, table, chunk)
-    return inserted
+    try:
+        chunks = list(_chunks(table, rows))
+    except KeyError:
+        check_rows(table, rows)  # a row without a column the first has: named there
+        raise
+    return sum(_insert_chunk(conn, table, chunk) for chunk in chunks)
 
 
 def _chunks(table: Table, rows: Sequence[Mapping[str, Any]]) -> Iterator[Sequence[Mapping[str, Any]]]:
@@ -73,16 +74,25 @@ def _is_text(table: Table, name: str) -> bool:
 
 
 def _insert_chunk(conn: Connection, table: Table, chunk: Sequence[Mapping[str, Any]]) -> int:
+    # Each column read once: shared (every row holds the same object) or not, checked as such.
+    columns: dict[str, list[Any]] = {}
+    try:
+        for name in chunk[0]:
+            column = [row[name] for row in chunk]
+            first = column[0]
+            columns[name] = [first] if all(v is first for v in column) else column
+    except KeyError:
+        check_rows(table, chunk)  # a row without a column the first has: named there
+        raise
+    check_rows(table, chunk, columns)
     convert = _converters(conn.dialect, table)
-    names = list(chunk[0])
     shared: list[tuple[str, Any]] = []  # (column, its one value), bound once
     varying: list[tuple[str, list[Any]]] = []  # (column, its values), bound per row
-    for name in names:
-        column = [row[name] for row in chunk]
-        first = column[0]
-        if all(v is first for v in column):
+    for name, column in columns.items():
+        if len(column) < len(chunk):
+            first = column[0]
             if first is not None or not _defaults_to_null(table, name):
-                shared.append((name, _converted(convert[name], [first], table, name, chunk)[0]))
+                shared.append((name, _converted(convert[name], column, table, name, chunk)[0]))
         else:
             varying.append((name, _converted(convert[name], column, table, name, chunk)))
     if shared:
