@@ -105,10 +105,10 @@ def test_a_zip_bomb_is_named_and_exits_3(env: Path) -> None:
 def test_ctrl_c_says_one_line_and_exits_130(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     export = _export(env / "export", ("endsong_0.json", b"[" + _record(1) + b"]"))
 
-    def interrupted(self: job._Run, engine: Any, batch: list, fmt: Any) -> None:
+    def interrupted(self: job.BatchImporter, engine: Any, batch: list, fmt: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(job._Run, "flush", interrupted)
+    monkeypatch.setattr(job.BatchImporter, "flush", interrupted)
     result = runner.invoke(app, ["import-history", str(export)])
     assert result.exit_code == 130, result.output
     _assert_no_traceback(result.output)
@@ -120,10 +120,10 @@ def test_ctrl_c_says_one_line_and_exits_130(env: Path, monkeypatch: pytest.Monke
 def test_a_failure_exits_1_with_one_line(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     export = _export(env / "export", ("endsong_0.json", b"[" + _record(1) + b"]"))
 
-    def broken(self: job._Run, engine: Any, batch: list, fmt: Any) -> None:
+    def broken(self: job.BatchImporter, engine: Any, batch: list, fmt: Any) -> None:
         raise RuntimeError("the disk caught fire\nsecond line")
 
-    monkeypatch.setattr(job._Run, "flush", broken)
+    monkeypatch.setattr(job.BatchImporter, "flush", broken)
     result = runner.invoke(app, ["import-history", str(export)])
     assert result.exit_code == 1
     _assert_no_traceback(result.output)

@@ -19,7 +19,7 @@ from tests.cli.conftest import Cli, assert_one_line_failure
 
 from spotify_pipeline.cli.common import CHATTY_LOGGERS, setup_logging
 from spotify_pipeline.settings import Settings
-from spotify_pipeline.warehouse import writes
+from spotify_pipeline.warehouse import gaps, runs
 from spotify_pipeline.warehouse.engine import make_engine
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -89,11 +89,11 @@ def _history(cli: Cli, fetch_age: timedelta) -> None:
     engine = make_engine(f"sqlite:///{cli.root / 'w.db'}")
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        run = writes.start_fetch_run(conn, "me", "recently_played", now - fetch_age)
-        writes.finish_fetch_run(conn, run, now - fetch_age, "ok", api_calls=1, items=50)
+        run = runs.start_fetch_run(conn, "me", "recently_played", started_at=now - fetch_age)
+        runs.finish_fetch_run(conn, run, finished_at=now - fetch_age, status="ok", api_calls=1, items=50)
         gap = (now - timedelta(days=2), now - timedelta(days=2) + timedelta(hours=4, minutes=20))
         for _ in range(2):  # a re-run records the same gap again: it is one gap
-            writes.record_gap(conn, "me", gap[0], gap[1], now - timedelta(days=1))
+            gaps.record_gap(conn, "me", gap_from=gap[0], gap_to=gap[1], detected_at=now - timedelta(days=1))
     engine.dispose()
 
 

@@ -84,20 +84,20 @@ def test_an_interrupted_import_says_so_and_the_next_one_completes_it(
     told = _landed(world)
     _export(world, tmp_path / "export")
     monkeypatch.setattr(job, "BATCH", 5)
-    real_flush = job._Run.flush
+    real_flush = job.BatchImporter.flush
     calls = {"n": 0}
 
-    def interrupted(self: job._Run, engine: object, batch: list, fmt: object) -> None:
+    def interrupted(self: job.BatchImporter, engine: object, batch: list, fmt: object) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
         real_flush(self, engine, batch, fmt)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(job._Run, "flush", interrupted)
+    monkeypatch.setattr(job.BatchImporter, "flush", interrupted)
     with pytest.raises(ImportInterrupted) as err:
         import_history(world.settings, tmp_path / "export", clock=world.clock)
     told.append(str(err.value))
-    monkeypatch.setattr(job._Run, "flush", real_flush)
+    monkeypatch.setattr(job.BatchImporter, "flush", real_flush)
     report = import_history(world.settings, tmp_path / "export", clock=world.clock)
     assert report.status == "ok"
     told += _landed(world, 1)

@@ -33,7 +33,7 @@ def test_coverage_counts_and_rate(url: str, tmp_path: Path) -> None:
     engine = make_engine(url)
     upgrade(engine)
     with engine.begin() as conn:
-        writes.ensure_user(conn, "alice")
+        writes.ensure_user(conn, "alice", datetime(2024, 3, 1, tzinfo=UTC))
         conn.execute(s.plays.insert(), [
             # matched by the export's "Drunk in Love" (ts 08:15:12)
             {"user_id": "alice", "played_at": datetime(2024, 3, 1, 8, 15, 12, 700_000, tzinfo=UTC),
@@ -79,7 +79,7 @@ def test_matched_is_what_an_import_matched_not_any_ms_played(url: str, tmp_path:
     upgrade(engine)
     at = datetime(2024, 3, 1, 8, 20, 40, 100_000, tzinfo=UTC)
     with engine.begin() as conn:
-        writes.ensure_user(conn, "alice")
+        writes.ensure_user(conn, "alice", at)
         conn.execute(s.plays.insert(), [
             {"user_id": "alice", "played_at": at, "track_id": "2uqoaH8yHnL6Vc6FDm2bYn", "track_name": "Go Outside",
              "artist_name": "Cults", "source": "api", "loaded_at": at},

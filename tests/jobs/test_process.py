@@ -166,7 +166,7 @@ def test_a_value_the_warehouse_refuses_quarantines_only_its_object_in_a_batch(
     its own savepoint, nothing of the others, and no row of it stays."""
     from sqlalchemy.exc import IntegrityError
 
-    from spotify_pipeline.warehouse import writes
+    from spotify_pipeline.warehouse import manifest as writes
 
     world = _landed(tmp_path, hours=3)
     keys = sorted(i.key for i in world.runtime.store.list("recently_played/"))

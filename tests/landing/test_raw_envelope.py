@@ -5,15 +5,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from tests.conftest import load_fixture
 
 from spotify_pipeline.errors import MalformedRawObject
 from spotify_pipeline.landing.envelope import (
     FORMAT,
     dump,
-    fetch_identity,
     make_fetch,
     merge_envelopes,
     new_envelope,
@@ -117,46 +114,6 @@ def test_fields_added_by_a_newer_writer_are_kept() -> None:
     f = {**fetch(1, ["a"]), "x_headers": {"retry-after": "3"}}
     merged = merge_envelopes(None, new_envelope("recently_played", None, [f]))
     assert merged["fetches"][0]["x_headers"] == {"retry-after": "3"}
-
-
-# --- property tests: the union laws ----------------------------------------------------------
-
-fetches = st.builds(
-    fetch,
-    second=st.integers(0, 59),
-    items=st.lists(st.sampled_from(["p1", "p2", "p3", "p4"]), max_size=3),
-    ms=st.integers(0, 999),
-)
-envelopes = st.lists(fetches, max_size=6).map(lambda fs: new_envelope("recently_played", "alice", fs))
-
-
-def ids(env: dict[str, Any]) -> set[str]:
-    return {fetch_identity(f) for f in env["fetches"]}
-
-
-@given(envelopes, envelopes)
-def test_merge_holds_both_sides(a: dict[str, Any], b: dict[str, Any]) -> None:
-    merged = merge_envelopes(a, b)
-    assert ids(merged) == ids(a) | ids(b)
-    assert len(merged["fetches"]) == len(ids(merged))  # no fetch twice
-
-
-@given(envelopes, envelopes)
-def test_merge_is_commutative(a: dict[str, Any], b: dict[str, Any]) -> None:
-    # Same set of fetches, and even the same bytes: racing writers converge on one object.
-    assert dump(merge_envelopes(a, b)) == dump(merge_envelopes(b, a))
-
-
-@given(envelopes, envelopes)
-def test_merge_is_idempotent(a: dict[str, Any], b: dict[str, Any]) -> None:
-    once = merge_envelopes(a, b)
-    assert merge_envelopes(once, b) == once
-    assert merge_envelopes(once, once) == once
-
-
-@given(envelopes, envelopes, envelopes)
-def test_merge_is_associative(a: dict[str, Any], b: dict[str, Any], c: dict[str, Any]) -> None:
-    assert merge_envelopes(merge_envelopes(a, b), c) == merge_envelopes(a, merge_envelopes(b, c))
 
 
 # --- bare pages written by the original DAGs --------------------------------------------------

@@ -1,6 +1,6 @@
 """Property tests on every parser the pipeline feeds outside data to.
 
-Recently-played pages are covered in tests/transform/test_properties.py (valid pages round-trip to
+Recently-played pages are covered in tests/property/test_transform_properties.py (valid pages round-trip to
 their rows, junk raises only MalformedRawObject/MalformedRecord); here: followed-artists pages, the
 raw envelope around any page, and the four export formats (account music, legacy account,
 extended, endsong). Valid inputs round-trip to the same rows; invalid ones raise the project's own

@@ -60,6 +60,14 @@ def postgres_warehouse(postgres_server_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture(params=ENGINES)
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database (no migration run): for the migration tests."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fresh.db'}"
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
         eng = make_engine(f"sqlite:///{tmp_path}/warehouse.db")

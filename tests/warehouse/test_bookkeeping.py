@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from spotify_pipeline.warehouse import reads, writes
+from spotify_pipeline.warehouse import gaps, manifest, reads, runs, writes
 from spotify_pipeline.warehouse import schema as s
 
 from .helpers import T0
@@ -18,13 +18,28 @@ def test_manifest_records_loaded_and_quarantined_objects(engine: Engine) -> None
     key = "recently_played/2026112910.json"
     long_key = "users/" + "ü" * 600 + "/recently_played/2026112910.json"  # longer than any index allows
     with engine.begin() as conn:
-        assert writes.manifest_entry(conn, key) is None
-        writes.mark_loaded(conn, key, "recently_played", "alice", '"etag1"', 5120, 48, T0)
-        writes.mark_quarantined(
-            conn, long_key, "recently_played", "alice", None, "no 'items' list", loaded_at=T0
+        assert manifest.manifest_entry(conn, key) is None
+        manifest.mark_loaded(
+            conn,
+            key,
+            kind="recently_played",
+            user_id="alice",
+            etag='"etag1"',
+            size=5120,
+            rows=48,
+            loaded_at=T0,
+        )
+        manifest.mark_quarantined(
+            conn,
+            long_key,
+            kind="recently_played",
+            user_id="alice",
+            etag=None,
+            reason="no 'items' list",
+            loaded_at=T0,
         )
     with engine.connect() as conn:
-        entry = writes.manifest_entry(conn, key)
+        entry = manifest.manifest_entry(conn, key)
         assert entry is not None
         assert {
             k: entry[k]
@@ -39,69 +54,109 @@ def test_manifest_records_loaded_and_quarantined_objects(engine: Engine) -> None
             "rows_inserted": 48,
             "loaded_at": T0,
         }
-        bad = writes.manifest_entry(conn, long_key)
+        bad = manifest.manifest_entry(conn, long_key)
         assert bad is not None and (bad["key"], bad["status"], bad["reason"]) == (
             long_key,
             "quarantined",
             "no 'items' list",
         )
-        assert set(writes.manifest_entries(conn, "recently_played")) == {key, long_key}
-        assert writes.manifest_entries(conn, "following_artists") == {}
+        assert set(manifest.manifest_entries(conn, "recently_played")) == {key, long_key}
+        assert manifest.manifest_entries(conn, "following_artists") == {}
         c = reads.counts(conn)
         assert (c["landed_files"], c["quarantined_files"]) == (1, 1)
     # the hour's object grew (a second fetch merged into it) and the fixed file loads: one row each
     with engine.begin() as conn:
-        writes.mark_loaded(conn, key, "recently_played", "alice", '"etag2"', 6000, 3, T0 + H)
-        writes.mark_loaded(conn, long_key, "recently_played", "alice", '"e"', 10, 1, T0 + H)
+        manifest.mark_loaded(
+            conn,
+            key,
+            kind="recently_played",
+            user_id="alice",
+            etag='"etag2"',
+            size=6000,
+            rows=3,
+            loaded_at=T0 + H,
+        )
+        manifest.mark_loaded(
+            conn,
+            long_key,
+            kind="recently_played",
+            user_id="alice",
+            etag='"e"',
+            size=10,
+            rows=1,
+            loaded_at=T0 + H,
+        )
     with engine.connect() as conn:
-        assert len(writes.manifest_entries(conn)) == 2
-        entry = writes.manifest_entry(conn, key)
+        assert len(manifest.manifest_entries(conn)) == 2
+        entry = manifest.manifest_entry(conn, key)
         assert entry is not None and (entry["etag"], entry["rows_inserted"], entry["loaded_at"]) == (
             '"etag2"',
             3,
             T0 + H,
         )
-        fixed = writes.manifest_entry(conn, long_key)
+        fixed = manifest.manifest_entry(conn, long_key)
         assert fixed is not None and (fixed["status"], fixed["reason"]) == ("loaded", None)
 
 
 def test_gaps_are_recorded_once_and_closed_when_covered(engine: Engine) -> None:
     with engine.begin() as conn:
-        assert writes.record_gap(conn, "alice", T0, T0 + 2 * H, T0 + 3 * H, "recently_played/2026112913.json")
-        assert not writes.record_gap(conn, "alice", T0, T0 + 2 * H, T0 + 5 * H, "again.json")  # a re-run
-        assert writes.record_gap(conn, "alice", T0 + 10 * H, T0 + 12 * H, T0 + 13 * H)
-        assert writes.record_gap(conn, "bob", T0, T0 + 2 * H, T0 + 3 * H)
+        assert gaps.record_gap(
+            conn,
+            "alice",
+            gap_from=T0,
+            gap_to=T0 + 2 * H,
+            detected_at=T0 + 3 * H,
+            raw_key="recently_played/2026112913.json",
+        )
+        assert not gaps.record_gap(
+            conn, "alice", gap_from=T0, gap_to=T0 + 2 * H, detected_at=T0 + 5 * H, raw_key="again.json"
+        )  # a re-run
+        assert gaps.record_gap(
+            conn, "alice", gap_from=T0 + 10 * H, gap_to=T0 + 12 * H, detected_at=T0 + 13 * H
+        )
+        assert gaps.record_gap(conn, "bob", gap_from=T0, gap_to=T0 + 2 * H, detected_at=T0 + 3 * H)
     with engine.connect() as conn:
-        gaps = writes.open_gaps(conn, "alice")
-        assert [(g["gap_from"], g["gap_to"], g["raw_key"]) for g in gaps] == [
+        still_open = reads.open_gaps(conn, "alice")
+        assert [(g["gap_from"], g["gap_to"], g["raw_key"]) for g in still_open] == [
             (T0, T0 + 2 * H, "recently_played/2026112913.json"),
             (T0 + 10 * H, T0 + 12 * H, None),
         ]
-        assert len(writes.open_gaps(conn)) == 3
+        assert len(reads.open_gaps(conn)) == 3
         assert [g["gap_from"] for g in reads.gaps(conn, "alice")] == [T0, T0 + 10 * H]
     with engine.begin() as conn:
         # an export covering the first gap and half of the second closes only the first
-        assert writes.close_gaps_covered(conn, "alice", T0 - H, T0 + 11 * H, "import 1", T0 + 20 * H) == 1
+        assert (
+            gaps.close_gaps_covered(
+                conn, "alice", start=T0 - H, end=T0 + 11 * H, closed_by="import 1", closed_at=T0 + 20 * H
+            )
+            == 1
+        )
     with engine.connect() as conn:
-        assert [g["gap_from"] for g in writes.open_gaps(conn, "alice")] == [T0 + 10 * H]
+        assert [g["gap_from"] for g in reads.open_gaps(conn, "alice")] == [T0 + 10 * H]
         closed = conn.execute(select(s.gaps).where(s.gaps.c.closed_at.is_not(None))).one()
         assert (closed.user_id, closed.closed_by, closed.closed_at) == ("alice", "import 1", T0 + 20 * H)
         assert reads.counts(conn, "alice")["open_gaps"] == 1
         assert [g["closed_by"] for g in reads.gaps(conn, "alice")] == ["import 1", None]  # closed ones too
         assert reads.counts(conn)["open_gaps"] == 2
     with pytest.raises(ValueError, match="is not before"), engine.begin() as conn:
-        writes.record_gap(conn, "alice", T0, T0, T0)
+        gaps.record_gap(conn, "alice", gap_from=T0, gap_to=T0, detected_at=T0)
 
 
 def test_fetch_runs_and_last_fetch(engine: Engine) -> None:
     with engine.begin() as conn:
         writes.ensure_user(conn, "alice", T0)
-        first = writes.start_fetch_run(conn, "alice", "recently_played", T0)
-        writes.finish_fetch_run(
-            conn, first, T0 + timedelta(seconds=2), "ok", 1, 50, "recently_played/2026112910.json", None
+        first = runs.start_fetch_run(conn, "alice", "recently_played", started_at=T0)
+        runs.finish_fetch_run(
+            conn,
+            first,
+            finished_at=T0 + timedelta(seconds=2),
+            status="ok",
+            api_calls=1,
+            items=50,
+            raw_key="recently_played/2026112910.json",
         )
-        second = writes.start_fetch_run(conn, "alice", "recently_played", T0 + 2 * H)
-        writes.start_fetch_run(conn, "alice", "following_artists", T0 + 3 * H)
+        second = runs.start_fetch_run(conn, "alice", "recently_played", started_at=T0 + 2 * H)
+        runs.start_fetch_run(conn, "alice", "following_artists", started_at=T0 + 3 * H)
     assert second != first
     with engine.connect() as conn:
         last = reads.last_fetch(conn, "alice", "recently_played")
@@ -112,7 +167,15 @@ def test_fetch_runs_and_last_fetch(engine: Engine) -> None:
         )
         assert reads.last_fetch(conn, "bob", "recently_played") is None
     with engine.begin() as conn:
-        writes.finish_fetch_run(conn, second, T0 + 2 * H, "paused", 1, 0, None, "429: paused until 18:00")
+        runs.finish_fetch_run(
+            conn,
+            second,
+            finished_at=T0 + 2 * H,
+            status="paused",
+            api_calls=1,
+            items=0,
+            message="429: paused until 18:00",
+        )
     with engine.connect() as conn:
         last = reads.last_fetch(conn, "alice", "recently_played")
         assert last is not None and (last["status"], last["api_calls"], last["message"]) == (
@@ -131,8 +194,8 @@ def test_fetch_runs_and_last_fetch(engine: Engine) -> None:
 def test_import_runs_keep_their_report(engine: Engine) -> None:
     report = {"records_read": 10, "imported": 7, "duplicates_of_api": 3}
     with engine.begin() as conn:
-        run = writes.start_import_run(conn, "alice", "/exports/my_spotify_data.zip", T0)
-        writes.finish_import_run(conn, run, T0 + H, "ok", report)
+        run = runs.start_import_run(conn, "alice", source="/exports/my_spotify_data.zip", started_at=T0)
+        runs.finish_import_run(conn, run, finished_at=T0 + H, status="ok", report=report)
     with engine.connect() as conn:
         row = conn.execute(select(s.import_runs)).one()
     assert (row.user_id, row.status, row.finished_at, json.loads(row.report)) == (

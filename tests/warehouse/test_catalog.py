@@ -133,7 +133,7 @@ def test_followed_artists_saved_simplified_are_inserted_once_and_stay_work(engin
         assert writes.save_artists_simplified(conn, [artist_row(obj)]) == 1
         assert writes.save_artists_simplified(conn, [artist_row({**obj, "name": "Renamed"})]) == 0
         assert reads.missing_artist_ids(conn) == [obj["id"]]
-        assert writes.save_artists_full(conn, [artist_row(obj)], T0) == 1
+        assert writes.save_artists_full(conn, [artist_row(obj)], fetched_at=T0) == 1
         assert reads.missing_artist_ids(conn) == []
         assert _artist(conn, obj["id"]).name == "Afasi & Filthy"
 
@@ -141,8 +141,10 @@ def test_followed_artists_saved_simplified_are_inserted_once_and_stay_work(engin
 def test_bare_album_rows_and_full_tracks(engine: Engine) -> None:
     album = load_fixture("api/albums_several.json")["albums"][0]
     with engine.begin() as conn:
-        assert writes.save_albums_full(conn, [album_row(album)], T0) == 1
-        assert writes.save_tracks_full(conn, track_rows(load_fixture("api/track_single.json")), T0) == 1
+        assert writes.save_albums_full(conn, [album_row(album)], fetched_at=T0) == 1
+        assert (
+            writes.save_tracks_full(conn, track_rows(load_fixture("api/track_single.json")), seen_at=T0) == 1
+        )
         assert reads.missing_album_ids(conn) == ["4OHNH3sDzIxnmUADXzv2kT"]  # the track's album, simplified
         track = conn.execute(select(s.tracks)).one()
     assert (track.id, track.album_id, track.first_seen_at) == (
@@ -156,11 +158,13 @@ def test_misses_are_never_asked_for_again(engine: Engine) -> None:
     with engine.begin() as conn:
         writes.save_recently_played(conn, recently_played_rows(page_2023(), "alice", "k"), loaded_at=T0)
         assert reads.missing_album_ids(conn) == ["0reS9m5prtXtDFetcKIr9C", ALBUM]
-        writes.record_miss(conn, "album", ALBUM, 404, T0)
+        writes.record_miss(conn, "album", ALBUM, status=404, attempted_at=T0)
         writes.record_miss(
-            conn, "album", ALBUM, "unavailable", T0 + timedelta(days=1)
+            conn, "album", ALBUM, status="unavailable", attempted_at=T0 + timedelta(days=1)
         )  # recorded again: one row
-        writes.record_miss(conn, "artist", ALBUM, 404, T0)  # another kind does not hide the album
+        writes.record_miss(
+            conn, "artist", ALBUM, status=404, attempted_at=T0
+        )  # another kind does not hide the album
     with engine.connect() as conn:
         assert reads.missing_album_ids(conn) == ["0reS9m5prtXtDFetcKIr9C"]
         miss = conn.execute(select(s.metadata_misses).where(s.metadata_misses.c.kind == "album")).one()
@@ -182,7 +186,7 @@ def test_audio_features_saved_and_work_list(engine: Engine) -> None:
             for f, tid in zip(features, ["3n3Ppam7vgaVa1iaRUc9Lp", "x"], strict=False)
         ]
         assert writes.save_audio_features(conn, rows, fetched_at=T0) == 2
-        writes.record_miss(conn, "audio_features", "3twNvmDtFQtAd5gMKedhLD", 403, T0)
+        writes.record_miss(conn, "audio_features", "3twNvmDtFQtAd5gMKedhLD", status=403, attempted_at=T0)
     with engine.connect() as conn:
         assert reads.tracks_without_audio_features(conn) == []
         row = conn.execute(
@@ -206,6 +210,6 @@ def test_a_lookup_that_found_nothing_is_not_asked_for_again(engine: Engine) -> N
     assert Lookup("audio-features", "x", T0, None).miss_kind == "audio_features"
     with engine.begin() as conn:
         writes.save_recently_played(conn, recently_played_rows(page_2023(), "alice", "k"), loaded_at=T0)
-        writes.record_miss(conn, "albums", ALBUM, 404, T0)
+        writes.record_miss(conn, "albums", ALBUM, status=404, attempted_at=T0)
     with engine.connect() as conn:
         assert reads.missing_album_ids(conn) == ["0reS9m5prtXtDFetcKIr9C"]

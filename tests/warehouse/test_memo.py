@@ -47,7 +47,7 @@ def _load(engine: Engine, memo: WriteMemo | None) -> None:
             )
             guard = memo.transaction() if memo is not None else _nothing()
             with guard, engine.begin() as conn:
-                writes.save_artists_full(conn, [full], T0, memo=memo)
+                writes.save_artists_full(conn, [full], fetched_at=T0, memo=memo)
 
 
 class _nothing:
@@ -91,12 +91,12 @@ def test_rows_of_a_rolled_back_transaction_are_written_again(engine: Engine) -> 
     track = TrackRow("t" * 22, "Song", None, 1000, False, None, 1, 1, None, None)
     rows = recently_played_rows(synthetic_page(T0, 1), "alice", "recently_played/2026112910.json")
     with pytest.raises(DBAPIError), memo.transaction(), engine.begin() as conn:
-        writes.ensure_user(conn, "alice", memo=memo)
+        writes.ensure_user(conn, "alice", T0, memo=memo)
         writes.save_recently_played(conn, rows, loaded_at=T0, memo=memo)
         conn.exec_driver_sql("SELECT * FROM no_such_table")  # fails: the transaction rolls back
     assert len(memo) == 0
     with memo.transaction(), engine.begin() as conn:
-        writes.ensure_user(conn, "alice", memo=memo)
+        writes.ensure_user(conn, "alice", T0, memo=memo)
         assert writes.save_recently_played(conn, rows, loaded_at=T0, memo=memo) == 1
     with engine.connect() as conn:
         assert conn.execute(select(s.plays.c.track_id)).scalars().all() == [rows.plays[0].track_id]

@@ -88,7 +88,7 @@ def test_counts_and_top_lists(engine: Engine) -> None:
         writes.save_recently_played(
             conn, recently_played_rows(synthetic_page(T0, 5), "bob", "k3"), loaded_at=T0
         )
-        writes.ensure_user(conn, "alice")
+        writes.ensure_user(conn, "alice", T0)
         writes.save_plays(
             conn, [PlayRow("alice", T0, None, track_name="Unresolved", source="export")], loaded_at=T0
         )

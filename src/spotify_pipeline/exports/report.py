@@ -309,7 +309,7 @@ class ImportReport:
 
 
 def _stored_size(d: dict[str, Any]) -> int:
-    return len(json.dumps(d, default=str, sort_keys=True).encode())  # as writes.finish_import_run stores it
+    return len(json.dumps(d, default=str, sort_keys=True).encode())  # as runs.finish_import_run stores it
 
 
 def render_report_table(report: ImportReport, max_listed: int = 20) -> Table:

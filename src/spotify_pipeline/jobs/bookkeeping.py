@@ -108,7 +108,7 @@ def record_fetch(rt: Runtime, rec: FetchRecord, report: JobReport) -> str | None
 
 def apply(rt: Runtime, rec: FetchRecord, report: JobReport) -> None:
     """One transaction: the gap check and cursor, a pause, the ``fetch_runs`` row."""
-    from ..warehouse import reads, writes
+    from ..warehouse import gaps, reads, runs, writes
     from ..warehouse.state import get_in, set_in
 
     now = rt.clock.now()
@@ -123,8 +123,13 @@ def apply(rt: Runtime, rec: FetchRecord, report: JobReport) -> None:
             found = detect_gap(rec.played_ms, known)
             if found is not None:
                 detected = rec.finished_at or now
-                if writes.record_gap(
-                    conn, rec.user, from_ms(found[0]), from_ms(found[1]), detected, rec.raw_key
+                if gaps.record_gap(
+                    conn,
+                    rec.user,
+                    gap_from=from_ms(found[0]),
+                    gap_to=from_ms(found[1]),
+                    detected_at=detected,
+                    raw_key=rec.raw_key,
                 ):
                     report.add("gaps_detected")
                     report.problems.append(_gap_text(found))
@@ -135,19 +140,19 @@ def apply(rt: Runtime, rec: FetchRecord, report: JobReport) -> None:
         pause = rec.state.get(PAUSE_KEY)
         if pause and _still_ahead(pause, now):
             set_in(conn, PAUSE_KEY, pause, now)
-        run_id = writes.start_fetch_run(conn, rec.user, rec.kind, rec.started_at)
+        run_id = runs.start_fetch_run(conn, rec.user, rec.kind, started_at=rec.started_at)
         message = rec.message
         if rec.outage:
             message = f"{message + '; ' if message else ''}recorded late: the warehouse was unreachable ({rec.outage})"
-        writes.finish_fetch_run(
+        runs.finish_fetch_run(
             conn,
             run_id,
-            rec.finished_at or now,
-            rec.status,
-            rec.api_calls,
-            rec.items,
-            rec.raw_key,
-            message[:1000] if message else None,
+            finished_at=rec.finished_at or now,
+            status=rec.status,
+            api_calls=rec.api_calls,
+            items=rec.items,
+            raw_key=rec.raw_key,
+            message=message[:1000] if message else None,
         )
 
 

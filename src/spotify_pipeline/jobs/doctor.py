@@ -70,7 +70,7 @@ def check_warehouse(settings: Settings, rt: Runtime) -> Check:
             "warehouse", "fail", describe_db_error(exc, url, timeouts), "fix warehouse_url or the server"
         )
     head = head_revision()
-    rt.__dict__["engine"] = engine  # later checks read through this engine: the doctor never migrates
+    rt.use_engine(engine)  # later checks read through this engine: the doctor never migrates
     if revision is None:
         return Check("warehouse", "fail", f"{shown} has no schema", "run `spotify-pipeline init`")
     if revision != head:

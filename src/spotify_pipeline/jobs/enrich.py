@@ -105,7 +105,7 @@ def _as_fetches(kind: str, found: dict[str, Any], rt: Runtime, run_id: str) -> l
 
 def _land_and_save(rt: Runtime, fetches: list[dict[str, Any]], report: JobReport) -> None:
     """Land first (the raw zone is the source of truth), then load that object like `process` does."""
-    from ..warehouse import writes
+    from ..warehouse import manifest, writes
     from .process import _load
 
     key = raw_key("metadata", rt.clock.now(), rt.partition_user)
@@ -117,6 +117,10 @@ def _land_and_save(rt: Runtime, fetches: list[dict[str, Any]], report: JobReport
 
     full = parse_object(stored or b"", key)
     with rt.engine.begin() as conn:
-        writes.ensure_user(conn, rt.settings.user)
-        n = _load(conn, "metadata", full, rt.settings.user, key, rt.clock.now(), report)
-        writes.mark_loaded(conn, key, "metadata", rt.settings.user, info.etag, info.size, n)
+        now = rt.clock.now()
+        writes.ensure_user(conn, rt.settings.user, now)
+        n = _load(conn, "metadata", full, rt.settings.user, key, now, report)
+        manifest.mark_loaded(
+            conn, key, kind="metadata", user_id=rt.settings.user, etag=info.etag, size=info.size, rows=n,
+            loaded_at=now,
+        )  # fmt: skip

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
 from ..clock import Clock
@@ -39,22 +39,17 @@ def close_abandoned_runs(conn: Connection, user: str, now: datetime) -> None:
     """Runs of this user still ``running`` were abandoned (SIGKILL, power cut, the warehouse gone
     when the run tried to finish): mark them ``interrupted`` so none stays ``running``. Their batches
     are in; running the import again completes them."""
-    from ..warehouse import schema as s
+    from ..warehouse.runs import close_abandoned_import_runs
 
-    runs = s.import_runs
-    conn.execute(
-        update(runs)
-        .where(runs.c.user_id == user, runs.c.status == "running")
-        .values(status="interrupted", finished_at=now)
-    )
+    close_abandoned_import_runs(conn, user, now=now)
 
 
 def finish_run(engine: Engine, report: ImportReport, clock: Clock, status: str, error: str | None) -> None:
     """Update the rollups of what the run wrote and record how the run ended. Best effort on a
     failure path: if the warehouse itself is what failed, the next import marks the row
     ``interrupted`` (``close_abandoned_runs``)."""
-    from ..warehouse import writes
     from ..warehouse.rollups import after_import
+    from ..warehouse.runs import finish_import_run
 
     report.status, report.error = status, error
     assert report.import_id is not None
@@ -69,7 +64,9 @@ def finish_run(engine: Engine, report: ImportReport, clock: Clock, status: str, 
         log.warning("import %s: could not update the rollups (%s)", report.import_id, one_line(exc))
     try:
         with engine.begin() as conn:
-            writes.finish_import_run(conn, report.import_id, clock.now(), status, report.to_stored_dict())
+            finish_import_run(
+                conn, report.import_id, finished_at=clock.now(), status=status, report=report.to_stored_dict()
+            )
     except Exception as exc:
         if status in ("ok", "partial"):
             raise ImportFailed(

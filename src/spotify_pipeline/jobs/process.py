@@ -98,7 +98,7 @@ def _process(
     started = rt.clock.now()  # every play this run inserts is loaded at or after it
     report = JobReport("process")
     progress = progress or no_progress
-    from ..warehouse import writes
+    from ..warehouse.manifest import manifest_entries
     from .bookkeeping import catch_up
 
     catch_up(rt, report)  # fetches landed while the warehouse was down: gap checks before their plays load
@@ -109,7 +109,7 @@ def _process(
         # The manifest in one query, not one per object: an object another run loads meanwhile is at
         # worst loaded twice, which adds nothing (a play's identity is its key).
         with rt.engine.connect() as conn:
-            manifest = {key: (e["etag"], e["status"]) for key, e in writes.manifest_entries(conn).items()}
+            manifest = {key: (e["etag"], e["status"]) for key, e in manifest_entries(conn).items()}
         # Keys are filtered before the store looks at a file's content: a stray file is never read.
         listed = [
             info
@@ -339,7 +339,7 @@ def read_object(
 def _write(
     rt: Runtime, batch: _Batch, members: list[RawObjectInfo], kind: str, user: str, rows: ObjectRows
 ) -> None:
-    from ..warehouse import writes
+    from ..warehouse import manifest, writes
 
     conn, memo = batch.conn, batch.memo
     key = members[0].key
@@ -350,11 +350,19 @@ def _write(
         raise _warehouse_down(key, exc, batch.report) from None
     try:
         with memo.savepoint():
-            writes.ensure_user(conn, user, memo=memo)
-            inserted = _save(conn, kind, rows, user, rt.clock.now(), counts, memo)
+            now = rt.clock.now()
+            writes.ensure_user(conn, user, now, memo=memo)
+            inserted = _save(conn, kind, rows, user, now, counts, memo)
             for n, info in enumerate(members):
-                writes.mark_loaded(
-                    conn, info.key, kind, user, info.etag, info.size, inserted if n == 0 else 0
+                manifest.mark_loaded(
+                    conn,
+                    info.key,
+                    kind=kind,
+                    user_id=user,
+                    etag=info.etag,
+                    size=info.size,
+                    rows=inserted if n == 0 else 0,
+                    loaded_at=now,
                 )
         savepoint.commit()
     except BaseException as exc:
@@ -412,12 +420,15 @@ def _quarantine(
     *,
     copy: bool = True,
 ) -> None:
-    from ..warehouse import writes
+    from ..warehouse import manifest
 
     reason = _readable(reason)
     where = f"copy at {rt.store.quarantine(info.key, reason)}" if copy else "left in place"
     try:
-        writes.mark_quarantined(batch.conn, info.key, kind, user, info.etag, reason, size=info.size)
+        manifest.mark_quarantined(
+            batch.conn, info.key, kind=kind, user_id=user, etag=info.etag, reason=reason, size=info.size,
+            loaded_at=rt.clock.now(),
+        )  # fmt: skip
     except DBAPIError as exc:
         raise _warehouse_down(info.key, exc, batch.report) from None
     batch.pending.add("objects_quarantined")
@@ -478,14 +489,16 @@ def _save(
 
     report.problems.extend(rows.problems)
     if kind == "recently_played":
-        inserted = sum(writes.save_recently_played(conn, page, memo=memo) for page in rows.pages)
+        inserted = sum(
+            writes.save_recently_played(conn, page, loaded_at=now, memo=memo) for page in rows.pages
+        )
         report.add("plays_inserted", inserted)
         return inserted
     if kind == "following_artists":
         folded = 0
         for snapshot in rows.snapshots:
             # The page holds full artist objects.
-            writes.save_artists_full(conn, snapshot.artists, snapshot.seen_at, memo=memo)
+            writes.save_artists_full(conn, snapshot.artists, fetched_at=snapshot.seen_at, memo=memo)
             ids = {a.id for a in snapshot.artists}
             new, gone = writes.fold_followed_snapshot(conn, user, ids, snapshot.seen_at, memo=memo)
             report.add("follows_opened", new)
@@ -495,7 +508,7 @@ def _save(
     if kind == "artist_albums":
         from ..warehouse.releases import save_release_checks
 
-        saved = save_release_checks(conn, user, rows.release_checks, memo)
+        saved = save_release_checks(conn, user, rows.release_checks, memo, at=now)
         report.add("releases_seen", saved)
         return saved
     saved = sum(_save_lookup(conn, lookup, memo) for lookup in rows.lookups)
@@ -509,14 +522,14 @@ def _save_lookup(conn: Any, lookup: Lookup, memo: WriteMemo | None) -> int:
 
     rows, at = lookup.rows, lookup.at
     if rows is None:
-        writes.record_miss(conn, lookup.miss_kind, lookup.ident, "404", at)
+        writes.record_miss(conn, lookup.miss_kind, lookup.ident, status="404", attempted_at=at)
         return 0
     if isinstance(rows, ArtistRow):
-        writes.save_artists_full(conn, [rows], at, memo=memo)
+        writes.save_artists_full(conn, [rows], fetched_at=at, memo=memo)
     elif isinstance(rows, AlbumRow):
-        writes.save_albums_full(conn, [rows], at, memo=memo)
+        writes.save_albums_full(conn, [rows], fetched_at=at, memo=memo)
     elif isinstance(rows, AudioFeaturesRow):
-        writes.save_audio_features(conn, [rows], at)
+        writes.save_audio_features(conn, [rows], fetched_at=at)
     else:
-        writes.save_tracks_full(conn, rows, memo=memo)
+        writes.save_tracks_full(conn, rows, seen_at=at, memo=memo)
     return 1

@@ -33,7 +33,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
-from sqlalchemy import func, select
 
 from ..clock import Clock, from_ms, to_ms
 from ..errors import MalformedRawObject, MalformedRecord, PipelineError
@@ -152,16 +151,15 @@ def _load(rt: Runtime, report: JobReport, show: ProgressFn) -> None:
 
 
 def _gaps(rt: Runtime, report: JobReport, show: ProgressFn) -> None:
-    from ..warehouse import writes
+    from ..warehouse.gaps import record_gap
+    from ..warehouse.manifest import manifest_entries
 
     with rt.engine.begin() as conn:
-        loaded = {
-            k for k, e in writes.manifest_entries(conn, "recently_played").items() if e["status"] == "loaded"
-        }
+        loaded = {k for k, e in manifest_entries(conn, "recently_played").items() if e["status"] == "loaded"}
     found = _replayed_gaps(rt, loaded, report, show)
     with rt.engine.begin() as conn:
         for user, gap_from, gap_to, detected_at, key in found:
-            if writes.record_gap(conn, user, gap_from, gap_to, detected_at, key):
+            if record_gap(conn, user, gap_from=gap_from, gap_to=gap_to, detected_at=detected_at, raw_key=key):
                 report.add("gaps_detected")
 
 
@@ -196,11 +194,10 @@ def _replay(rt: Runtime, records: list[RecordedImport], report: JobReport, show:
 
 
 def _count_open_gaps(rt: Runtime, report: JobReport) -> None:
-    from ..warehouse import schema
+    from ..warehouse.reads import count_open_gaps
 
     with rt.engine.connect() as conn:
-        n = conn.execute(select(func.count()).where(schema.gaps.c.closed_at.is_(None))).scalar_one()
-    report.counts["gaps_open"] = int(n)
+        report.counts["gaps_open"] = count_open_gaps(conn)
 
 
 def _summary(target: str, location: str, report: JobReport) -> str:

@@ -18,10 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import inspect, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
-
 from ..errors import PipelineError
 from ..landing.store import RawStore
 from ..settings import Settings
@@ -100,28 +96,9 @@ def _ms(at: datetime) -> datetime:
 
 def _old_runs(url: str) -> list[OldRun]:
     """The successful runs of ``import_runs`` in the warehouse at ``url``; none if there is none."""
-    from ..warehouse import schema
-    from ..warehouse.engine import make_engine
+    from ..warehouse.runs import import_runs_at
 
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").expanduser().is_file():
-        return []  # deleted, or never made: connecting would create it
-    engine = make_engine(parsed)
-    runs = schema.import_runs
-    query = (
-        select(runs.c.id, runs.c.user_id, runs.c.started_at, runs.c.source, runs.c.report)
-        .where(runs.c.status.in_(IMPORT_STATUSES))
-        .order_by(runs.c.id)
-    )
-    try:
-        if not inspect(engine).has_table("import_runs"):
-            return []
-        with engine.connect() as conn:
-            rows = conn.execute(query).all()
-    except DBAPIError:
-        return []  # no such database (yet): the raw zone's records are all there is
-    finally:
-        engine.dispose()
+    rows = import_runs_at(url, IMPORT_STATUSES)
     out = []
     for run_id, user_id, started_at, source, report_json in rows:
         recorded = json.loads(report_json) if report_json else {}

@@ -93,6 +93,11 @@ class Runtime:
         build = migrated_engine if self.settings.auto_migrate else checked_engine
         return build(self.settings.warehouse_url.get_secret_value(), DbTimeouts.from_settings(self.settings))
 
+    def use_engine(self, engine: Engine) -> None:
+        """Read and write through ``engine`` from now on (one the caller built, e.g. unmigrated)."""
+        self.engine_override = engine
+        self.__dict__.pop("engine", None)  # the cached_property's value, if it was built
+
     @cached_property
     def store(self) -> RawStore:
         from ..landing.store import open_store

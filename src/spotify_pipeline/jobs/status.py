@@ -97,7 +97,7 @@ def status(
     settings: Settings, *, clock: Clock | None = None, runtime: Runtime | None = None
 ) -> dict[str, Any]:
     """Everything `status` shows, JSON-ready (ISO 8601 times, seconds for durations)."""
-    from ..warehouse import reads, writes
+    from ..warehouse import reads
 
     rt = Runtime.resolve(settings, runtime, clock=clock)
     user = settings.user
@@ -106,7 +106,7 @@ def status(
         counts = reads.counts(conn, user)
         last_recent = reads.last_fetch(conn, user, "recently_played")
         last_following = reads.last_fetch(conn, user, "following_artists")
-        gaps = writes.open_gaps(conn, user)
+        gaps = reads.open_gaps(conn, user)
     pause = rt.state.get("paused_until")
     paused_until = pause.get("until") if pause else None
     if paused_until and datetime.fromisoformat(paused_until) <= now:

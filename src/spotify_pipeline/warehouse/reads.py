@@ -157,12 +157,26 @@ def play_keys(conn: Connection, user_id: str) -> list[tuple[datetime, str | None
 
 
 def gaps(conn: Connection, user_id: str | None = None) -> list[dict[str, Any]]:
-    """Every recorded gap, open and closed, oldest first (``writes.open_gaps`` for the open ones)."""
+    """Every recorded gap, open and closed, oldest first (``open_gaps`` for the open ones)."""
     g = s.gaps
     query = select(g).order_by(g.c.gap_from, g.c.id)
     if user_id is not None:
         query = query.where(g.c.user_id == user_id)
     return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def open_gaps(conn: Connection, user_id: str | None = None) -> list[dict[str, Any]]:
+    """Gaps not closed yet, oldest first (all users when ``user_id`` is None)."""
+    query = select(s.gaps).where(s.gaps.c.closed_at.is_(None)).order_by(s.gaps.c.gap_from, s.gaps.c.id)
+    if user_id is not None:
+        query = query.where(s.gaps.c.user_id == user_id)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def count_open_gaps(conn: Connection) -> int:
+    """How many gaps, of every user, are still open."""
+    query = select(func.count()).select_from(s.gaps).where(s.gaps.c.closed_at.is_(None))
+    return int(conn.execute(query).scalar_one())
 
 
 def last_fetch(conn: Connection, user_id: str, kind: str) -> dict[str, Any] | None:

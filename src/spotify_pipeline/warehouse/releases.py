@@ -21,11 +21,17 @@ from .writes import ensure_user, save_catalog
 
 
 def save_release_checks(
-    conn: Connection, user_id: str, checks: Iterable[ReleaseCheck], memo: WriteMemo | None = None
+    conn: Connection,
+    user_id: str,
+    checks: Iterable[ReleaseCheck],
+    memo: WriteMemo | None = None,
+    *,
+    at: datetime,
 ) -> int:
     """Record each check (first and last time per artist) and every album it listed; returns the
-    number of releases seen for the first time. Loading the same object twice changes nothing."""
-    ensure_user(conn, user_id, memo=memo)
+    number of releases seen for the first time (``at``: when the user is new, its creation time).
+    Loading the same object twice changes nothing."""
+    ensure_user(conn, user_id, at, memo=memo)
     new = 0
     for check in sorted(checks, key=lambda c: c.checked_at):
         _record_check(conn, user_id, check)

@@ -1,16 +1,17 @@
-"""Everything the jobs write, one function per fact. Each takes an open connection: the caller owns
-the transaction (one per raw object, so a failure leaves nothing half-loaded).
+"""What the jobs write about users, plays, the catalog and followed artists, one function per fact.
+Each takes an open connection: the caller owns the transaction (one per raw object, so a failure
+leaves nothing half-loaded). The manifest, the run logs and gaps have their own modules
+(``manifest``, ``runs``, ``gaps``).
 
-Times passed in are aware UTC (the jobs' clock); where a time is optional it defaults to now.
+Times passed in are aware UTC, from the jobs' clock: no writer reads a clock of its own.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, select, update
@@ -32,27 +33,21 @@ log = logging.getLogger(__name__)
 IN_CHUNK = 500  # ids per IN (...) list
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 # -- users and plays -------------------------------------------------------------------------------
 
 
-def ensure_user(
-    conn: Connection, user_id: str, at: datetime | None = None, *, memo: WriteMemo | None = None
-) -> bool:
+def ensure_user(conn: Connection, user_id: str, at: datetime, *, memo: WriteMemo | None = None) -> bool:
     """Register a user once; True when the user is new."""
     if memo is not None and not memo.new_keys("users", [user_id], lambda u: u):
         return False  # this run already made sure of it
-    return insert_ignore(conn, s.users, [{"id": user_id, "created_at": at or _now()}]) == 1
+    return insert_ignore(conn, s.users, [{"id": user_id, "created_at": at}]) == 1
 
 
 def save_recently_played(
     conn: Connection,
     rows: RecentlyPlayedRows,
     *,
-    loaded_at: datetime | None = None,
+    loaded_at: datetime,
     memo: WriteMemo | None = None,
 ) -> int:
     """Load one page's rows; return how many plays were new. Loading the same rows again adds nothing.
@@ -61,7 +56,7 @@ def save_recently_played(
     Catalog rows follow ``save_catalog``: a full object fetched earlier is never downgraded.
     ``memo`` (one per job run, see ``warehouse.memo``) skips the rows this run already wrote.
     """
-    at = loaded_at or _now()
+    at = loaded_at
     for user_id in sorted({p.user_id for p in rows.plays}):
         ensure_user(conn, user_id, at, memo=memo)
     save_catalog(conn, rows, seen_at=at, memo=memo)
@@ -72,12 +67,12 @@ def save_plays(
     conn: Connection,
     plays: Iterable[Any],
     *,
-    loaded_at: datetime | None = None,
+    loaded_at: datetime,
     memo: WriteMemo | None = None,
 ) -> int:
     """Insert plays (``PlayRow``s, any source) that are not stored yet; return how many were new.
     The caller ensures the users exist (``ensure_user``)."""
-    at = loaded_at or _now()
+    at = loaded_at
     if memo is not None:
         plays = memo.new_keys("plays", plays, lambda p: (p.user_id, p.played_at))
     return insert_ignore(conn, s.plays, ({**p.as_dict(), "loaded_at": at} for p in plays))
@@ -87,7 +82,7 @@ def save_plays(
 
 
 def save_catalog(
-    conn: Connection, rows: CatalogRows, *, seen_at: datetime | None = None, memo: WriteMemo | None = None
+    conn: Connection, rows: CatalogRows, *, seen_at: datetime, memo: WriteMemo | None = None
 ) -> None:
     """Upsert tracks, albums, artists and credits so that knowledge only grows.
 
@@ -99,7 +94,7 @@ def save_catalog(
 
     With a ``memo`` the rows this run already wrote with the same values are not sent again.
     """
-    at = seen_at or _now()
+    at = seen_at
     _save_artists(conn, rows.artists, at, memo)
     _save_albums(conn, rows.albums, at, memo)
     tracks: Iterable[TrackRow] = rows.tracks
@@ -121,14 +116,14 @@ def save_catalog(
 def save_artists_full(
     conn: Connection,
     rows: Iterable[ArtistRow],
-    fetched_at: datetime | None = None,
     *,
+    fetched_at: datetime,
     memo: WriteMemo | None = None,
 ) -> int:
     """Store full artist objects (``GET /artists/{id}``, and followed artists, which are full
     ArtistObjects too: saving them here spares enrichment a lookup each); return how many."""
     full = [r for r in rows if r.full]
-    _save_artists(conn, full, fetched_at or _now(), memo)
+    _save_artists(conn, full, fetched_at, memo)
     return len(full)
 
 
@@ -141,8 +136,8 @@ def save_artists_simplified(conn: Connection, rows: Iterable[ArtistRow]) -> int:
 def save_albums_full(
     conn: Connection,
     rows: CatalogRows | Iterable[AlbumRow],
-    fetched_at: datetime | None = None,
     *,
+    fetched_at: datetime,
     memo: WriteMemo | None = None,
 ) -> int:
     """Store full album objects: ``transform.album_rows(obj)`` (album, its artists and credits) or
@@ -153,31 +148,27 @@ def save_albums_full(
 
 
 def save_tracks_full(
-    conn: Connection, rows: CatalogRows, seen_at: datetime | None = None, *, memo: WriteMemo | None = None
+    conn: Connection, rows: CatalogRows, *, seen_at: datetime, memo: WriteMemo | None = None
 ) -> int:
     """Store ``transform.track_rows(obj)`` from a ``GET /tracks/{id}``; return how many tracks."""
     save_catalog(conn, rows, seen_at=seen_at, memo=memo)
     return len(rows.tracks)
 
 
-def save_audio_features(
-    conn: Connection, rows: Iterable[AudioFeaturesRow], fetched_at: datetime | None = None
-) -> int:
-    at = fetched_at or _now()
+def save_audio_features(conn: Connection, rows: Iterable[AudioFeaturesRow], *, fetched_at: datetime) -> int:
+    at = fetched_at
     values = [{**r.as_dict(), "fetched_at": at} for r in rows]
     columns = [c for c in values[0] if c != "track_id"] if values else []
     upsert(conn, s.audio_features, values, ["track_id"], columns)
     return len(values)
 
 
-def record_miss(
-    conn: Connection, kind: str, id: str, status: str | int, attempted_at: datetime | None = None
-) -> None:
+def record_miss(conn: Connection, kind: str, id: str, *, status: str | int, attempted_at: datetime) -> None:
     """Remember that ``kind`` ``id`` could not be fetched (404, "unavailable"): never asked again."""
     upsert(
         conn,
         s.metadata_misses,
-        [{"kind": kind, "id": id, "status": str(status), "attempted_at": attempted_at or _now()}],
+        [{"kind": kind, "id": id, "status": str(status), "attempted_at": attempted_at}],
         ["kind", "id"],
         ["status", "attempted_at"],
     )
@@ -323,201 +314,3 @@ def newest_followed_fold(conn: Connection, user_id: str) -> datetime | None:
 def _id_chunks(ids: list[str]) -> Iterable[list[str]]:
     for start in range(0, len(ids), IN_CHUNK):
         yield ids[start : start + IN_CHUNK]
-
-
-# -- manifest ----------------------------------------------------------------------------------------
-
-
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def manifest_entry(conn: Connection, key: str) -> dict[str, Any] | None:
-    """The manifest row of a raw object (status loaded/quarantined, etag, ...), None if never seen."""
-    row = conn.execute(select(s.landed_files).where(s.landed_files.c.key_sha256 == key_hash(key))).first()
-    return dict(row._mapping) if row else None
-
-
-def manifest_entries(conn: Connection, kind: str | None = None) -> dict[str, dict[str, Any]]:
-    """Every manifest row by key (optionally one kind): one query to diff a raw-zone listing against."""
-    query = select(s.landed_files)
-    if kind is not None:
-        query = query.where(s.landed_files.c.kind == kind)
-    return {row.key: dict(row._mapping) for row in conn.execute(query)}
-
-
-def mark_loaded(
-    conn: Connection,
-    key: str,
-    kind: str,
-    user_id: str | None,
-    etag: str | None,
-    size: int | None,
-    rows: int,
-    loaded_at: datetime | None = None,
-) -> None:
-    """Record that ``key`` (at ``etag``) is loaded. A later version of the object (an hour's file
-    merged again) is recorded over the earlier one."""
-    _manifest(conn, key, kind, user_id, etag, size, "loaded", None, rows, loaded_at)
-
-
-def mark_quarantined(
-    conn: Connection,
-    key: str,
-    kind: str,
-    user_id: str | None,
-    etag: str | None,
-    reason: str,
-    size: int | None = None,
-    loaded_at: datetime | None = None,
-) -> None:
-    """Record that ``key`` is malformed, with the reason; it is not retried until its etag changes."""
-    _manifest(conn, key, kind, user_id, etag, size, "quarantined", reason, None, loaded_at)
-
-
-def _manifest(
-    conn: Connection,
-    key: str,
-    kind: str,
-    user_id: str | None,
-    etag: str | None,
-    size: int | None,
-    status: str,
-    reason: str | None,
-    rows: int | None,
-    at: datetime | None,
-) -> None:
-    values = {
-        "key_sha256": key_hash(key),
-        "key": key,
-        "kind": kind,
-        "user_id": user_id,
-        "etag": etag,
-        "size": size,
-        "status": status,
-        "reason": reason,
-        "rows_inserted": rows,
-        "loaded_at": at or _now(),
-    }
-    upsert(conn, s.landed_files, [values], ["key_sha256"], [c for c in values if c != "key_sha256"])
-
-
-# -- gaps --------------------------------------------------------------------------------------------
-
-
-def record_gap(
-    conn: Connection,
-    user_id: str,
-    gap_from: datetime,
-    gap_to: datetime,
-    detected_at: datetime,
-    raw_key: str | None = None,
-) -> bool:
-    """Record that plays between ``gap_from`` and ``gap_to`` were not reachable; True when new
-    (the same gap recorded again by a re-run is not doubled)."""
-    if gap_to <= gap_from:
-        raise ValueError(f"gap for {user_id}: {gap_from.isoformat()} is not before {gap_to.isoformat()}")
-    ensure_user(conn, user_id, detected_at)
-    row = {
-        "user_id": user_id,
-        "gap_from": gap_from,
-        "gap_to": gap_to,
-        "detected_at": detected_at,
-        "raw_key": raw_key,
-        "closed_at": None,
-        "closed_by": None,
-    }
-    return insert_ignore(conn, s.gaps, [row]) == 1
-
-
-def open_gaps(conn: Connection, user_id: str | None = None) -> list[dict[str, Any]]:
-    """Gaps not closed yet, oldest first (all users when ``user_id`` is None)."""
-    query = select(s.gaps).where(s.gaps.c.closed_at.is_(None)).order_by(s.gaps.c.gap_from, s.gaps.c.id)
-    if user_id is not None:
-        query = query.where(s.gaps.c.user_id == user_id)
-    return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def close_gaps_covered(
-    conn: Connection,
-    user_id: str,
-    start: datetime,
-    end: datetime,
-    closed_by: str,
-    closed_at: datetime | None = None,
-) -> int:
-    """Close the open gaps of the user that lie wholly inside [start, end] (an import covering
-    that span); return how many. A gap only partly covered stays open."""
-    g = s.gaps
-    result = conn.execute(
-        update(g)
-        .where(
-            g.c.user_id == user_id,
-            g.c.closed_at.is_(None),
-            g.c.gap_from >= start,
-            g.c.gap_to <= end,
-        )
-        .values(closed_at=closed_at or _now(), closed_by=closed_by)
-    )
-    return int(result.rowcount)
-
-
-def _new_id(result: Any) -> int:
-    key = result.inserted_primary_key
-    if key is None or key[0] is None:
-        raise RuntimeError("the database returned no id for the new run row")
-    return int(key[0])
-
-
-# -- runs --------------------------------------------------------------------------------------------
-
-
-def start_fetch_run(conn: Connection, user_id: str, kind: str, started_at: datetime) -> int:
-    result = conn.execute(
-        s.fetch_runs.insert().values(user_id=user_id, kind=kind, started_at=started_at, status="running")
-    )
-    return _new_id(result)
-
-
-def finish_fetch_run(
-    conn: Connection,
-    run_id: int,
-    finished_at: datetime,
-    status: str,
-    api_calls: int | None = None,
-    items: int | None = None,
-    raw_key: str | None = None,
-    message: str | None = None,
-) -> None:
-    conn.execute(
-        update(s.fetch_runs)
-        .where(s.fetch_runs.c.id == run_id)
-        .values(
-            finished_at=finished_at,
-            status=status,
-            api_calls=api_calls,
-            items=items,
-            raw_key=raw_key,
-            message=message,
-        )
-    )
-
-
-def start_import_run(conn: Connection, user_id: str, source: str, started_at: datetime) -> int:
-    ensure_user(conn, user_id, started_at)
-    result = conn.execute(
-        s.import_runs.insert().values(user_id=user_id, source=source, started_at=started_at, status="running")
-    )
-    return _new_id(result)
-
-
-def finish_import_run(
-    conn: Connection, run_id: int, finished_at: datetime, status: str, report: dict[str, Any]
-) -> None:
-    conn.execute(
-        update(s.import_runs)
-        .where(s.import_runs.c.id == run_id)
-        .values(
-            finished_at=finished_at, status=status, report=json.dumps(report, default=str, sort_keys=True)
-        )
-    )

@@ -21,7 +21,7 @@ from spotify_pipeline.simulator import Simulator, SimulatorConfig
 from spotify_pipeline.warehouse import reads, writes
 from spotify_pipeline.warehouse import schema as s
 
-from .conftest import assert_adds_up
+from .import_checks import assert_adds_up
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 POLL_DAYS = 6
@@ -58,7 +58,7 @@ def test_polled_by_the_jobs_with_gaps_then_both_exports_every_play_once(
     user, sim = world.settings.user, world.sim
     engine = world.runtime.engine
     with engine.connect() as conn:
-        gaps_before = writes.open_gaps(conn, user)
+        gaps_before = reads.open_gaps(conn, user)
     # The export covers the first EXPORT_DAYS only: gaps after it must stay open.
     export_end = JOBS_START + timedelta(days=EXPORT_DAYS)
     export = tmp_path / "export"
@@ -139,7 +139,7 @@ def test_a_tight_tolerance_is_measured_not_assumed(
 def _poll_with_gaps_simple(sim: Simulator, engine: Engine, end: datetime) -> int:
     plays = [p for p in sim.api_visible_truth("alice", START, end)]
     with engine.begin() as conn:
-        writes.ensure_user(conn, "alice")
+        writes.ensure_user(conn, "alice", end)
         conn.execute(s.plays.insert(), [
             {"user_id": "alice", "played_at": p.ended_at, "track_id": p.track_id, "source": "api", "loaded_at": end}
             for p in plays

@@ -19,10 +19,10 @@ from spotify_pipeline.clock import ManualClock
 from spotify_pipeline.exports.report import MAX_MALFORMED_LISTED, STORED_REPORT_BYTES
 from spotify_pipeline.jobs import import_history as job
 from spotify_pipeline.settings import Settings
+from spotify_pipeline.warehouse import gaps, runs
 from spotify_pipeline.warehouse import schema as s
-from spotify_pipeline.warehouse import writes
 
-from .conftest import assert_adds_up
+from .import_checks import assert_adds_up
 
 CLOCK_NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -111,8 +111,8 @@ def test_files_that_cannot_be_read_are_named_counted_and_make_it_partial(
     with zipfile.ZipFile(export / "more.zip", "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("endsong_9.json", b"[" + b" " * (4 * 1024 * 1024) + b"]")
     with engine.begin() as conn:
-        writes.record_gap(conn, "alice", datetime(2024, 3, 1, 8, tzinfo=UTC), datetime(2024, 3, 1, 8, 5, tzinfo=UTC),
-                          CLOCK_NOW)  # fmt: skip
+        gaps.record_gap(conn, "alice", gap_from=datetime(2024, 3, 1, 8, tzinfo=UTC),
+                        gap_to=datetime(2024, 3, 1, 8, 5, tzinfo=UTC), detected_at=CLOCK_NOW)  # fmt: skip
     report = job.import_history(settings, export, engine=engine, clock=ManualClock(CLOCK_NOW))
     assert_adds_up(report)
     assert report.file_counts() == {
@@ -156,12 +156,12 @@ def test_a_write_failure_marks_the_run_failed_in_one_line(
 ) -> None:
     path = _write(tmp_path / "endsong_0.json", [_enc(_record(m)) for m in range(10, 20)])
 
-    def broken(self: job._Run, engine: Engine, batch: list, fmt: object) -> None:
+    def broken(self: job.BatchImporter, engine: Engine, batch: list, fmt: object) -> None:
         raise OperationalError(
             "INSERT INTO plays ...\n(long SQL)", {}, Exception("(2013, 'Lost connection')")
         )
 
-    monkeypatch.setattr(job._Run, "flush", broken)
+    monkeypatch.setattr(job.BatchImporter, "flush", broken)
     with pytest.raises(job.ImportFailed) as err:
         job.import_history(settings, path, engine=engine, clock=ManualClock(CLOCK_NOW))
     assert (
@@ -177,21 +177,23 @@ def test_ctrl_c_marks_the_run_interrupted_and_says_how_far_it_got(
 ) -> None:
     path = _write(tmp_path / "endsong_0.json", [_enc(_record(m)) for m in range(10, 40)])
     monkeypatch.setattr(job, "BATCH", 10)
-    real_flush = job._Run.flush
+    real_flush = job.BatchImporter.flush
     calls = {"n": 0}
 
-    def interrupted_on_the_second_batch(self: job._Run, engine: Engine, batch: list, fmt: Any) -> None:
+    def interrupted_on_the_second_batch(
+        self: job.BatchImporter, engine: Engine, batch: list, fmt: Any
+    ) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
         real_flush(self, engine, batch, fmt)
 
-    monkeypatch.setattr(job._Run, "flush", interrupted_on_the_second_batch)
+    monkeypatch.setattr(job.BatchImporter, "flush", interrupted_on_the_second_batch)
     with pytest.raises(job.ImportInterrupted) as err:
         job.import_history(settings, path, engine=engine, clock=ManualClock(CLOCK_NOW))
     assert str(err.value) == "import interrupted after 20 records; nothing half-written: run it again"
     assert _runs(engine) == ["interrupted"] and _plays(engine) == 10  # the first batch only
-    monkeypatch.setattr(job._Run, "flush", real_flush)
+    monkeypatch.setattr(job.BatchImporter, "flush", real_flush)
     again = job.import_history(settings, path, engine=engine, clock=ManualClock(CLOCK_NOW))
     assert again.status == "ok" and again.imported == 30 and again.imported_new == 20
     assert _runs(engine) == ["interrupted", "ok"]
@@ -202,7 +204,7 @@ def test_a_run_left_running_by_a_killed_import_is_closed_by_the_next(
 ) -> None:
     path = _write(tmp_path / "endsong_0.json", [_enc(_record(10))])
     with engine.begin() as conn:  # what SIGKILL, or a warehouse lost before the run could finish, leaves
-        writes.start_import_run(conn, "alice", "old.zip", CLOCK_NOW - timedelta(days=1))
+        runs.start_import_run(conn, "alice", source="old.zip", started_at=CLOCK_NOW - timedelta(days=1))
     job.import_history(settings, path, engine=engine, clock=ManualClock(CLOCK_NOW))
     assert _runs(engine) == ["interrupted", "ok"]
 

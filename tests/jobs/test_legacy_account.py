@@ -15,7 +15,7 @@ from spotify_pipeline.jobs.import_history import import_history
 from spotify_pipeline.settings import Settings
 from spotify_pipeline.warehouse import schema as s
 
-from .conftest import assert_adds_up
+from .import_checks import assert_adds_up
 
 EPISODE = {
     "ts": "2021-05-02T18:00:00Z", "platform": "android", "ms_played": 1_400_000, "conn_country": "SE",

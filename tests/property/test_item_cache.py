@@ -14,13 +14,12 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.property.test_transform_properties import fetches, items
 
 from spotify_pipeline.errors import MalformedRawObject
 from spotify_pipeline.jobs.process import read_object
 from spotify_pipeline.landing.envelope import parse_object, parse_object_checked
 from spotify_pipeline.transform.recently_played import ItemCache
-
-from .test_properties import fetches, items
 
 NOW = datetime(2026, 11, 2, 6, tzinfo=UTC)
 

@@ -14,10 +14,10 @@ from sqlalchemy.engine import Engine
 from spotify_pipeline.exports.report import render_report_table
 from spotify_pipeline.jobs.import_history import import_history
 from spotify_pipeline.settings import Settings
+from spotify_pipeline.warehouse import gaps, writes
 from spotify_pipeline.warehouse import schema as s
-from spotify_pipeline.warehouse import writes
 
-from .conftest import EXPORT_FIXTURES, assert_adds_up
+from .import_checks import EXPORT_FIXTURES, assert_adds_up
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "spotify" / "privacy"
 
@@ -29,7 +29,7 @@ def _plays(engine: Engine) -> list[dict]:
 
 def _api_play(engine: Engine, when: datetime, track_id: str, name: str, artist: str) -> None:
     with engine.begin() as conn:
-        writes.ensure_user(conn, "alice")
+        writes.ensure_user(conn, "alice", when)
         conn.execute(s.plays.insert().values(
             user_id="alice", played_at=when, track_id=track_id, track_name=name, artist_name=artist,
             source="api", loaded_at=when, raw_key="recently_played/x.json",
@@ -161,9 +161,13 @@ def test_resolver_failure_keeps_names_and_the_import_succeeds(settings: Settings
 def test_gap_covered_by_the_import_is_closed_partial_one_stays(settings: Settings, engine: Engine) -> None:
     t = datetime(2026, 3, 1, tzinfo=UTC)
     with engine.begin() as conn:
-        writes.record_gap(conn, "alice", t, t + timedelta(hours=3), t)
-        writes.record_gap(
-            conn, "alice", datetime(2026, 5, 5, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC), t
+        gaps.record_gap(conn, "alice", gap_from=t, gap_to=t + timedelta(hours=3), detected_at=t)
+        gaps.record_gap(
+            conn,
+            "alice",
+            gap_from=datetime(2026, 5, 5, tzinfo=UTC),
+            gap_to=datetime(2026, 6, 1, tzinfo=UTC),
+            detected_at=t,
         )
     report = import_history(settings, REAL / "extended-streaming-history", engine=engine)
     assert_adds_up(report)
@@ -181,7 +185,7 @@ def test_truncated_file_is_partial_and_closes_no_gap(
     cut.write_text(text[: len(text) // 2])
     with engine.begin() as conn:
         t = datetime(2026, 3, 1, tzinfo=UTC)
-        writes.record_gap(conn, "alice", t, t + timedelta(hours=1), t)
+        gaps.record_gap(conn, "alice", gap_from=t, gap_to=t + timedelta(hours=1), detected_at=t)
     report = import_history(settings, cut, engine=engine)
     assert_adds_up(report)
     assert report.status == "partial" and report.gaps_closed == [] and len(report.malformed) == 1

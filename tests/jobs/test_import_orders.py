@@ -23,7 +23,7 @@ from spotify_pipeline.simulator.model import TruePlay
 from spotify_pipeline.warehouse import schema as s
 from spotify_pipeline.warehouse import writes
 
-from .conftest import assert_adds_up
+from .import_checks import assert_adds_up
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 END = START + timedelta(days=3)
@@ -47,7 +47,7 @@ def _world(engine: Engine, tmp_path: Path) -> tuple[list[TruePlay], dict[str, Pa
     visible = sim.api_visible_truth("alice", START, END)
     api = [p for p in visible if not MISSED[0] <= p.ended_at < MISSED[1]]
     with engine.begin() as conn:
-        writes.ensure_user(conn, "alice")
+        writes.ensure_user(conn, "alice", END)
         conn.execute(s.plays.insert(), [_api_row(sim, p) for p in api])
     folders = {"extended": tmp_path / "x" / "extended", "account": tmp_path / "x" / "account"}
     for kind, folder in folders.items():
@@ -239,10 +239,10 @@ def test_an_interrupted_import_resumed_adds_each_play_once(
 ) -> None:
     truth, folders, api_plays = _world(engine, tmp_path)
     monkeypatch.setattr(job, "BATCH", 10)
-    real_flush: Callable[..., None] = job._Run.flush
+    real_flush: Callable[..., None] = job.BatchImporter.flush
     missed_batches = {"n": 0}
 
-    def crash_in_the_missed_window(self: job._Run, engine: Engine, batch: list, fmt: object) -> None:
+    def crash_in_the_missed_window(self: job.BatchImporter, engine: Engine, batch: list, fmt: object) -> None:
         # The second batch holding plays only the export has: the first one is committed.
         if any(MISSED[0] <= r.ended_at < MISSED[1] for r in batch):
             missed_batches["n"] += 1
@@ -250,11 +250,11 @@ def test_an_interrupted_import_resumed_adds_each_play_once(
                 raise OSError("disk full (simulated)")
         real_flush(self, engine, batch, fmt)
 
-    monkeypatch.setattr(job._Run, "flush", crash_in_the_missed_window)
+    monkeypatch.setattr(job.BatchImporter, "flush", crash_in_the_missed_window)
     with pytest.raises(job.ImportFailed, match="OSError: disk full .simulated.*run it again"):
         job.import_history(settings, folders["both"], engine=engine)
     assert api_plays < len(_rows(engine)) < len(truth)
-    monkeypatch.setattr(job._Run, "flush", real_flush)
+    monkeypatch.setattr(job.BatchImporter, "flush", real_flush)
     resumed = _run(settings, engine, folders["both"])
     assert 0 < resumed.imported_new < resumed.imported
     _assert_each_play_once(_rows(engine), truth, exact=True)
