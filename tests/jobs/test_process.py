@@ -166,11 +166,11 @@ def test_a_value_the_warehouse_refuses_quarantines_only_its_object_in_a_batch(
     its own savepoint, nothing of the others, and no row of it stays."""
     from sqlalchemy.exc import IntegrityError
 
-    from spotify_pipeline.warehouse import manifest as writes
+    from spotify_pipeline.warehouse import manifest
 
     world = _landed(tmp_path, hours=3)
     keys = sorted(i.key for i in world.runtime.store.list("recently_played/"))
-    real = writes.mark_loaded
+    real = manifest.mark_loaded
 
     def refuse_the_second(conn: Any, key: str, *args: Any, **kwargs: Any) -> None:
         if key == keys[1]:
@@ -178,7 +178,7 @@ def test_a_value_the_warehouse_refuses_quarantines_only_its_object_in_a_batch(
             raise IntegrityError("INSERT", {}, Exception("refused"))
         real(conn, key, *args, **kwargs)
 
-    monkeypatch.setattr(writes, "mark_loaded", refuse_the_second)
+    monkeypatch.setattr(manifest, "mark_loaded", refuse_the_second)
     report = process(world.settings, runtime=world.fresh_runtime())
     assert report.counts["objects_loaded"] == 2 and report.counts["objects_quarantined"] == 1
     assert report.problems == [
