@@ -5,13 +5,16 @@ The CLI, the DAGs and the demo call these and nothing below them.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from ..clock import Clock
 from ..settings import Settings
+from ..warehouse import reads
 from .download import download_followed_artists, download_recently_played
 from .enrich import enrich
 from .process import process
+from .releases import check_releases
 from .report import JobReport
 from .runtime import Runtime
 
@@ -28,9 +31,6 @@ __all__ = [
 
 def _followed_artists_when_due(settings: Settings, rt: Runtime) -> JobReport:
     """Followed artists change slowly: a cron `run` every 20 minutes fetches them once a day."""
-    from datetime import timedelta
-
-    from ..warehouse import reads
 
     with rt.engine.connect() as conn:
         last = reads.last_successful_fetch(conn, settings.user, "following_artists")
@@ -71,7 +71,5 @@ def run_all(
     if all(r.status != "paused" for r in reports):
         reports.append(enrich(settings, runtime=rt, force=force_enrich))
     if settings.release_artists_per_day and all(r.status != "paused" for r in reports):
-        from .releases import check_releases
-
         reports.append(check_releases(settings, runtime=rt))
     return reports

@@ -21,13 +21,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ..clock import from_ms, to_ms
 from ..errors import StoreError
 from ..landing.envelope import json_bytes
 from ..landing.keys import check_user
 from ..spotify.pause import PAUSE_KEY
 from ..transform.gaps import advance, detect_gap
-from ..warehouse.state import WAREHOUSE_ERRORS
+from ..warehouse import gaps, reads, runs, writes
+from ..warehouse.state import WAREHOUSE_ERRORS, get_in, set_in
 from .report import JobReport
 
 if TYPE_CHECKING:
@@ -108,8 +111,6 @@ def record_fetch(rt: Runtime, rec: FetchRecord, report: JobReport) -> str | None
 
 def apply(rt: Runtime, rec: FetchRecord, report: JobReport) -> None:
     """One transaction: the gap check and cursor, a pause, the ``fetch_runs`` row."""
-    from ..warehouse import gaps, reads, runs, writes
-    from ..warehouse.state import get_in, set_in
 
     now = rt.clock.now()
     with rt.engine.begin() as conn:
@@ -159,7 +160,6 @@ def apply(rt: Runtime, rec: FetchRecord, report: JobReport) -> None:
 def catch_up(rt: Runtime, report: JobReport) -> int:
     """Apply the notes runs left while the warehouse was down, oldest first; returns how many.
     Raises the warehouse's error when it is still unreachable (the notes stay)."""
-    from sqlalchemy.exc import SQLAlchemyError
 
     applied = 0
     try:

@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import ManualClock, to_ms
-from ..settings import Settings
+from ..settings import Settings, load_settings
+from ..simulator import Simulator, SimulatorConfig
+from ..spotify.auth import token_from_grant
+from ..spotify.tokens import MemoryTokenStore
+from ..warehouse import reads
+from . import download_followed_artists, download_recently_played, enrich, process
 from .report import JobReport
 from .runtime import Runtime
 
@@ -79,7 +84,6 @@ def demo_settings(
     user: str = "demo",
 ) -> Settings:
     """Settings for the demo: its own folder, never the user's real data."""
-    from ..settings import load_settings
 
     return load_settings(
         raw_zone=raw_zone or str(base_dir / "raw"),
@@ -105,11 +109,6 @@ def run_demo(
     progress: Any = None,
 ) -> DemoResult:
     """Simulate ``days`` of listening for one user, poll every ``poll_minutes``, process daily."""
-    from ..simulator import Simulator, SimulatorConfig
-    from ..spotify.auth import token_from_grant
-    from ..spotify.tokens import MemoryTokenStore
-    from ..warehouse import reads
-    from . import download_followed_artists, download_recently_played, enrich, process
 
     if fresh_dir is not None and fresh_dir.exists():
         shutil.rmtree(fresh_dir)

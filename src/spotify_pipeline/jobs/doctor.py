@@ -15,8 +15,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..clock import Clock
+from ..config_sources import source_of
 from ..errors import PipelineError
+from ..landing.store import open_store
 from ..settings import Settings
+from ..warehouse import reads
+from ..warehouse.engine import (
+    DbTimeouts,
+    current_revision,
+    describe_db_error,
+    head_revision,
+    make_engine,
+    sqlite_path,
+)
 from .runtime import Runtime
 from .status import duration_text, stale_fetch_warning, token_status
 
@@ -36,7 +47,6 @@ class Check:
 
 def settings_sources(settings: Settings) -> list[dict[str, Any]]:
     """Every setting, its (masked) value and the source it came from."""
-    from ..config_sources import source_of
 
     return [
         {"name": name, "value": value, "source": source_of(name).where}
@@ -45,15 +55,6 @@ def settings_sources(settings: Settings) -> list[dict[str, Any]]:
 
 
 def check_warehouse(settings: Settings, rt: Runtime) -> Check:
-    from ..warehouse.engine import (
-        DbTimeouts,
-        current_revision,
-        describe_db_error,
-        head_revision,
-        make_engine,
-        sqlite_path,
-    )
-
     url = settings.warehouse_url.get_secret_value()
     shown = settings.masked()["warehouse_url"]
     path = sqlite_path(url)
@@ -85,8 +86,6 @@ def check_warehouse(settings: Settings, rt: Runtime) -> Check:
 
 def check_raw_zone(settings: Settings) -> Check:
     if settings.is_s3:
-        from ..landing.store import open_store
-
         try:
             store = open_store(settings)
             next(iter(store.list("recently_played/")), None)
@@ -120,8 +119,6 @@ def check_token(rt: Runtime) -> Check:
 
 
 def check_last_fetch(settings: Settings, rt: Runtime) -> Check:
-    from ..warehouse import reads
-
     now = rt.clock.now()
     with rt.engine.connect() as conn:
         row = reads.last_fetch(conn, settings.user, "recently_played")

@@ -15,9 +15,11 @@ from typing import Any
 
 from ..clock import Clock
 from ..errors import RateLimitPaused
-from ..landing.envelope import new_envelope
+from ..landing.envelope import new_envelope, parse_object
 from ..landing.keys import raw_key
 from ..settings import Settings
+from ..warehouse import manifest, reads, writes
+from .process import _load
 from .report import JobReport
 from .runtime import Runtime
 
@@ -35,7 +37,6 @@ def enrich(
 ) -> JobReport:
     """Look up missing artists, albums and audio features. Without ``force`` it waits until
     ``settings.enrich_threshold`` ids are missing (the daily run always forces)."""
-    from ..warehouse import reads
 
     rt = Runtime.resolve(settings, runtime, clock=clock, transport=transport, token_store=token_store)
     report = JobReport("enrich")
@@ -105,15 +106,12 @@ def _as_fetches(kind: str, found: dict[str, Any], rt: Runtime, run_id: str) -> l
 
 def _land_and_save(rt: Runtime, fetches: list[dict[str, Any]], report: JobReport) -> None:
     """Land first (the raw zone is the source of truth), then load that object like `process` does."""
-    from ..warehouse import manifest, writes
-    from .process import _load
 
     key = raw_key("metadata", rt.clock.now(), rt.partition_user)
     envelope = new_envelope("metadata", rt.settings.user, fetches)
     info = rt.store.merge(key, envelope)
     key = info.key  # the stored key: .json.gz when compressed
     stored = rt.store.get(key)
-    from ..landing.envelope import parse_object
 
     full = parse_object(stored or b"", key)
     with rt.engine.begin() as conn:

@@ -37,7 +37,7 @@ from ..exports.limits import FUTURE_MARGIN
 from ..exports.matching import MINUTE
 from ..exports.reader import Discovered, ExportReadError, FileReader, Sniffed, discover, sniff
 from ..exports.report import FILE_PARTIAL, FileSummary, ImportReport
-from ..landing.store import RawStore
+from ..landing.store import RawStore, open_store
 from ..settings import Settings
 from ..warehouse import gaps, reads, runs
 from .import_archive import ArchivedExport, archive_files
@@ -46,6 +46,7 @@ from .import_records import record_import
 from .import_resolve import Resolver
 from .import_runs import ImportFailed, ImportInterrupted, close_abandoned_runs, finish_run, one_line
 from .progress import ProgressFn
+from .runtime import migrated_engine
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +81,8 @@ def import_history(
     """
     clock = clock or SystemClock()
     if engine is None:
-        from .runtime import migrated_engine
-
         engine = migrated_engine(settings.warehouse_url.get_secret_value())
     if store is None:
-        from ..landing.store import open_store
-
         store = open_store(settings, clock)
     report, ordered, files_found = _survey(settings, path, store)
     started_at = clock.now()

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ..exports.report import ArchivedFile
 from ..landing.keys import IMPORTS_PREFIX, check_user
 from ..landing.store import RawStore
 from .import_archive import ArchivedExport
@@ -117,8 +118,6 @@ def list_records(store: RawStore) -> tuple[list[RecordedImport], list[str]]:
 
 
 def _parse(key: str, data: bytes | None) -> RecordedImport:
-    from ..exports.report import ArchivedFile
-
     if data is None:
         raise ValueError("it vanished while listing")
     body: dict[str, Any] = json.loads(data)

@@ -18,6 +18,8 @@ from sqlalchemy.engine import Engine
 from ..clock import Clock
 from ..errors import PipelineError
 from ..exports.report import ImportReport
+from ..warehouse.rollups import after_import
+from ..warehouse.runs import close_abandoned_import_runs, finish_import_run
 
 log = logging.getLogger("spotify_pipeline.jobs.import_history")
 
@@ -39,7 +41,6 @@ def close_abandoned_runs(conn: Connection, user: str, now: datetime) -> None:
     """Runs of this user still ``running`` were abandoned (SIGKILL, power cut, the warehouse gone
     when the run tried to finish): mark them ``interrupted`` so none stays ``running``. Their batches
     are in; running the import again completes them."""
-    from ..warehouse.runs import close_abandoned_import_runs
 
     close_abandoned_import_runs(conn, user, now=now)
 
@@ -48,8 +49,6 @@ def finish_run(engine: Engine, report: ImportReport, clock: Clock, status: str, 
     """Update the rollups of what the run wrote and record how the run ended. Best effort on a
     failure path: if the warehouse itself is what failed, the next import marks the row
     ``interrupted`` (``close_abandoned_runs``)."""
-    from ..warehouse.rollups import after_import
-    from ..warehouse.runs import finish_import_run
 
     report.status, report.error = status, error
     assert report.import_id is not None

@@ -6,13 +6,13 @@ from datetime import timedelta
 
 from ..errors import PipelineError
 from ..settings import Settings
+from ..spotify.pause import clear_pause as clear
+from ..warehouse.state import WAREHOUSE_ERRORS, WarehouseStateStore, describe_outage
 from .runtime import Runtime
 
 
 def clear_pause(settings: Settings, *, runtime: Runtime | None = None) -> dict[str, str] | None:
     """End the recorded pause; returns what it was (until, reason, kind), None when none was in force."""
-    from ..spotify.pause import clear_pause as clear
-    from ..warehouse.state import WAREHOUSE_ERRORS, WarehouseStateStore, describe_outage
 
     rt = Runtime.resolve(settings, runtime)
     max_pause = timedelta(seconds=settings.max_pause_seconds)

@@ -38,11 +38,17 @@ from ..clock import Clock, from_ms, to_ms
 from ..errors import MalformedRawObject, MalformedRecord, PipelineError
 from ..landing.envelope import fetch_identity, parse_object
 from ..landing.keys import logical_key, parse_key
-from ..settings import Settings
+from ..settings import Settings, mask_url
 from ..transform.gaps import advance, detect_gap
 from ..transform.timestamps import parse_played_at
 from ..warehouse import rollups
+from ..warehouse.gaps import record_gap
+from ..warehouse.manifest import manifest_entries
+from ..warehouse.reads import count_open_gaps
+from ..warehouse.staging import holds_data, staged
+from .import_history import import_history
 from .import_records import RecordedImport, list_records
+from .process import process
 from .progress import ProgressFn, no_progress
 from .rebuild_legacy import record_older_imports
 from .report import JobReport
@@ -89,8 +95,6 @@ def rebuild(
 def _rebuild(
     base: Runtime, settings: Settings, target: str, show: ProgressFn, stages: list[Stage]
 ) -> JobReport:
-    from ..warehouse.staging import holds_data, staged
-
     in_place = target == settings.warehouse_url.get_secret_value()
     if not in_place and holds_data(target):
         raise PipelineError(
@@ -138,8 +142,6 @@ def _imports(rt: Runtime, settings: Settings, report: JobReport) -> tuple[list[R
 
 
 def _load(rt: Runtime, report: JobReport, show: ProgressFn) -> None:
-    from .process import process
-
     def counted(done: int, total: int | None = None, _text: str | None = None) -> None:
         show(done, total, "loading raw objects")
 
@@ -151,9 +153,6 @@ def _load(rt: Runtime, report: JobReport, show: ProgressFn) -> None:
 
 
 def _gaps(rt: Runtime, report: JobReport, show: ProgressFn) -> None:
-    from ..warehouse.gaps import record_gap
-    from ..warehouse.manifest import manifest_entries
-
     with rt.engine.begin() as conn:
         loaded = {k for k, e in manifest_entries(conn, "recently_played").items() if e["status"] == "loaded"}
     found = _replayed_gaps(rt, loaded, report, show)
@@ -165,7 +164,6 @@ def _gaps(rt: Runtime, report: JobReport, show: ProgressFn) -> None:
 
 def _replay(rt: Runtime, records: list[RecordedImport], report: JobReport, show: ProgressFn) -> int:
     """Run every recorded import again, oldest first; how many could not be."""
-    from .import_history import import_history
 
     total = sum(len(r.archive.files) for r in records)
     done = failed = 0
@@ -194,8 +192,6 @@ def _replay(rt: Runtime, records: list[RecordedImport], report: JobReport, show:
 
 
 def _count_open_gaps(rt: Runtime, report: JobReport) -> None:
-    from ..warehouse.reads import count_open_gaps
-
     with rt.engine.connect() as conn:
         report.counts["gaps_open"] = count_open_gaps(conn)
 
@@ -222,8 +218,6 @@ def _summary(target: str, location: str, report: JobReport) -> str:
 
 
 def _masked(url: str) -> str:
-    from ..settings import mask_url
-
     return mask_url(url)
 
 

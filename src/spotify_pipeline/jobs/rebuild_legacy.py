@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PipelineError
+from ..exports.reader import discover, sniff
 from ..landing.store import RawStore
 from ..settings import Settings
+from ..warehouse.runs import import_runs_at
 from .import_archive import ArchivedExport, archive_files
 from .import_records import RecordedImport, write_record
 from .report import JobReport
@@ -96,7 +98,6 @@ def _ms(at: datetime) -> datetime:
 
 def _old_runs(url: str) -> list[OldRun]:
     """The successful runs of ``import_runs`` in the warehouse at ``url``; none if there is none."""
-    from ..warehouse.runs import import_runs_at
 
     rows = import_runs_at(url, IMPORT_STATUSES)
     out = []
@@ -108,7 +109,6 @@ def _old_runs(url: str) -> list[OldRun]:
 
 def _archive_from_paths(store: RawStore, run: OldRun, report: JobReport) -> ArchivedExport | None:
     """Archive the files an import made before archiving named, if they are still there."""
-    from ..exports.reader import discover, sniff
 
     paths = [Path(p) for p in run.source.split(", ")]
     missing = [p for p in paths if not p.exists()]

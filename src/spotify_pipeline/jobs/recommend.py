@@ -21,6 +21,15 @@ from typing import Any, Protocol
 from ..clock import Clock
 from ..errors import AuthError
 from ..settings import Settings
+from ..spotify.library import (
+    PlaylistGone,
+    PlaylistScopeMissing,
+    album_track_uris,
+    create_private_playlist,
+    playlist_uris,
+    replace_items,
+)
+from ..warehouse.releases import remember_playlist, remembered_playlist
 from .report import JobReport
 from .runtime import Runtime
 
@@ -81,8 +90,6 @@ def write_playlists(
     token_store: Any = None,
     runtime: Runtime | None = None,
 ) -> tuple[JobReport, list[PlaylistPlan]]:
-    from ..spotify.library import PlaylistScopeMissing
-
     rt = Runtime.resolve(settings, runtime, clock=clock, transport=transport, token_store=token_store)
     report = JobReport("recommend_playlists" if apply else "recommend_playlists_dry_run")
     plans = []
@@ -101,8 +108,6 @@ def write_playlists(
 
 
 def _uris(rt: Runtime, kind: str, items: Sequence[PlaylistItem]) -> tuple[list[str], int]:
-    from ..spotify.library import album_track_uris
-
     uris: list[str] = []
     skipped = 0
     for item in items:
@@ -116,8 +121,6 @@ def _uris(rt: Runtime, kind: str, items: Sequence[PlaylistItem]) -> tuple[list[s
 
 
 def _plan(rt: Runtime, kind: str, name: str, items: Sequence[PlaylistItem]) -> PlaylistPlan:
-    from ..warehouse.releases import remembered_playlist
-
     uris, skipped = _uris(rt, kind, items)
     with rt.engine.connect() as conn:
         known = remembered_playlist(conn, rt.settings.user, kind)
@@ -134,15 +137,11 @@ def _plan(rt: Runtime, kind: str, name: str, items: Sequence[PlaylistItem]) -> P
 
 def _current_uris(rt: Runtime, playlist_id: str) -> list[str] | None:
     """The playlist's track URIs as Spotify has them; None when it is gone (404)."""
-    from ..spotify.library import playlist_uris
 
     return playlist_uris(rt.client, playlist_id)
 
 
 def _apply(rt: Runtime, plan: PlaylistPlan) -> None:
-    from ..spotify.library import PlaylistGone, create_private_playlist, replace_items
-    from ..warehouse.releases import remember_playlist
-
     created = plan.playlist_id is None
     if plan.playlist_id is None:
         made = create_private_playlist(
@@ -173,7 +172,6 @@ def _apply(rt: Runtime, plan: PlaylistPlan) -> None:
 
 def remembered_playlists(settings: Settings, *, runtime: Runtime | None = None) -> dict[str, str]:
     """List kind -> the base name of the playlist the user opted in to (``--to-playlist NAME --apply``)."""
-    from ..warehouse.releases import remembered_playlist
 
     rt = Runtime.resolve(settings, runtime)
     out = {}

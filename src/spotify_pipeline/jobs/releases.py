@@ -23,7 +23,10 @@ from ..errors import RateLimitPaused, SpotifyApiError
 from ..landing.envelope import new_envelope
 from ..landing.keys import raw_key
 from ..settings import Settings
+from ..spotify.library import artist_albums
+from ..warehouse import releases as wr
 from .download import _bookkept, _fetch_dict, _tell, object_hour
+from .process import process
 from .progress import ProgressFn, no_progress
 from .report import JobReport
 from .runtime import Runtime
@@ -36,7 +39,6 @@ TOP_ARTISTS = 200  # most played artists considered beside the followed ones
 
 def due_artists(settings: Settings, rt: Runtime, now: datetime, limit: int | None = None) -> list[str]:
     """The artists to check now, in order, within today's budget (empty when it is used up)."""
-    from ..warehouse import releases as wr
 
     per_day = settings.release_artists_per_day if limit is None else limit
     every = timedelta(days=settings.release_check_every_days)
@@ -93,8 +95,6 @@ def check_releases(
             f"; landed at {rt.store.location}/{key}" if fetches else ""
         )
     if load and fetches and report.status != "failed":
-        from .process import process
-
         loaded = process(settings, runtime=rt)
         report.add("new_releases", loaded.counts.get("releases_seen", 0))
         report.problems.extend(loaded.problems)
@@ -104,8 +104,6 @@ def check_releases(
 def _fetch_all(
     rt: Runtime, artists: list[str], report: JobReport, progress: ProgressFn
 ) -> list[dict[str, Any]]:
-    from ..spotify.library import artist_albums
-
     fetches: list[dict[str, Any]] = []
     progress(0, len(artists), "checking artists")
     for done, artist_id in enumerate(artists, start=1):

@@ -14,7 +14,21 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from ..clock import Clock, SystemClock
+from ..errors import ConfigError
+from ..landing.store import open_store
+from ..redact import register_secrets
 from ..settings import Settings
+from ..spotify.client import SpotifyClient
+from ..warehouse.engine import (
+    DbTimeouts,
+    current_revision,
+    head_revision,
+    make_engine,
+    upgrade,
+    warehouse_errors,
+)
+from ..warehouse.state import OutageTolerantStateStore, WarehouseStateStore
+from .token_stores import open_token_store
 
 if TYPE_CHECKING:
     import httpx
@@ -36,13 +50,6 @@ def migrated_engine(url: str, timeouts: DbTimeouts | None = None) -> Engine:
     can name a new, empty database later in a long-lived process (a relative SQLite path after a
     chdir, a database dropped and recreated), and a remembered "migrated" would then be a lie.
     """
-    from ..warehouse.engine import (
-        current_revision,
-        head_revision,
-        make_engine,
-        upgrade,
-        warehouse_errors,
-    )
 
     engine = make_engine(url, timeouts)
     with _migrate_lock, warehouse_errors(url, timeouts):
@@ -54,8 +61,6 @@ def migrated_engine(url: str, timeouts: DbTimeouts | None = None) -> Engine:
 def checked_engine(url: str, timeouts: DbTimeouts | None = None) -> Engine:
     """An engine whose schema must already be at the newest migration (``auto_migrate = false``:
     migrating is a deploy step, ``spotify-pipeline db upgrade``, never a side effect of a task)."""
-    from ..errors import ConfigError
-    from ..warehouse.engine import current_revision, head_revision, make_engine, warehouse_errors
 
     engine = make_engine(url, timeouts)
     with warehouse_errors(url, timeouts):
@@ -80,14 +85,10 @@ class Runtime:
     engine_override: Engine | None = None
 
     def __post_init__(self) -> None:
-        from ..redact import register_secrets
-
         register_secrets(self.settings.secret_values())
 
     @cached_property
     def engine(self) -> Engine:
-        from ..warehouse.engine import DbTimeouts
-
         if self.engine_override is not None:
             return self.engine_override
         build = migrated_engine if self.settings.auto_migrate else checked_engine
@@ -100,29 +101,23 @@ class Runtime:
 
     @cached_property
     def store(self) -> RawStore:
-        from ..landing.store import open_store
-
         return open_store(self.settings)
 
     @cached_property
     def token_store(self) -> TokenStore:
         if self.token_store_override is not None:
             return self.token_store_override
-        from .token_stores import open_token_store
 
         return open_token_store(self.settings)
 
     @cached_property
     def state(self) -> OutageTolerantStateStore:
         # Built without connecting: a fetch lands its plays even when the warehouse is down.
-        from ..warehouse.state import OutageTolerantStateStore, WarehouseStateStore
 
         return OutageTolerantStateStore(WarehouseStateStore(lambda: self.engine))
 
     @cached_property
     def client(self) -> SpotifyClient:
-        from ..spotify.client import SpotifyClient
-
         return SpotifyClient.from_settings(
             self.settings,
             self.token_store,

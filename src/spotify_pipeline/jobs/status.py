@@ -7,7 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from ..clock import Clock
+from ..errors import PipelineError
 from ..settings import Settings
+from ..warehouse import reads
 from .runtime import Runtime
 
 REFRESH_WARN_DAYS = (30, 7)
@@ -19,7 +21,6 @@ def _iso(value: datetime | None) -> str | None:
 
 def token_status(rt: Runtime) -> dict[str, Any]:
     """Days left of the 6-month refresh-token life, counted from consent, with warnings."""
-    from ..errors import PipelineError
 
     try:
         state = rt.token_store.load()
@@ -97,7 +98,6 @@ def status(
     settings: Settings, *, clock: Clock | None = None, runtime: Runtime | None = None
 ) -> dict[str, Any]:
     """Everything `status` shows, JSON-ready (ISO 8601 times, seconds for durations)."""
-    from ..warehouse import reads
 
     rt = Runtime.resolve(settings, runtime, clock=clock)
     user = settings.user

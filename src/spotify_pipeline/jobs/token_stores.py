@@ -7,6 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..settings import Settings
+from ..spotify.sealed import seal, sealer, unseal
+from ..spotify.tokens import FileTokenStore
+from ..warehouse.engine import DbTimeouts, make_engine, warehouse_errors
+from ..warehouse.token_table import TokenTable
 
 if TYPE_CHECKING:
     from cryptography.fernet import MultiFernet
@@ -22,21 +26,15 @@ class SharedTokenStore:
         self.table, self.user, self._cipher = table, user, cipher
 
     def load(self) -> TokenState | None:
-        from ..spotify.sealed import unseal
-
         row = self.table.read(self.user)
         if row is None:
             return None
         return unseal(row.ciphertext, self._cipher, user=self.user, version=row.version)
 
     def save(self, state: TokenState) -> None:
-        from ..spotify.sealed import seal
-
         state.version = self.table.put(self.user, seal(state, self._cipher))
 
     def replace(self, old: TokenState, new: TokenState) -> bool:
-        from ..spotify.sealed import seal
-
         version = self.table.swap(self.user, old.version, seal(new, self._cipher))
         if version is None:
             return False
@@ -65,12 +63,7 @@ def user_token_file(settings: Settings, user: str) -> Path:
 def open_token_store(settings: Settings) -> TokenStore:
     """The token store of ``settings.user``."""
     if settings.token_store_url is None:
-        from ..spotify.tokens import FileTokenStore
-
         return FileTokenStore(settings.token_file)
-    from ..spotify.sealed import sealer
-    from ..warehouse.engine import DbTimeouts, make_engine, warehouse_errors
-    from ..warehouse.token_table import TokenTable
 
     url = settings.token_store_url.get_secret_value()
     key = settings.token_key.get_secret_value() if settings.token_key is not None else None

@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import AuthError, ConfigError, LoginRequired, PipelineError
+from ..landing.keys import check_user
 from ..settings import Settings
+from ..warehouse import listeners
+from . import _followed_artists_when_due, download_recently_played, enrich, process
 from .report import JobReport
 from .runtime import Runtime
-from .token_stores import user_token_file
+from .token_stores import open_token_store, user_token_file
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +31,6 @@ RuntimeFactory = Callable[[Settings], Runtime]
 
 def check_name(name: str) -> str:
     """``name`` if it can be a listener (a raw-zone partition, a file name); ConfigError otherwise."""
-    from ..landing.keys import check_user
 
     try:
         return check_user(name)
@@ -37,8 +39,6 @@ def check_name(name: str) -> str:
 
 
 def registered(rt: Runtime) -> list[str]:
-    from ..warehouse import listeners
-
     with rt.engine.connect() as conn:
         return listeners.names(conn)
 
@@ -59,8 +59,6 @@ def for_user(settings: Settings, name: str, *, partition: bool) -> Settings:
 
 
 def add_user(settings: Settings, name: str, *, runtime: Runtime | None = None) -> bool:
-    from ..warehouse import listeners
-
     rt = Runtime.resolve(settings, runtime)
     with rt.engine.begin() as conn:
         return listeners.add(conn, check_name(name), rt.clock.now())
@@ -71,22 +69,18 @@ def remove_user(
 ) -> dict[str, bool]:
     """Unregister ``name`` and (unless ``keep_tokens``) delete their token state. Their plays and raw
     objects stay: they are history, not configuration."""
-    from ..warehouse import listeners
 
     rt = Runtime.resolve(settings, runtime)
     with rt.engine.begin() as conn:
         was = listeners.remove(conn, name)
     tokens = False
     if not keep_tokens:
-        from .token_stores import open_token_store
-
         tokens = bool(open_token_store(for_user(settings, name, partition=False)).delete())
     return {"registered": was, "tokens_deleted": tokens}
 
 
 def describe_users(settings: Settings, *, runtime: Runtime | None = None) -> list[dict[str, Any]]:
     """Each listener with their login's state (never a token)."""
-    from .token_stores import open_token_store
 
     rt = Runtime.resolve(settings, runtime)
     names = registered(rt)
@@ -132,7 +126,6 @@ class AllUsersRun:
 
 def _fetch_user(settings: Settings, rt: Runtime) -> list[JobReport]:
     """One listener's fetches; any failure becomes their report, never the others' problem."""
-    from . import _followed_artists_when_due, download_recently_played
 
     try:
         reports = [download_recently_played(settings, runtime=rt)]
@@ -161,7 +154,6 @@ def run_all_users(
 ) -> AllUsersRun:
     """Fetch for every listener (``parallel`` at a time, default ``users_parallel``), then load
     everything landed once and enrich with a listener whose login works."""
-    from . import enrich, process
 
     base = Runtime.resolve(settings, runtime)
     names = registered(base) or [settings.user]

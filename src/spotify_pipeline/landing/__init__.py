@@ -18,6 +18,7 @@ from .keys import (
     stored_key,
 )
 from .local import LocalRawStore
+from .s3 import S3RawStore
 from .store import RawObjectInfo, RawStore, open_store
 
 __all__ = [
@@ -46,7 +47,5 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "S3RawStore":
-        from .s3 import S3RawStore
-
         return S3RawStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,10 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from ..errors import WarehouseError
+from ..settings import mask_url
 from .types import MYSQL
 
 if TYPE_CHECKING:
@@ -180,8 +186,6 @@ def _sqlite_engine(url: URL, timeouts: DbTimeouts) -> Engine:
 
 
 def _alembic_config(engine: Engine, connection: Any) -> Any:
-    from alembic.config import Config
-
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -190,7 +194,6 @@ def _alembic_config(engine: Engine, connection: Any) -> Any:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the warehouse to ``revision`` (the newest by default). Idempotent."""
-    from alembic import command
 
     with engine.begin() as conn:
         command.upgrade(_alembic_config(engine, conn), revision)
@@ -198,7 +201,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, None for a database never migrated."""
-    from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
@@ -206,7 +208,6 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision() -> str | None:
     """The newest revision shipped with this package."""
-    from alembic.script import ScriptDirectory
 
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
@@ -214,14 +215,12 @@ def head_revision() -> str | None:
 def is_database_error(exc: BaseException) -> bool:
     """Whether ``exc`` is the database driver's (wrapped by SQLAlchemy): the faces name the warehouse
     for it without importing SQLAlchemy themselves."""
-    from sqlalchemy.exc import DBAPIError
 
     return isinstance(exc, DBAPIError)
 
 
 def describe_db_error(exc: BaseException, url: str | URL, timeouts: DbTimeouts | None = None) -> str:
     """One line for a person: which warehouse, what went wrong, what to do. Never the password."""
-    from ..settings import mask_url
 
     timeouts = timeouts or DbTimeouts()
     where = f"warehouse {mask_url(str(url) if isinstance(url, str) else url.render_as_string())}"
@@ -254,7 +253,6 @@ def describe_db_error(exc: BaseException, url: str | URL, timeouts: DbTimeouts |
 @contextmanager
 def warehouse_errors(url: str | URL, timeouts: DbTimeouts | None = None) -> Iterator[None]:
     """Turn a driver's connection failure into a WarehouseError that names the warehouse."""
-    from sqlalchemy.exc import DBAPIError
 
     try:
         yield
@@ -265,6 +263,4 @@ def warehouse_errors(url: str | URL, timeouts: DbTimeouts | None = None) -> Iter
 
 
 def _is_operational(exc: BaseException) -> bool:
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
     return isinstance(exc, OperationalError | InterfaceError)

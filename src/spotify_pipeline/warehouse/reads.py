@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Select, and_, func, select
@@ -204,8 +204,6 @@ def last_successful_fetch(conn: Connection, user_id: str, kind: str) -> datetime
 
 
 def _aware(value: Any) -> datetime | None:
-    from datetime import UTC
-
     if value is None:
         return None
     if isinstance(value, str):  # SQLite returns text for an aggregate over a DATETIME column

@@ -35,6 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from . import schema as s
+from .state import get_in, set_in
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -414,7 +415,6 @@ def after_process(engine: Engine, since: datetime, plays_inserted: int) -> None:
     (this run's start) and the start of the last run that got here (so the plays of a run that
     stopped before its refresh, interrupted or with the warehouse gone, are caught up by the next
     run that inserts any), and the hours of any track whose duration changed. One transaction."""
-    from .state import get_in, set_in
 
     with engine.begin() as conn:
         last = get_in(conn, STATE_KEY)

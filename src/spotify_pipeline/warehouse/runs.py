@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from . import schema as s
+from .engine import make_engine
 from .writes import ensure_user
 
 
@@ -92,7 +93,6 @@ def import_runs_at(url: str, statuses: Sequence[str]) -> list[tuple[int, str, da
     warehouse at ``url`` (not the configured one: a rebuild reads the warehouse it replaces), by id.
     Empty when there is no such warehouse, no ``import_runs`` table, or the database cannot be reached;
     a SQLite file that does not exist is not created."""
-    from .engine import make_engine
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").expanduser().is_file():
