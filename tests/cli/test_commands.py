@@ -130,7 +130,7 @@ def test_fetch_process_enrich_run_and_status(
     report = json.loads(result.stdout)
     assert report["status"] == "ok" and report["counts"]["plays_fetched"] == 50
     hour = datetime.now(UTC).strftime("%Y%m%d%H")
-    assert (tmp_path / "raw" / "recently_played" / f"{hour}.json").exists()
+    assert (tmp_path / "raw" / "recently_played" / f"{hour}.json.gz").exists()
     result = runner.invoke(app, ["fetch", "following"])
     assert result.exit_code == 0, result.output
     assert "followed artists" in result.output
