@@ -43,7 +43,8 @@ def land(raw: Path, days: int, part: int = 0, parts: int = 1) -> int:
     """Write the hourly raw objects of ``days`` of the heavy listener (every ``parts``-th hour from
     the ``part``-th: a page depends only on the simulated time it is asked at, so parts landed by
     separate simulators with the same seed are the same objects); returns how many."""
-    from spotify_pipeline.landing.envelope import dump, make_fetch, new_envelope
+    from spotify_pipeline.landing.decode import dump
+    from spotify_pipeline.landing.envelope import make_fetch, new_envelope
     from spotify_pipeline.landing.keys import raw_key
 
     sim = _simulator(days)

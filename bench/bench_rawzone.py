@@ -28,7 +28,8 @@ def poll_bytes(days: int) -> dict[str, Any]:
     """Bytes per poll and per listener-year at each polling interval, uncompressed and gzip."""
     import httpx
 
-    from spotify_pipeline.landing.envelope import encode_stored, make_fetch, merge_envelopes, new_envelope
+    from spotify_pipeline.landing.decode import encode_stored
+    from spotify_pipeline.landing.envelope import make_fetch, merge_envelopes, new_envelope
     from spotify_pipeline.landing.keys import raw_key
 
     from .bench_processing import USER, _simulator
@@ -75,7 +76,7 @@ def poll_bytes(days: int) -> dict[str, Any]:
 def compress_zone(plain: Path, gz: Path) -> tuple[int, int, int]:
     """Copy every raw object of ``plain`` to ``gz`` as ``<key>.gz`` (gzip, as a merge writes it now);
     (objects, bytes before, bytes after)."""
-    from spotify_pipeline.landing.envelope import compress
+    from spotify_pipeline.landing.decode import compress
 
     n = before = after = 0
     for path in sorted(plain.rglob("*.json.gz")):  # written compressed already (enrich's lookups)

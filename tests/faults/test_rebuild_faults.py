@@ -18,7 +18,7 @@ from tests.jobs.harness import START, World, make_world
 from spotify_pipeline.errors import PipelineError
 from spotify_pipeline.jobs.import_history import import_history
 from spotify_pipeline.jobs.rebuild import rebuild
-from spotify_pipeline.landing.envelope import stored_json
+from spotify_pipeline.landing.decode import stored_json
 from spotify_pipeline.warehouse import schema
 
 from .checks import assert_three_checks, cron, shown

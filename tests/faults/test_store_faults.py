@@ -29,7 +29,7 @@ from tests.jobs.harness import World, make_world
 
 from spotify_pipeline.jobs import download_recently_played, process
 from spotify_pipeline.jobs.runtime import Runtime
-from spotify_pipeline.landing.envelope import stored_json
+from spotify_pipeline.landing.decode import stored_json
 from spotify_pipeline.landing.keys import is_raw_key
 
 from .checks import assert_three_checks, cron, shown

@@ -16,7 +16,7 @@ from spotify_pipeline.errors import StoreError
 from spotify_pipeline.jobs import download_recently_played, process
 from spotify_pipeline.jobs.bookkeeping import PREFIX
 from spotify_pipeline.jobs.runtime import Runtime
-from spotify_pipeline.landing.envelope import stored_json
+from spotify_pipeline.landing.decode import stored_json
 from spotify_pipeline.settings import Settings
 from spotify_pipeline.spotify.tokens import FileTokenStore
 

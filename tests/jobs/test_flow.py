@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from spotify_pipeline.clock import to_ms
 from spotify_pipeline.jobs import download_followed_artists, download_recently_played, enrich, process
-from spotify_pipeline.landing.envelope import stored_json
+from spotify_pipeline.landing.decode import stored_json
 from spotify_pipeline.warehouse import reads
 
 from .harness import START, World, make_world

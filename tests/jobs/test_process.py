@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from spotify_pipeline.cli.main import app
 from spotify_pipeline.jobs import download_recently_played, process
-from spotify_pipeline.landing.envelope import stored_json
+from spotify_pipeline.landing.decode import stored_json
 
 from .harness import World, make_world
 

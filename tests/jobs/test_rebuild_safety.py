@@ -25,7 +25,7 @@ from spotify_pipeline.jobs import import_history as import_history_module
 from spotify_pipeline.jobs.import_history import import_history
 from spotify_pipeline.jobs.import_records import list_records
 from spotify_pipeline.jobs.rebuild import INTERRUPTED, RebuildInterrupted, rebuild
-from spotify_pipeline.landing.envelope import stored_json
+from spotify_pipeline.landing.decode import stored_json
 from spotify_pipeline.warehouse import staging
 
 from .harness import START, World, make_world

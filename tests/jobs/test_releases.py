@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from spotify_pipeline.jobs import download_followed_artists, process, run_all
 from spotify_pipeline.jobs.rebuild import rebuild
 from spotify_pipeline.jobs.releases import MAX_PAGES, check_releases
-from spotify_pipeline.landing.envelope import stored_json
+from spotify_pipeline.landing.decode import stored_json
 from spotify_pipeline.landing.keys import parse_key
 from spotify_pipeline.warehouse import schema
 

@@ -15,16 +15,15 @@ import boto3
 import pytest
 
 from spotify_pipeline.errors import MalformedRawObject
-from spotify_pipeline.landing.envelope import (
+from spotify_pipeline.landing.decode import (
     MAX_JSON_BYTES,
     compress,
     dump,
     encode_stored,
-    make_fetch,
-    new_envelope,
     parse_object,
     stored_json,
 )
+from spotify_pipeline.landing.envelope import make_fetch, new_envelope
 from spotify_pipeline.landing.keys import logical_key, parse_key, stored_key, variant_keys
 from spotify_pipeline.landing.local import LocalRawStore
 from spotify_pipeline.landing.s3 import S3RawStore

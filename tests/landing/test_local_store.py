@@ -14,7 +14,8 @@ import pytest
 
 from spotify_pipeline.clock import ManualClock
 from spotify_pipeline.errors import StoreError
-from spotify_pipeline.landing.envelope import dump, make_fetch, new_envelope, parse_object
+from spotify_pipeline.landing.decode import dump, parse_object
+from spotify_pipeline.landing.envelope import make_fetch, new_envelope
 from spotify_pipeline.landing.local import LocalRawStore
 from spotify_pipeline.landing.store import open_store
 from spotify_pipeline.settings import Settings

@@ -8,14 +8,8 @@ import pytest
 from tests.conftest import load_fixture
 
 from spotify_pipeline.errors import MalformedRawObject
-from spotify_pipeline.landing.envelope import (
-    FORMAT,
-    dump,
-    make_fetch,
-    merge_envelopes,
-    new_envelope,
-    parse_object,
-)
+from spotify_pipeline.landing.decode import dump, parse_object
+from spotify_pipeline.landing.envelope import FORMAT, make_fetch, merge_envelopes, new_envelope
 
 REQ = "GET /v1/me/player/recently-played?limit=50"
 KEY = "recently_played/2026112910.json"

@@ -18,7 +18,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from spotify_pipeline.errors import StoreError
-from spotify_pipeline.landing.envelope import make_fetch, new_envelope, parse_object
+from spotify_pipeline.landing.decode import parse_object
+from spotify_pipeline.landing.envelope import make_fetch, new_envelope
 from spotify_pipeline.landing.s3 import S3RawStore, make_client
 from spotify_pipeline.landing.store import open_store
 from spotify_pipeline.settings import Settings

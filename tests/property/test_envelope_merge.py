@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.landing.test_raw_envelope import fetch
 
-from spotify_pipeline.landing.envelope import dump, fetch_identity, merge_envelopes, new_envelope
+from spotify_pipeline.landing.decode import dump
+from spotify_pipeline.landing.envelope import fetch_identity, merge_envelopes, new_envelope
 
 fetches = st.builds(
     fetch,

@@ -18,7 +18,7 @@ from tests.property.test_transform_properties import fetches, items
 
 from spotify_pipeline.errors import MalformedRawObject
 from spotify_pipeline.jobs.process import read_object
-from spotify_pipeline.landing.envelope import parse_object, parse_object_checked
+from spotify_pipeline.landing.decode import parse_object, parse_object_checked
 from spotify_pipeline.transform.recently_played import ItemCache
 
 NOW = datetime(2026, 11, 2, 6, tzinfo=UTC)

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from spotify_pipeline.errors import MalformedRawObject, MalformedRecord
 from spotify_pipeline.exports.formats import ExportFormat, RecordKind, parse_record
-from spotify_pipeline.landing.envelope import dump, new_envelope, parse_object
+from spotify_pipeline.landing.decode import dump, parse_object
+from spotify_pipeline.landing.envelope import new_envelope
 from spotify_pipeline.transform.following import followed_artist_rows
 
 FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

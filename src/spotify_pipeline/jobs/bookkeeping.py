@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..clock import from_ms, to_ms
 from ..errors import StoreError
-from ..landing.envelope import json_bytes
+from ..landing.decode import json_bytes
 from ..landing.keys import check_user
 from ..spotify.pause import PAUSE_KEY
 from ..transform.gaps import advance, detect_gap

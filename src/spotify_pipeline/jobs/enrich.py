@@ -15,7 +15,8 @@ from typing import Any
 
 from ..clock import Clock
 from ..errors import RateLimitPaused
-from ..landing.envelope import new_envelope, parse_object
+from ..landing.decode import parse_object
+from ..landing.envelope import new_envelope
 from ..landing.keys import raw_key
 from ..settings import Settings
 from ..warehouse import manifest, reads, writes

@@ -32,7 +32,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 
 from ..clock import Clock
 from ..errors import MalformedRawObject, PipelineError
-from ..landing.envelope import MAX_JSON_BYTES, merge_envelopes, parse_object_checked
+from ..landing.decode import MAX_JSON_BYTES, parse_object_checked
+from ..landing.envelope import merge_envelopes
 from ..landing.keys import USERS_PREFIX, logical_key, parse_key
 from ..landing.store import RawObjectInfo
 from ..settings import Settings

@@ -36,7 +36,8 @@ from pydantic import SecretStr
 
 from ..clock import Clock, from_ms, to_ms
 from ..errors import MalformedRawObject, MalformedRecord, PipelineError
-from ..landing.envelope import fetch_identity, parse_object
+from ..landing.decode import parse_object
+from ..landing.envelope import fetch_identity
 from ..landing.keys import logical_key, parse_key
 from ..settings import Settings, mask_url
 from ..transform.gaps import advance, detect_gap

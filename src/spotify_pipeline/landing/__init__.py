@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .envelope import FORMAT, dump, make_fetch, merge_envelopes, new_envelope, parse_object
+from .decode import dump, parse_object
+from .envelope import FORMAT, make_fetch, merge_envelopes, new_envelope
 from .keys import (
     KINDS,
     QUARANTINE_PREFIX,
@@ -18,7 +19,6 @@ from .keys import (
     stored_key,
 )
 from .local import LocalRawStore
-from .s3 import S3RawStore
 from .store import RawObjectInfo, RawStore, open_store
 
 __all__ = [
@@ -47,5 +47,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "S3RawStore":
+        from .s3 import S3RawStore  # deferred: boto3 is the optional s3 extra
+
         return S3RawStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,7 +28,8 @@ from typing import IO, Any
 from ..clock import Clock, SystemClock
 from ..errors import MalformedRawObject, StoreError
 from ..fsutil import fsync_dir
-from .envelope import encode_stored, merge_envelopes, parse_object
+from .decode import encode_stored, parse_object
+from .envelope import merge_envelopes
 from .keys import QUARANTINE_PREFIX, stored_key, variant_keys
 from .store import (
     RawObjectInfo,

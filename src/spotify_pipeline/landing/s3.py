@@ -26,7 +26,8 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from ..clock import Clock, SystemClock
 from ..errors import MalformedRawObject, StoreError
-from .envelope import encode_stored, merge_envelopes, parse_object
+from .decode import encode_stored, parse_object
+from .envelope import merge_envelopes
 from .keys import QUARANTINE_PREFIX, is_compressed_key, stored_key, variant_keys
 from .store import (
     RawObjectInfo,

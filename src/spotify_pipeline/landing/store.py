@@ -123,7 +123,8 @@ def with_other_variant(
     (``process`` quarantines it); it is never changed or removed by a merge."""
     if other_bytes is None:
         return old
-    from .envelope import merge_envelopes, parse_object
+    from .decode import parse_object
+    from .envelope import merge_envelopes
 
     try:
         held = parse_object(other_bytes, other_key)
@@ -137,7 +138,8 @@ def read_logical(store: RawStore, key: str) -> dict[str, Any] | None:
     """The object ``key`` names (either variant's key) as one envelope: the union of the fetches of
     its stored variants (``X.json.gz`` and ``X.json``); None when neither exists. Raises
     MalformedRawObject for a variant that cannot be read."""
-    from .envelope import merge_envelopes, parse_object
+    from .decode import parse_object
+    from .envelope import merge_envelopes
     from .keys import variant_keys
 
     found: dict[str, Any] | None = None
@@ -211,6 +213,6 @@ def reason_note(key: str, reason: str, etag: str, quarantined_at: datetime, *, m
             else "a copy; the original stays in the raw zone. Fix or remove it, then run `process` again."
         ),
     }
-    from .envelope import json_bytes
+    from .decode import json_bytes
 
     return json_bytes(note, indent=2)

@@ -1,4 +1,4 @@
-"""One landed raw object (a checked envelope, see ``landing.envelope.parse_object``) -> everything the
+"""One landed raw object (a checked envelope, see ``landing.decode.parse_object``) -> everything the
 warehouse loads from it. Pure: no clock (the caller passes ``now``), no I/O, no SQL.
 
 Only ever raises ``MalformedRawObject(key, reason)``: a malformed record, a page of the wrong shape

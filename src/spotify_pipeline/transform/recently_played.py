@@ -26,7 +26,7 @@ class ItemCache:
     objects lists each play in about six of them (every poll returns the latest 50), and the
     transform of an item was half of ``process``'s time (profiled). Pure and per run.
 
-    Only for items of an object msgspec decoded (``landing.envelope.parse_object_checked``): then
+    Only for items of an object msgspec decoded (``landing.decode.parse_object_checked``): then
     ``msgspec.json.encode`` of an item is exact (no NaN that would encode as null). Items that fail
     are never kept (their error names the object they are in). Bounded: the most recent
     ``size`` items, far more than the pages a play stays listed in."""

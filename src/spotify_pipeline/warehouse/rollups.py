@@ -35,6 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from . import schema as s
+from .engine import writing
 from .state import get_in, set_in
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -416,7 +417,7 @@ def after_process(engine: Engine, since: datetime, plays_inserted: int) -> None:
     stopped before its refresh, interrupted or with the warehouse gone, are caught up by the next
     run that inserts any), and the hours of any track whose duration changed. One transaction."""
 
-    with engine.begin() as conn:
+    with writing(engine).begin() as conn:
         last = get_in(conn, STATE_KEY)
         if plays_inserted:
             earlier = datetime.fromisoformat(last["since"]) if last and last.get("since") else since
@@ -433,11 +434,11 @@ def after_import(engine: Engine, user_id: str, first: datetime | None, last: dat
     moves, matches or deletes around a record's time (they lie within a minute and 30 s of it)."""
     if first is None or last is None:
         return
-    with engine.begin() as conn:
+    with writing(engine).begin() as conn:
         refresh(conn, user_id, first - HOUR, last + HOUR)
 
 
 def rebuild_all(engine: Engine) -> None:
     """Every rollup of every user recomputed, one transaction (``rebuild``)."""
-    with engine.begin() as conn:
+    with writing(engine).begin() as conn:
         refresh_all(conn)
