@@ -565,8 +565,8 @@ def _ms_of(sums: Any) -> ColumnElement[Any]:
 
 @dataclass(frozen=True)
 class IdTotals:
-    """Sums over the catalogued track ids of a ``track_sums`` subquery, and how many distinct
-    tracks, primary artists and albums they are."""
+    """Sums over the catalogued track ids of a ``track_sums`` subquery, how many distinct tracks,
+    primary artists and albums they are, and how many track ids there are in all."""
 
     plays: int
     ms: int
@@ -575,16 +575,19 @@ class IdTotals:
     tracks: int
     artists: int
     albums: int
+    ids: int  # every track id, catalogued or not
 
 
 def id_totals(conn: Connection, sums: Any) -> IdTotals:
     t, ta = s.tracks, s.track_artists
+    catalogued = t.c.id.is_not(None)
     query = select(
-        func.sum(sums.c.plays), func.sum(_ms_of(sums)), func.sum(sums.c.skipped),
-        func.sum(sums.c.skip_known), func.count(t.c.id), func.count(ta.c.artist_id.distinct()),
-        func.count(t.c.album_id.distinct()),
+        *(func.sum(case((catalogued, c), else_=0)) for c in (sums.c.plays, _ms_of(sums), sums.c.skipped,
+                                                              sums.c.skip_known)),
+        func.count(t.c.id), func.count(ta.c.artist_id.distinct()), func.count(t.c.album_id.distinct()),
+        func.count(),
     ).select_from(
-        sums.join(t, t.c.id == sums.c.track_id)
+        sums.outerjoin(t, t.c.id == sums.c.track_id)
         .outerjoin(ta, and_(ta.c.track_id == t.c.id, ta.c.position == 0))
     )  # fmt: skip
     return IdTotals(*(int(v or 0) for v in conn.execute(query).one()))
@@ -612,9 +615,10 @@ class Candidate:
 
 def top_candidates(conn: Connection, sums: Any, kind: str, n: int) -> list[Candidate]:
     """The catalogued ``kind`` (tracks, artists by primary artist id, albums by id) that could be in
-    the first ``n`` by plays or by minutes: the first ``n`` by (plays, ms) and by (ms, plays) and
-    those tied with the n-th, named after ranking (the tie-break by name is ``stats._best``'s). For albums ``artist`` is the smallest track id of
-    the album (the one whose primary artist it is shown with)."""
+    the first ``n`` by plays or by minutes: ``rank()`` (ties share a rank) within ``n`` by (plays,
+    ms) or by (ms, plays), one pass over the grouping; named after ranking (the tie-break by name
+    is ``stats._best``'s). For albums ``artist`` is the smallest track id of the album (the one
+    whose primary artist it is shown with)."""
     t, ta, a, al = s.tracks, s.track_artists, s.artists, s.albums
     ms = _ms_of(sums)
     joined = sums.join(t, t.c.id == sums.c.track_id)
@@ -646,17 +650,15 @@ def top_candidates(conn: Connection, sums: Any, kind: str, n: int) -> list[Candi
             .group_by(t.c.album_id)
         )
     inner = agg.subquery()
-    cols = (inner.c.key, inner.c.first, inner.c.plays, inner.c.ms)
-    found: dict[Any, tuple[Any, ...]] = {}
-    ties = []
-    for order in ((inner.c.plays, inner.c.ms), (inner.c.ms, inner.c.plays)):
-        best = conn.execute(select(*cols).order_by(*(c.desc() for c in order)).limit(n)).all()
-        found.update((r[0], tuple(r)) for r in best)
-        if len(best) == n:  # the ones tied with the n-th, past the limit
-            ties.append(and_(inner.c.plays == best[-1][2], inner.c.ms == best[-1][3]))
-    if ties:
-        found.update((r[0], tuple(r)) for r in conn.execute(select(*cols).where(or_(*ties))))
-    rows = [(r[0], r[1], int(r[2]), int(r[3] or 0)) for r in found.values()]
+    ranked = select(
+        inner,
+        func.rank().over(order_by=(inner.c.plays.desc(), inner.c.ms.desc())).label("by_plays"),
+        func.rank().over(order_by=(inner.c.ms.desc(), inner.c.plays.desc())).label("by_ms"),
+    ).subquery()
+    best = select(ranked.c.key, ranked.c.first, ranked.c.plays, ranked.c.ms).where(
+        or_(ranked.c.by_plays <= n, ranked.c.by_ms <= n)
+    )
+    rows = [(r[0], r[1], int(r[2]), int(r[3] or 0)) for r in conn.execute(best)]
     keys = [r[0] for r in rows]
     names: dict[str, tuple[str, str | None]] = {}
     for i in range(0, len(keys), 900):  # under SQLite's 999 bound parameters (many ties)

@@ -242,7 +242,7 @@ class Insights:
         are merged by normalised name) counted here by the rules of ``_tables``."""
         with self.engine.connect() as conn:
             ids = q.id_totals(conn, self._sums)
-            unknown = q.uncatalogued(conn, self._sums)
+            unknown = q.uncatalogued(conn, self._sums) if ids.ids > ids.tracks else {}
             names = q.name_groups(conn, self.scope)
         rest = q._ordered(unknown, names)
         self._load(unknown)
