@@ -123,7 +123,11 @@ def _ordered(ids: dict[str, list[int]], names: list[TrackGroup]) -> list[TrackGr
         sums = [g.plays, g.ms_known, g.plays_without_ms, g.skipped, g.skip_known]
         have = merged.get(key)
         merged[key] = sums if have is None else [a + b for a, b in zip(have, sums, strict=True)]
-    for key in sorted(merged, key=lambda k: tuple((v is not None, v or "") for v in k)):
+
+    def order(k: tuple[str | None, str | None, str | None]) -> tuple[bool, str, bool, str, bool, str]:
+        return (k[0] is not None, k[0] or "", k[1] is not None, k[1] or "", k[2] is not None, k[2] or "")
+
+    for key in sorted(merged, key=order):
         out.append(TrackGroup(None, *key, *merged[key]))
     return out
 
@@ -553,7 +557,10 @@ def name_groups(conn: Connection, scope: Scope) -> list[TrackGroup]:
                      n.c.plays_without_ms, n.c.skipped, n.c.skip_known)  # fmt: skip
     if scope.user_id is not None:
         by_name = by_name.where(n.c.user_id == scope.user_id)
-    return [TrackGroup(None, r[0], r[1], r[2], *(int(v) for v in r[3:])) for r in conn.execute(by_name)]
+    return [
+        TrackGroup(None, r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]))
+        for r in conn.execute(by_name)
+    ]
 
 
 def _ms_of(sums: Any) -> ColumnElement[Any]:
