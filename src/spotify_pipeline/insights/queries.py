@@ -72,9 +72,10 @@ def _skip_flag() -> ColumnElement[Any]:
 
 def _ids_from_plays(conn: Connection, scope: Scope) -> dict[str, list[int]]:
     sk = _skip_flag()
+    track = Unindexed(p.c.track_id)
     by_id = scope.where(
         select(
-            p.c.track_id,
+            track,
             func.count(),
             func.coalesce(func.sum(p.c.ms_played), 0),
             func.count() - func.count(p.c.ms_played),
@@ -82,7 +83,7 @@ def _ids_from_plays(conn: Connection, scope: Scope) -> dict[str, list[int]]:
             func.count(sk),
         )  # fmt: skip
         .where(p.c.track_id.is_not(None))
-        .group_by(p.c.track_id)
+        .group_by(track)
     )
     return {r[0]: [int(v) for v in r[1:]] for r in conn.execute(by_id)}
 
@@ -512,6 +513,13 @@ def _plays_sums(scope: Scope) -> Any:
         .where(p.c.track_id.is_not(None))
         .group_by(track)
     )
+
+
+def reads_rollups(scope: Scope) -> bool:
+    """Whether ``track_sums`` reads the rollups for ``scope`` (all of history, or a whole UTC month
+    in it); else it groups the period's plays."""
+    first, end = whole_months(scope.start, scope.end)
+    return first is None or end is None or first < end
 
 
 def track_sums(scope: Scope, rollups: bool = True) -> Any:
