@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Integer, Select, and_, case, func, literal, or_, select
+from sqlalchemy import Connection, Integer, Select, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..warehouse import schema as s
 from ..warehouse.rollups import hour_of, hour_start, month_start, whole_months
 from .localtime import offset_segments
-from .sql import LocalHour, offset_case
+from .sql import LocalHour, Unindexed, offset_case
 
 p = s.plays
 WHOLE_CATALOGUE = 5_000  # ids above which track_info reads the whole catalogue
@@ -72,9 +72,10 @@ def _skip_flag() -> ColumnElement[Any]:
 
 def _ids_from_plays(conn: Connection, scope: Scope) -> dict[str, list[int]]:
     sk = _skip_flag()
+    track = Unindexed(p.c.track_id)
     by_id = scope.where(
         select(
-            p.c.track_id,
+            track,
             func.count(),
             func.coalesce(func.sum(p.c.ms_played), 0),
             func.count() - func.count(p.c.ms_played),
@@ -82,7 +83,7 @@ def _ids_from_plays(conn: Connection, scope: Scope) -> dict[str, list[int]]:
             func.count(sk),
         )  # fmt: skip
         .where(p.c.track_id.is_not(None))
-        .group_by(p.c.track_id)
+        .group_by(track)
     )
     return {r[0]: [int(v) for v in r[1:]] for r in conn.execute(by_id)}
 
@@ -123,7 +124,11 @@ def _ordered(ids: dict[str, list[int]], names: list[TrackGroup]) -> list[TrackGr
         sums = [g.plays, g.ms_known, g.plays_without_ms, g.skipped, g.skip_known]
         have = merged.get(key)
         merged[key] = sums if have is None else [a + b for a, b in zip(have, sums, strict=True)]
-    for key in sorted(merged, key=lambda k: tuple((v is not None, v or "") for v in k)):
+
+    def order(k: tuple[str | None, str | None, str | None]) -> tuple[bool, str, bool, str, bool, str]:
+        return (k[0] is not None, k[0] or "", k[1] is not None, k[1] or "", k[2] is not None, k[2] or "")
+
+    for key in sorted(merged, key=order):
         out.append(TrackGroup(None, *key, *merged[key]))
     return out
 
@@ -132,7 +137,7 @@ def track_groups(conn: Connection, scope: Scope) -> list[TrackGroup]:
     """One row per track played in the scope, from the plays: plays with an id grouped by it (an
     index-only scan with ``ix_plays_user_id_played_at_track_id_ms_played_skipped``), the few without
     one by their names as stored. The names of id groups come from the catalogue (``track_info``).
-    ``catalogued_groups`` gives the same from the rollups."""
+    ``track_sums`` and ``name_groups`` give the same from the rollups."""
     return _ordered(_ids_from_plays(conn, scope), _names_from_plays(conn, scope))
 
 
@@ -186,45 +191,6 @@ def _joined(conn: Connection, sums: Any, extra: list[Any]) -> Iterator[tuple[Any
 def _info(row: tuple[Any, ...]) -> TrackInfo:
     _, name, duration, album_id, album, artist_id, artist = row
     return TrackInfo(duration, album_id, album, ((artist_id, artist),) if artist_id is not None else (), name)
-
-
-def catalogued_groups(
-    conn: Connection, scope: Scope
-) -> tuple[dict[str, list[int]], list[TrackGroup], dict[str, TrackInfo]]:
-    """From the rollups: the id groups' sums (plays, ms_known, plays_without_ms, skipped,
-    skip_known) by id, the name groups, and the catalogue rows of the ids read in the same query
-    (``track_info``'s, joined in the database instead of read whole)."""
-    if scope.start is None and scope.end is None:
-        sums = _all_sums(scope.user_id)
-        extra = [sums.c.plays, sums.c.ms_known, sums.c.plays_without_ms, sums.c.skipped, sums.c.skip_known]
-        ids: dict[str, list[int]] = {}
-        infos: dict[str, TrackInfo] = {}
-        for row in _joined(conn, sums, extra):
-            ids[row[0]] = [int(v) for v in row[1:6]]
-            if row[6] is not None:
-                infos[row[0]] = _info(row[6:])
-        n = s.play_names
-        by_name = select(n.c.track_name, n.c.artist_name, n.c.album_name, n.c.plays, n.c.ms_known,
-                         n.c.plays_without_ms, n.c.skipped, n.c.skip_known)  # fmt: skip
-        if scope.user_id is not None:
-            by_name = by_name.where(n.c.user_id == scope.user_id)
-        names = [TrackGroup(None, r[0], r[1], r[2], *(int(v) for v in r[3:])) for r in conn.execute(by_name)]
-        return ids, names, infos
-    first, end = whole_months(scope.start, scope.end)
-    if first is not None and end is not None and first >= end:  # no whole month: the plays
-        return _ids_from_plays(conn, scope), _names_from_plays(conn, scope), {}
-    sums = _month_sums(scope, first, end)
-    extra = [sums.c.plays, sums.c.ms_known, sums.c.plays_without_ms, sums.c.skipped, sums.c.skip_known]
-    ids, infos = {}, {}
-    for row in _joined(conn, sums, extra):
-        ids[row[0]] = [int(v) for v in row[1:6]]
-        if row[6] is not None:
-            infos[row[0]] = _info(row[6:])
-    if scope.start is not None and first is not None and month_start(first) > scope.start:
-        _add(ids, _ids_from_plays(conn, Scope(scope.user_id, scope.start, month_start(first))))
-    if scope.end is not None and end is not None and month_start(end) < scope.end:
-        _add(ids, _ids_from_plays(conn, Scope(scope.user_id, month_start(end), scope.end)))
-    return ids, _names_from_plays(conn, scope), infos
 
 
 def catalogued_first_plays(
@@ -525,3 +491,225 @@ def last_fetches(conn: Connection, user_id: str | None) -> list[dict[str, Any]]:
 
 def app_state(conn: Connection, key: str) -> str | None:
     return conn.execute(select(s.app_state.c.value).where(s.app_state.c.key == key)).scalar()
+
+
+# --- top lists and totals aggregated in the database -----------------------------------------------
+SUM_COLUMNS = ("plays", "ms_known", "plays_without_ms", "skipped", "skip_known")
+
+
+def _plays_sums(scope: Scope) -> Any:
+    """Per track id: the five sums of the scope's plays (a select, not grouped further)."""
+    sk = _skip_flag()
+    track = Unindexed(p.c.track_id)
+    return scope.where(
+        select(
+            track.label("track_id"),
+            func.count().label("plays"),
+            func.coalesce(func.sum(p.c.ms_played), 0).label("ms_known"),
+            (func.count() - func.count(p.c.ms_played)).label("plays_without_ms"),
+            func.coalesce(func.sum(sk), 0).label("skipped"),
+            func.count(sk).label("skip_known"),
+        )  # fmt: skip
+        .where(p.c.track_id.is_not(None))
+        .group_by(track)
+    )
+
+
+def reads_rollups(scope: Scope) -> bool:
+    """Whether ``track_sums`` reads the rollups for ``scope`` (all of history, or a whole UTC month
+    in it); else it groups the period's plays."""
+    first, end = whole_months(scope.start, scope.end)
+    return first is None or end is None or first < end
+
+
+def track_sums(scope: Scope, rollups: bool = True) -> Any:
+    """One row per track id played in the scope with its five sums, as a subquery: from
+    ``play_tracks`` (all of history), ``play_track_months`` plus the plays of the partial months at
+    the ends, or the plays alone (no whole month, or ``rollups`` False)."""
+    if not rollups:
+        return _plays_sums(scope).subquery()
+    if scope.start is None and scope.end is None:
+        return _all_sums(scope.user_id)
+    first, end = whole_months(scope.start, scope.end)
+    if first is not None and end is not None and first >= end:
+        return _plays_sums(scope).subquery()
+    m = s.play_track_months
+    months = select(m.c.track_id, *(getattr(m.c, c) for c in SUM_COLUMNS))
+    if scope.user_id is not None:
+        months = months.where(m.c.user_id == scope.user_id)
+    if first is not None:
+        months = months.where(m.c.month >= first)
+    if end is not None:
+        months = months.where(m.c.month < end)
+    parts: list[Any] = [months]
+    if scope.start is not None and first is not None and month_start(first) > scope.start:
+        parts.append(_plays_sums(Scope(scope.user_id, scope.start, month_start(first))))
+    if scope.end is not None and end is not None and month_start(end) < scope.end:
+        parts.append(_plays_sums(Scope(scope.user_id, month_start(end), scope.end)))
+    if len(parts) == 1:
+        return _month_sums(scope, first, end)
+    every = union_all(*parts).subquery()
+    return (
+        select(every.c.track_id, *(func.sum(every.c[c]).label(c) for c in SUM_COLUMNS))
+        .group_by(every.c.track_id)
+        .subquery()
+    )
+
+
+def name_groups(conn: Connection, scope: Scope) -> list[TrackGroup]:
+    """The groups of plays without a track id (``play_names`` for all of history)."""
+    if scope.start is not None or scope.end is not None:
+        return _names_from_plays(conn, scope)
+    n = s.play_names
+    by_name = select(n.c.track_name, n.c.artist_name, n.c.album_name, n.c.plays, n.c.ms_known,
+                     n.c.plays_without_ms, n.c.skipped, n.c.skip_known)  # fmt: skip
+    if scope.user_id is not None:
+        by_name = by_name.where(n.c.user_id == scope.user_id)
+    return [
+        TrackGroup(None, r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]))
+        for r in conn.execute(by_name)
+    ]
+
+
+def _ms_of(sums: Any) -> ColumnElement[Any]:
+    ms: ColumnElement[Any] = sums.c.ms_known + sums.c.plays_without_ms * func.coalesce(
+        s.tracks.c.duration_ms, 0
+    )
+    return ms
+
+
+@dataclass(frozen=True)
+class IdTotals:
+    """Sums over the catalogued track ids of a ``track_sums`` subquery, how many distinct tracks,
+    primary artists and albums they are, and how many track ids there are in all."""
+
+    plays: int
+    ms: int
+    skipped: int
+    skip_known: int
+    tracks: int
+    artists: int
+    albums: int
+    ids: int  # every track id, catalogued or not
+
+
+def id_totals(conn: Connection, sums: Any) -> IdTotals:
+    t, ta = s.tracks, s.track_artists
+    catalogued = t.c.id.is_not(None)
+    query = select(
+        *(func.sum(case((catalogued, c), else_=0)) for c in (sums.c.plays, _ms_of(sums), sums.c.skipped,
+                                                              sums.c.skip_known)),
+        func.count(t.c.id), func.count(ta.c.artist_id.distinct()), func.count(t.c.album_id.distinct()),
+        func.count(),
+    ).select_from(
+        sums.outerjoin(t, t.c.id == sums.c.track_id)
+        .outerjoin(ta, and_(ta.c.track_id == t.c.id, ta.c.position == 0))
+    )  # fmt: skip
+    return IdTotals(*(int(v or 0) for v in conn.execute(query).one()))
+
+
+def uncatalogued(conn: Connection, sums: Any) -> dict[str, list[int]]:
+    """The five sums of the track ids the catalogue lacks."""
+    t = s.tracks
+    query = (
+        select(sums.c.track_id, *(sums.c[c] for c in SUM_COLUMNS))
+        .select_from(sums.outerjoin(t, t.c.id == sums.c.track_id))
+        .where(t.c.id.is_(None))
+    )
+    return {r[0]: [int(v) for v in r[1:]] for r in conn.execute(query)}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    key: str
+    name: str
+    artist: str | None  # tracks: the primary artist; albums: the id of the track that names it
+    plays: int
+    ms: int
+
+
+def top_candidates(conn: Connection, sums: Any, kind: str, n: int) -> list[Candidate]:
+    """The catalogued ``kind`` (tracks, artists by primary artist id, albums by id) that could be in
+    the first ``n`` by plays or by minutes: ``rank()`` (ties share a rank) within ``n`` by (plays,
+    ms) or by (ms, plays), one pass over the grouping; named after ranking (the tie-break by name
+    is ``stats._best``'s). For albums ``artist`` is the smallest track id of the album (the one
+    whose primary artist it is shown with)."""
+    t, ta, a, al = s.tracks, s.track_artists, s.artists, s.albums
+    ms = _ms_of(sums)
+    joined = sums.join(t, t.c.id == sums.c.track_id)
+    credit = and_(ta.c.track_id == t.c.id, ta.c.position == 0)
+    if kind == "tracks":
+        agg = select(t.c.id.label("key"), literal(None).label("first"), sums.c.plays.label("plays"),
+                     ms.label("ms")).select_from(joined)  # fmt: skip
+    elif kind == "artists":
+        agg = (
+            select(
+                ta.c.artist_id.label("key"),
+                literal(None).label("first"),
+                func.sum(sums.c.plays).label("plays"),
+                func.sum(ms).label("ms"),
+            )  # fmt: skip
+            .select_from(joined.join(ta, credit))
+            .group_by(ta.c.artist_id)
+        )
+    else:
+        agg = (
+            select(
+                t.c.album_id.label("key"),
+                func.min(t.c.id).label("first"),
+                func.sum(sums.c.plays).label("plays"),
+                func.sum(ms).label("ms"),
+            )  # fmt: skip
+            .select_from(joined)
+            .where(t.c.album_id.is_not(None))
+            .group_by(t.c.album_id)
+        )
+    inner = agg.subquery()
+    ranked = select(
+        inner,
+        func.rank().over(order_by=(inner.c.plays.desc(), inner.c.ms.desc())).label("by_plays"),
+        func.rank().over(order_by=(inner.c.ms.desc(), inner.c.plays.desc())).label("by_ms"),
+    ).subquery()
+    best = select(ranked.c.key, ranked.c.first, ranked.c.plays, ranked.c.ms).where(
+        or_(ranked.c.by_plays <= n, ranked.c.by_ms <= n)
+    )
+    rows = [(r[0], r[1], int(r[2]), int(r[3] or 0)) for r in conn.execute(best)]
+    keys = [r[0] for r in rows]
+    names: dict[str, tuple[str, str | None]] = {}
+    for i in range(0, len(keys), 900):  # under SQLite's 999 bound parameters (many ties)
+        chunk = keys[i : i + 900]
+        if kind == "tracks":
+            query = (
+                select(t.c.id, func.coalesce(t.c.name, t.c.id), func.coalesce(a.c.name, ta.c.artist_id))
+                .select_from(t.outerjoin(ta, credit).outerjoin(a, a.c.id == ta.c.artist_id))
+                .where(t.c.id.in_(chunk))
+            )
+        else:
+            named = a if kind == "artists" else al
+            query = select(named.c.id, func.coalesce(named.c.name, named.c.id), literal(None)).where(
+                named.c.id.in_(chunk)
+            )
+        names.update((r[0], (r[1], r[2])) for r in conn.execute(query))
+    out = []
+    for key, first, plays, total in rows:
+        name, artist = names.get(key, (key, None))
+        out.append(Candidate(key, name, first if kind == "albums" else artist, plays, total))
+    return out
+
+
+def primary_artists(conn: Connection, track_ids: list[str]) -> dict[str, str | None]:
+    """The primary artist's name (else id) of catalogued tracks, None where none is credited."""
+    t, ta, a = s.tracks, s.track_artists, s.artists
+    out: dict[str, str | None] = {}
+    for i in range(0, len(track_ids), 900):
+        query = (
+            select(t.c.id, func.coalesce(a.c.name, ta.c.artist_id))
+            .select_from(
+                t.outerjoin(ta, and_(ta.c.track_id == t.c.id, ta.c.position == 0)).outerjoin(
+                    a, a.c.id == ta.c.artist_id
+                )
+            )
+            .where(t.c.id.in_(track_ids[i : i + 900]))
+        )
+        out.update((r[0], r[1]) for r in conn.execute(query))
+    return out

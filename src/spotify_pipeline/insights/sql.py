@@ -48,4 +48,29 @@ def offset_case(column: Any, segments: list[tuple[Any, int]]) -> ColumnElement[i
     return case((column < at, offset_case(column, segments[:mid])), else_=offset_case(column, segments[mid:]))
 
 
-__all__ = ["LocalHour", "offset_case", "offset_segments"]
+class Unindexed(FunctionElement[Any]):
+    """A column as a grouping key SQLite will not read an index for: ``GROUP BY track_id`` over a
+    few days of plays otherwise walks ``(user_id, track_id, ...)`` through every play of the user
+    to skip a sort, instead of the ``(user_id, played_at, ...)`` range. Plain elsewhere."""
+
+    inherit_cache = True
+    name = "unindexed"
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(Unindexed)
+def _unindexed(element: Unindexed, compiler: Any, **kw: Any) -> str:
+    (column,) = (str(compiler.process(c, **kw)) for c in element.clauses)
+    return column
+
+
+@compiles(Unindexed, "sqlite")
+def _unindexed_sqlite(element: Unindexed, compiler: Any, **kw: Any) -> str:
+    (column,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"+{column}"
+
+
+__all__ = ["LocalHour", "Unindexed", "offset_case", "offset_segments"]

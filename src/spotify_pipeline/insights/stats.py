@@ -61,6 +61,13 @@ class _Acc:
         return TopItem(key, self.name, self.artist, self.plays, self.ms)
 
 
+@dataclass(frozen=True)
+class _Split:
+    ids: q.IdTotals  # the catalogued track ids, summed in the database
+    rest: list[q.TrackGroup]  # ids the catalogue lacks, then the name groups
+    tables: tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc], int]  # ``_tables(rest)``
+
+
 def users(engine: Engine) -> list[str]:
     """Every user the warehouse holds, sorted (for a user selector)."""
     with engine.connect() as conn:
@@ -96,18 +103,18 @@ class Insights:
         self.now = now or datetime.now(UTC)
         self.scope = q.Scope(user, period.start_utc, period.end_utc)
         self._catalogue: dict[str, q.TrackInfo] = {}
+        # Top lists and totals in SQL over the rollups; a period without a whole UTC month groups
+        # its few plays into rows per track and counts them here (fewer queries on MariaDB).
+        self._in_sql = rollups and q.reads_rollups(self.scope)
         check_user(engine, user)
 
-    # --- the two passes over the period's plays ------------------------------------------------
+    # --- the passes over the period's plays --------------------------------------------------
     @cached_property
     def _groups(self) -> list[q.TrackGroup]:
+        """Every track of the period from the plays (a period without a whole UTC month, or
+        ``rollups=False``; else see ``_split``)."""
         with self.engine.connect() as conn:
-            if self.rollups:
-                ids, names, infos = q.catalogued_groups(conn, self.scope)
-                self._catalogue.update(infos)
-                groups = q._ordered(ids, names)
-            else:
-                groups = q.track_groups(conn, self.scope)
+            groups = q.track_groups(conn, self.scope)
         self._load(g.track_id for g in groups if g.track_id)
         return groups
 
@@ -183,17 +190,18 @@ class Insights:
         return g.ms_known + g.plays_without_ms * duration
 
     # --- results ------------------------------------------------------------------------------
-    def _tables(self) -> tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc], int]:
-        """Tracks, artists and albums with their plays and milliseconds, and the milliseconds of
-        everything. A catalogued track with its primary artist and album (nearly every group of
-        a long history) takes the short way; every other group the rules of ``_track``,
-        ``_artist``, ``_album`` and ``_ms``."""
+    def _tables(
+        self, groups: Iterable[q.TrackGroup]
+    ) -> tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc], int]:
+        """Tracks, artists and albums of ``groups`` with their plays and milliseconds, and the
+        milliseconds of everything. A catalogued track with its primary artist and album takes the
+        short way; every other group the rules of ``_track``, ``_artist``, ``_album`` and ``_ms``."""
         tracks: dict[str, _Acc] = {}
         artists: dict[str, _Acc] = {}
         albums: dict[str, _Acc] = {}
         catalogue = self._catalogue
         total = 0
-        for g in self._groups:
+        for g in groups:
             info = catalogue.get(g.track_id) if g.track_id else None
             if info is not None and info.artists and info.album_id:
                 ms = g.ms_known + g.plays_without_ms * (info.duration_ms or 0)
@@ -229,20 +237,65 @@ class Insights:
 
     @cached_property
     def _aggregates(self) -> tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc], int]:
-        return self._tables()
+        return self._tables(self._groups)
+
+    @cached_property
+    def _split(self) -> _Split:
+        """With the rollups: the catalogued track ids summed in the database (``_sums``, totals
+        and top lists in SQL), the rest (ids the catalogue lacks, plays without an id: the names
+        are merged by normalised name) counted here by the rules of ``_tables``."""
+        with self.engine.connect() as conn:
+            ids = q.id_totals(conn, self._sums)
+            unknown = q.uncatalogued(conn, self._sums) if ids.ids > ids.tracks else {}
+            names = q.name_groups(conn, self.scope)
+        rest = q._ordered(unknown, names)
+        self._load(unknown)
+        return _Split(ids, rest, self._tables(rest))
+
+    @cached_property
+    def _sums(self) -> Any:
+        return q.track_sums(self.scope)
 
     def totals(self) -> Totals:
+        if self._in_sql:
+            split = self._split
+            tracks, artists, albums, ms = split.tables
+            ids = split.ids
+            plays = ids.plays + sum(g.plays for g in split.rest)
+            return Totals(plays, ids.ms + ms, ids.tracks + len(tracks), ids.artists + len(artists),
+                          ids.albums + len(albums))  # fmt: skip
         tracks, artists, albums, ms = self._aggregates
         plays = sum(g.plays for g in self._groups)
         return Totals(plays, ms, len(tracks), len(artists), len(albums))
 
+    def _table(self, kind: str, n: int) -> dict[str, _Acc]:
+        if kind not in ("artists", "tracks", "albums"):
+            raise InsightsError(f"unknown top list {kind!r}: use artists, tracks or albums")
+
+        def pick(tables: tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc], int]) -> dict[str, _Acc]:
+            return {"tracks": tables[0], "artists": tables[1], "albums": tables[2]}[kind]
+
+        if not self._in_sql:
+            return pick(self._aggregates)
+        # The database's candidates are keyed by catalogue ids, the rest by names or by ids the
+        # catalogue lacks: no key is in both, so the first n of their union are the first n.
+        table = dict(pick(self._split.tables))
+        with self.engine.connect() as conn:
+            found = q.top_candidates(conn, self._sums, kind, n)
+            named = (
+                q.primary_artists(conn, sorted({c.artist for c in found if c.artist}))
+                if kind == "albums"
+                else {}
+            )
+        for c in found:
+            artist = named.get(c.artist) if kind == "albums" and c.artist else c.artist
+            table[c.key] = _Acc(c.name, artist, c.plays, c.ms)
+        return table
+
     def top(self, kind: str, n: int = 10) -> TopList:
         """The ``n`` most played ``kind`` (artists, tracks, albums) by plays and by minutes; ties
         are broken by name, then key, so two runs list them in the same order."""
-        tracks, artists, albums, _ = self._aggregates
-        table = {"artists": artists, "tracks": tracks, "albums": albums}.get(kind)
-        if table is None:
-            raise InsightsError(f"unknown top list {kind!r}: use artists, tracks or albums")
+        table = self._table(kind, n)
         by_plays = _best(
             table, n, lambda a: (a.plays, a.ms), lambda i: (-i.plays, -i.ms, i.name.casefold(), i.key)
         )
@@ -366,6 +419,10 @@ class Insights:
         return Streaks(current, longest)
 
     def skips(self) -> Skips:
+        if self._in_sql:
+            split = self._split
+            return Skips(split.ids.skip_known + sum(g.skip_known for g in split.rest),
+                         split.ids.skipped + sum(g.skipped for g in split.rest))  # fmt: skip
         return Skips(sum(g.skip_known for g in self._groups), sum(g.skipped for g in self._groups))
 
     def following(self) -> Following:
