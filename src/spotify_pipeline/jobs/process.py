@@ -32,12 +32,17 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 
 from ..clock import Clock
 from ..errors import MalformedRawObject, PipelineError
-from ..landing.envelope import MAX_JSON_BYTES, merge_envelopes, parse_object_checked
+from ..landing.envelope import (
+    MAX_JSON_BYTES,
+    merge_envelopes,
+    parse_object_checked,
+    parse_page_items_lazily,
+)
 from ..landing.keys import USERS_PREFIX, logical_key, parse_key
 from ..landing.store import RawObjectInfo
 from ..settings import Settings
 from ..transform.raw_object import Lookup, ObjectRows, object_rows
-from ..transform.recently_played import ItemCache
+from ..transform.recently_played import ItemCache, UndecodedItem
 from ..warehouse import rollups
 from ..warehouse.memo import WriteMemo
 from ..warehouse.upsert import RowRejected
@@ -249,12 +254,22 @@ def _process_one(
     kind, _hour, key_user = parse_key(members[0].key)
     user = key_user or settings.user
     batch._current = members[0].key
-    read = _read_members(rt, members, kind, user, batch)
+    # A recently-played hour with one variant is read with its items undecoded (the item cache
+    # decodes only the items it has not seen); one with an item msgspec refuses is read again exactly.
+    lazy = cache is not None and kind == "recently_played" and len(members) == 1
+    read = _read_members(rt, members, kind, user, batch, lazy=lazy)
     if read is None:
         return
     good, envelope, clean = read
     try:
-        rows = object_rows(kind, envelope, user, good[0].key, rt.clock.now(), cache if clean else None)
+        try:
+            rows = object_rows(kind, envelope, user, good[0].key, rt.clock.now(), cache if clean else None)
+        except UndecodedItem:
+            read = _read_members(rt, members, kind, user, batch)
+            if read is None:
+                return
+            good, envelope, clean = read
+            rows = object_rows(kind, envelope, user, good[0].key, rt.clock.now(), cache if clean else None)
     except MalformedRawObject as exc:
         for info in good:
             _quarantine(rt, batch, info, kind, user, exc.reason)
@@ -274,10 +289,11 @@ def _process_one(
 
 
 def _read_members(
-    rt: Runtime, members: list[RawObjectInfo], kind: str, user: str, batch: _Batch
+    rt: Runtime, members: list[RawObjectInfo], kind: str, user: str, batch: _Batch, *, lazy: bool = False
 ) -> tuple[list[RawObjectInfo], dict[str, Any], bool] | None:
     """The readable variants, their envelopes' union and whether msgspec decoded all of them; each
-    unreadable variant quarantined on its own. None when none is left."""
+    unreadable variant quarantined on its own. None when none is left. ``lazy`` (one variant only):
+    its pages' items as ``msgspec.Raw`` when it is a clean envelope (``parse_page_items_lazily``)."""
     good: list[RawObjectInfo] = []
     envelope: dict[str, Any] | None = None
     clean = True
@@ -294,7 +310,8 @@ def _read_members(
             data = rt.store.get(info.key)
             if data is None:  # deleted between list and get
                 continue
-            parsed, decoded = read_envelope(data, info.key)
+            lazily = parse_page_items_lazily(data, info.key) if lazy else None
+            parsed, decoded = (lazily, True) if lazily is not None else read_envelope(data, info.key)
             envelope = parsed if envelope is None else merge_envelopes(envelope, parsed)
         except MalformedRawObject as exc:
             _quarantine(rt, batch, info, kind, user, exc.reason)
@@ -331,7 +348,15 @@ def read_object(
     data: bytes, key: str, kind: str, user: str, now: datetime, cache: ItemCache | None = None
 ) -> ObjectRows:
     """The rows of a raw object's bytes; raises only MalformedRawObject, whatever the bytes.
-    ``cache`` (one per run) is used only for an object msgspec decoded, where it is exact."""
+    ``cache`` (one per run) is used only for an object msgspec decoded, where it is exact; with it a
+    recently-played object is read with its items undecoded, as ``process`` reads one variant."""
+    if cache is not None and kind == "recently_played":
+        lazily = parse_page_items_lazily(data, key)
+        if lazily is not None:
+            try:
+                return object_rows(kind, lazily, user, key, now, cache)
+            except UndecodedItem:
+                pass  # read exactly below: its error, or its rows without the cache
     envelope, clean = read_envelope(data, key)
     return object_rows(kind, envelope, user, key, now, cache if clean else None)
 
