@@ -170,15 +170,15 @@ def test_a_value_the_warehouse_refuses_quarantines_only_its_object_in_a_batch(
 
     world = _landed(tmp_path, hours=3)
     keys = sorted(i.key for i in world.runtime.store.list("recently_played/"))
-    real = writes.mark_loaded
+    real = writes.save_recently_played
 
-    def refuse_the_second(conn: Any, key: str, *args: Any, **kwargs: Any) -> None:
-        if key == keys[1]:
+    def refuse_the_second(conn: Any, rows: Any, *args: Any, **kwargs: Any) -> int:
+        if rows.plays and rows.plays[0].raw_key == keys[1]:
             conn.execute(sa.text("DELETE FROM plays"))  # undone by the savepoint's rollback
             raise IntegrityError("INSERT", {}, Exception("refused"))
-        real(conn, key, *args, **kwargs)
+        return real(conn, rows, *args, **kwargs)
 
-    monkeypatch.setattr(writes, "mark_loaded", refuse_the_second)
+    monkeypatch.setattr(writes, "save_recently_played", refuse_the_second)
     report = process(world.settings, runtime=world.fresh_runtime())
     assert report.counts["objects_loaded"] == 2 and report.counts["objects_quarantined"] == 1
     assert report.problems == [

@@ -177,6 +177,7 @@ class _Batch:
         self.conn: Any = None
         self._trans: Any = None
         self.pending = JobReport("batch")
+        self.loaded: list[dict[str, Any]] = []  # the manifest rows of the batch's loaded objects
         self._objects = 0
         self._started = 0.0
         self._current = ""
@@ -193,6 +194,7 @@ class _Batch:
         self.conn = conn
         self.memo.begin()
         self.pending = JobReport("batch")
+        self.loaded = []
         self._objects = 0
         self._started = time.monotonic()
 
@@ -204,7 +206,11 @@ class _Batch:
     def commit(self) -> None:
         if self.conn is None:
             return
+        from ..warehouse import writes
+
         try:
+            # The manifest rows of the batch's loaded objects, in one statement, in its transaction.
+            writes.mark_loaded_many(self.conn, self.loaded)
             self._trans.commit()
         except SQLAlchemyError as exc:
             self.abort()
@@ -377,11 +383,13 @@ def _write(
         with memo.savepoint():
             writes.ensure_user(conn, user, memo=memo)
             inserted = _save(conn, kind, rows, user, rt.clock.now(), counts, memo)
-            for n, info in enumerate(members):
-                writes.mark_loaded(
-                    conn, info.key, kind, user, info.etag, info.size, inserted if n == 0 else 0
-                )
+            # Checked here (a value that does not fit quarantines this object), written with the batch.
+            entries = [
+                writes.loaded_entry(info.key, kind, user, info.etag, info.size, inserted if n == 0 else 0)
+                for n, info in enumerate(members)
+            ]
         savepoint.commit()
+        batch.loaded.extend(entries)
     except BaseException as exc:
         reason = _refused(exc)
         _rollback_quietly(savepoint)

@@ -26,7 +26,7 @@ from ..transform.rows import (
 )
 from . import schema as s
 from .memo import WriteMemo
-from .upsert import insert_ignore, upsert
+from .upsert import check_rows, insert_ignore, upsert
 
 log = logging.getLogger(__name__)
 IN_CHUNK = 500  # ids per IN (...) list
@@ -361,6 +361,22 @@ def mark_loaded(
     _manifest(conn, key, kind, user_id, etag, size, "loaded", None, rows, loaded_at)
 
 
+def loaded_entry(
+    key: str, kind: str, user_id: str | None, etag: str | None, size: int | None, rows: int
+) -> dict[str, Any]:
+    """The manifest row ``mark_loaded`` writes, checked against the table's columns (RowRejected
+    when a value does not fit), for ``mark_loaded_many`` to write later in the same transaction."""
+    values = _manifest_values(key, kind, user_id, etag, size, "loaded", None, rows, None)
+    check_rows(s.landed_files, [values])
+    return values
+
+
+def mark_loaded_many(conn: Connection, entries: list[dict[str, Any]]) -> None:
+    """Write ``loaded_entry`` rows: one statement for a batch of objects instead of one each."""
+    if entries:
+        upsert(conn, s.landed_files, entries, ["key_sha256"], [c for c in entries[0] if c != "key_sha256"])
+
+
 def mark_quarantined(
     conn: Connection,
     key: str,
@@ -387,7 +403,22 @@ def _manifest(
     rows: int | None,
     at: datetime | None,
 ) -> None:
-    values = {
+    values = _manifest_values(key, kind, user_id, etag, size, status, reason, rows, at)
+    upsert(conn, s.landed_files, [values], ["key_sha256"], [c for c in values if c != "key_sha256"])
+
+
+def _manifest_values(
+    key: str,
+    kind: str,
+    user_id: str | None,
+    etag: str | None,
+    size: int | None,
+    status: str,
+    reason: str | None,
+    rows: int | None,
+    at: datetime | None,
+) -> dict[str, Any]:
+    return {
         "key_sha256": key_hash(key),
         "key": key,
         "kind": kind,
@@ -399,7 +430,6 @@ def _manifest(
         "rows_inserted": rows,
         "loaded_at": at or _now(),
     }
-    upsert(conn, s.landed_files, [values], ["key_sha256"], [c for c in values if c != "key_sha256"])
 
 
 # -- gaps --------------------------------------------------------------------------------------------
