@@ -175,15 +175,16 @@ def test_s3_failing_beyond_its_retries_fails_the_fetch_and_the_next_run_catches_
 
 
 def _on_second_object(engine: sa.engine.Engine, action: Callable[[Any], None]) -> None:
-    """Call ``action(connection)`` inside the second object's transaction, before its manifest row.
+    """Call ``action(connection)`` inside the batch's transaction, at the second object's savepoint.
 
-    Keyed on the manifest write, which every object makes: an object whose plays all came in an
-    earlier object of the same run sends no INSERT into plays at all (the run's write memo)."""
+    Keyed on the savepoint, which every object opens: an object whose plays all came in an earlier
+    object of the same run sends no INSERT into plays at all (the run's write memo), and the
+    manifest rows of a batch are written in one statement at its commit."""
     seen = {"n": 0}
 
     @sa.event.listens_for(engine, "before_cursor_execute")
     def hook(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if "INTO landed_files" in statement:
+        if statement.startswith("SAVEPOINT"):
             seen["n"] += 1
             if seen["n"] == 2:
                 action(conn)

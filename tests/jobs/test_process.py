@@ -166,19 +166,19 @@ def test_a_value_the_warehouse_refuses_quarantines_only_its_object_in_a_batch(
     its own savepoint, nothing of the others, and no row of it stays."""
     from sqlalchemy.exc import IntegrityError
 
-    from spotify_pipeline.warehouse import manifest
+    from spotify_pipeline.warehouse import writes
 
     world = _landed(tmp_path, hours=3)
     keys = sorted(i.key for i in world.runtime.store.list("recently_played/"))
-    real = manifest.mark_loaded
+    real = writes.save_recently_played
 
-    def refuse_the_second(conn: Any, key: str, *args: Any, **kwargs: Any) -> None:
-        if key == keys[1]:
+    def refuse_the_second(conn: Any, rows: Any, *args: Any, **kwargs: Any) -> int:
+        if rows.plays and rows.plays[0].raw_key == keys[1]:
             conn.execute(sa.text("DELETE FROM plays"))  # undone by the savepoint's rollback
             raise IntegrityError("INSERT", {}, Exception("refused"))
-        real(conn, key, *args, **kwargs)
+        return real(conn, rows, *args, **kwargs)
 
-    monkeypatch.setattr(manifest, "mark_loaded", refuse_the_second)
+    monkeypatch.setattr(writes, "save_recently_played", refuse_the_second)
     report = process(world.settings, runtime=world.fresh_runtime())
     assert report.counts["objects_loaded"] == 2 and report.counts["objects_quarantined"] == 1
     assert report.problems == [

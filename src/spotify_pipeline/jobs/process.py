@@ -32,16 +32,19 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 
 from ..clock import Clock
 from ..errors import MalformedRawObject, PipelineError
-from ..landing.decode import MAX_JSON_BYTES, parse_object_checked
+from ..landing.decode import MAX_JSON_BYTES, parse_object_checked, parse_page_items_lazily
 from ..landing.envelope import merge_envelopes
 from ..landing.keys import USERS_PREFIX, logical_key, parse_key
 from ..landing.store import RawObjectInfo
 from ..settings import Settings
 from ..transform.raw_object import Lookup, ObjectRows, object_rows
-from ..transform.recently_played import ItemCache
-from ..warehouse import rollups
+from ..transform.recently_played import ItemCache, UndecodedItem
+from ..transform.rows import AlbumRow, ArtistRow, AudioFeaturesRow
+from ..warehouse import manifest, rollups, writes
 from ..warehouse.memo import WriteMemo
+from ..warehouse.releases import save_release_checks
 from ..warehouse.upsert import RowRejected
+from .bookkeeping import catch_up
 from .progress import ProgressFn, no_progress
 from .report import JobReport
 from .runtime import Runtime
@@ -99,8 +102,6 @@ def _process(
     started = rt.clock.now()  # every play this run inserts is loaded at or after it
     report = JobReport("process")
     progress = progress or no_progress
-    from ..warehouse.manifest import manifest_entries
-    from .bookkeeping import catch_up
 
     catch_up(rt, report)  # fetches landed while the warehouse was down: gap checks before their plays load
 
@@ -110,7 +111,7 @@ def _process(
         # The manifest in one query, not one per object: an object another run loads meanwhile is at
         # worst loaded twice, which adds nothing (a play's identity is its key).
         with rt.engine.connect() as conn:
-            manifest = {key: (e["etag"], e["status"]) for key, e in manifest_entries(conn).items()}
+            seen = {key: (e["etag"], e["status"]) for key, e in manifest.manifest_entries(conn).items()}
         # Keys are filtered before the store looks at a file's content: a stray file is never read.
         listed = [
             info
@@ -120,7 +121,7 @@ def _process(
         todo = [
             group
             for group in _groups(listed)
-            if any(manifest.get(i.key, (None,))[0] != i.etag for i in group)
+            if any(seen.get(i.key, (None,))[0] != i.etag for i in group)
             or _within(group[0].key, reload_between)
         ]
         cache = ItemCache()  # this run's transformed items, so a play listed in six pages is read once
@@ -128,7 +129,7 @@ def _process(
         for done, group in enumerate(todo, start=1):
             current = group[0].key
             # A variant already quarantined at this etag is not read again with its changed sibling.
-            members = [i for i in group if manifest.get(i.key) != (i.etag, "quarantined")] or group
+            members = [i for i in group if seen.get(i.key) != (i.etag, "quarantined")] or group
             batch.open()
             _process_one(rt, settings, members, batch, cache)
             batch.done_one()
@@ -173,6 +174,7 @@ class _Batch:
         self.conn: Any = None
         self._trans: Any = None
         self.pending = JobReport("batch")
+        self.loaded: list[dict[str, Any]] = []  # the manifest rows of the batch's loaded objects
         self._objects = 0
         self._started = 0.0
         self._current = ""
@@ -189,6 +191,7 @@ class _Batch:
         self.conn = conn
         self.memo.begin()
         self.pending = JobReport("batch")
+        self.loaded = []
         self._objects = 0
         self._started = time.monotonic()
 
@@ -201,6 +204,8 @@ class _Batch:
         if self.conn is None:
             return
         try:
+            # The manifest rows of the batch's loaded objects, in one statement, in its transaction.
+            manifest.mark_loaded_many(self.conn, self.loaded)
             self._trans.commit()
         except SQLAlchemyError as exc:
             self.abort()
@@ -250,12 +255,22 @@ def _process_one(
     kind, _hour, key_user = parse_key(members[0].key)
     user = key_user or settings.user
     batch._current = members[0].key
-    read = _read_members(rt, members, kind, user, batch)
+    # A recently-played hour with one variant is read with its items undecoded (the item cache
+    # decodes only the items it has not seen); one with an item msgspec refuses is read again exactly.
+    lazy = cache is not None and kind == "recently_played" and len(members) == 1
+    read = _read_members(rt, members, kind, user, batch, lazy=lazy)
     if read is None:
         return
     good, envelope, clean = read
     try:
-        rows = object_rows(kind, envelope, user, good[0].key, rt.clock.now(), cache if clean else None)
+        try:
+            rows = object_rows(kind, envelope, user, good[0].key, rt.clock.now(), cache if clean else None)
+        except UndecodedItem:
+            read = _read_members(rt, members, kind, user, batch)
+            if read is None:
+                return
+            good, envelope, clean = read
+            rows = object_rows(kind, envelope, user, good[0].key, rt.clock.now(), cache if clean else None)
     except MalformedRawObject as exc:
         for info in good:
             _quarantine(rt, batch, info, kind, user, exc.reason)
@@ -275,10 +290,11 @@ def _process_one(
 
 
 def _read_members(
-    rt: Runtime, members: list[RawObjectInfo], kind: str, user: str, batch: _Batch
+    rt: Runtime, members: list[RawObjectInfo], kind: str, user: str, batch: _Batch, *, lazy: bool = False
 ) -> tuple[list[RawObjectInfo], dict[str, Any], bool] | None:
     """The readable variants, their envelopes' union and whether msgspec decoded all of them; each
-    unreadable variant quarantined on its own. None when none is left."""
+    unreadable variant quarantined on its own. None when none is left. ``lazy`` (one variant only):
+    its pages' items as ``msgspec.Raw`` when it is a clean envelope (``parse_page_items_lazily``)."""
     good: list[RawObjectInfo] = []
     envelope: dict[str, Any] | None = None
     clean = True
@@ -295,7 +311,8 @@ def _read_members(
             data = rt.store.get(info.key)
             if data is None:  # deleted between list and get
                 continue
-            parsed, decoded = read_envelope(data, info.key)
+            lazily = parse_page_items_lazily(data, info.key) if lazy else None
+            parsed, decoded = (lazily, True) if lazily is not None else read_envelope(data, info.key)
             envelope = parsed if envelope is None else merge_envelopes(envelope, parsed)
         except MalformedRawObject as exc:
             _quarantine(rt, batch, info, kind, user, exc.reason)
@@ -332,7 +349,15 @@ def read_object(
     data: bytes, key: str, kind: str, user: str, now: datetime, cache: ItemCache | None = None
 ) -> ObjectRows:
     """The rows of a raw object's bytes; raises only MalformedRawObject, whatever the bytes.
-    ``cache`` (one per run) is used only for an object msgspec decoded, where it is exact."""
+    ``cache`` (one per run) is used only for an object msgspec decoded, where it is exact; with it a
+    recently-played object is read with its items undecoded, as ``process`` reads one variant."""
+    if cache is not None and kind == "recently_played":
+        lazily = parse_page_items_lazily(data, key)
+        if lazily is not None:
+            try:
+                return object_rows(kind, lazily, user, key, now, cache)
+            except UndecodedItem:
+                pass  # read exactly below: its error, or its rows without the cache
     envelope, clean = read_envelope(data, key)
     return object_rows(kind, envelope, user, key, now, cache if clean else None)
 
@@ -340,8 +365,6 @@ def read_object(
 def _write(
     rt: Runtime, batch: _Batch, members: list[RawObjectInfo], kind: str, user: str, rows: ObjectRows
 ) -> None:
-    from ..warehouse import manifest, writes
-
     conn, memo = batch.conn, batch.memo
     key = members[0].key
     counts = JobReport("object")  # this object's counts join the batch's only once its savepoint held
@@ -354,9 +377,9 @@ def _write(
             now = rt.clock.now()
             writes.ensure_user(conn, user, now, memo=memo)
             inserted = _save(conn, kind, rows, user, now, counts, memo)
-            for n, info in enumerate(members):
-                manifest.mark_loaded(
-                    conn,
+            # Checked here (a value that does not fit quarantines this object), written with the batch.
+            entries = [
+                manifest.loaded_entry(
                     info.key,
                     kind=kind,
                     user_id=user,
@@ -365,7 +388,10 @@ def _write(
                     rows=inserted if n == 0 else 0,
                     loaded_at=now,
                 )
+                for n, info in enumerate(members)
+            ]
         savepoint.commit()
+        batch.loaded.extend(entries)
     except BaseException as exc:
         reason = _refused(exc)
         _rollback_quietly(savepoint)
@@ -421,8 +447,6 @@ def _quarantine(
     *,
     copy: bool = True,
 ) -> None:
-    from ..warehouse import manifest
-
     reason = _readable(reason)
     where = f"copy at {rt.store.quarantine(info.key, reason)}" if copy else "left in place"
     try:
@@ -486,8 +510,6 @@ def _save(
     report: JobReport,
     memo: WriteMemo | None,
 ) -> int:
-    from ..warehouse import writes
-
     report.problems.extend(rows.problems)
     if kind == "recently_played":
         inserted = sum(
@@ -507,8 +529,6 @@ def _save(
             folded += len(snapshot.artists)
         return folded
     if kind == "artist_albums":
-        from ..warehouse.releases import save_release_checks
-
         saved = save_release_checks(conn, user, rows.release_checks, memo, at=now)
         report.add("releases_seen", saved)
         return saved
@@ -518,9 +538,6 @@ def _save(
 
 
 def _save_lookup(conn: Any, lookup: Lookup, memo: WriteMemo | None) -> int:
-    from ..transform.rows import AlbumRow, ArtistRow, AudioFeaturesRow
-    from ..warehouse import writes
-
     rows, at = lookup.rows, lookup.at
     if rows is None:
         writes.record_miss(conn, lookup.miss_kind, lookup.ident, status="404", attempted_at=at)

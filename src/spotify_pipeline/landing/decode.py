@@ -106,6 +106,45 @@ def parse_object_checked(data: bytes, key: str) -> tuple[dict[str, Any], bool]:
     return _shape(value, key), True
 
 
+_LAZY_TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_LAZY_FETCHES = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
+_LAZY_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def parse_page_items_lazily(data: bytes, key: str) -> dict[str, Any] | None:
+    """``parse_object_checked`` of a clean envelope whose responses' ``items`` stay undecoded: each
+    item is a ``msgspec.Raw`` (its exact bytes), so the loader's item cache neither decodes nor
+    re-encodes an item it has already seen. Every other value is decoded and checked as
+    ``parse_object_checked`` does it (msgspec, strict JSON), so the envelope's checks and errors are
+    its own. None when the object is not a plain envelope of decodable values (a legacy shape, a
+    response that is not an object with an ``items`` list, anything msgspec refuses, ...): the caller
+    reads it the exact way instead. The decoder of the items must still refuse what msgspec refuses
+    (an item's bytes were not checked here)."""
+    try:
+        data = stored_json(data, key)
+        top = _LAZY_TOP.decode(data)
+        if "fetches" not in top:
+            return None
+        value: dict[str, Any] = {k: _MSGSPEC.decode(v) for k, v in top.items() if k != "fetches"}
+        fetches: list[dict[str, Any]] = []
+        for raw_fetch in _LAZY_FETCHES.decode(top["fetches"]):
+            fetch: dict[str, Any] = {k: _MSGSPEC.decode(v) for k, v in raw_fetch.items() if k != "response"}
+            if "response" in raw_fetch:
+                response = _LAZY_TOP.decode(raw_fetch["response"])
+                if "items" not in response:
+                    return None
+                page: dict[str, Any] = {k: _MSGSPEC.decode(v) for k, v in response.items() if k != "items"}
+                page["items"] = _LAZY_LIST.decode(response["items"])
+                fetch["response"] = page
+            fetches.append(fetch)
+        value["fetches"] = fetches
+        # The same checks as the exact path; a Raw cannot be encoded, so an envelope whose fetches
+        # need their canonical JSON (two with the same time) is read the exact way.
+        return _shape(value, key)
+    except (msgspec.DecodeError, MalformedRawObject, TypeError, ValueError, RecursionError):
+        return None
+
+
 def _decode(data: bytes, key: str) -> Any:
     if not data.strip():
         raise MalformedRawObject(key, "empty file")

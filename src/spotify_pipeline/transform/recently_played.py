@@ -37,11 +37,23 @@ class ItemCache:
         self.hits = 0
 
     def rows(self, item: Any, user_id: str, source_key: str) -> tuple[PlayRow | None, CatalogRows]:
-        try:
-            key = (user_id, _ENCODE(item))
-        except (TypeError, ValueError, OverflowError):
-            return _item_rows(item, user_id, source_key)
-        hit = self._rows.get(key)
+        """An item is a decoded value or a ``msgspec.Raw`` (its bytes, undecoded: see
+        ``landing.decode.parse_page_items_lazily``); a Raw is decoded only when its bytes are not
+        known yet, and UndecodedItem is raised when msgspec refuses them."""
+        if isinstance(item, msgspec.Raw):
+            key = (user_id, bytes(item))
+            hit = self._rows.get(key)
+            if hit is None:
+                try:
+                    item = _DECODE(item)
+                except (msgspec.DecodeError, ValueError, RecursionError):
+                    raise UndecodedItem from None
+        else:
+            try:
+                key = (user_id, _ENCODE(item))
+            except (TypeError, ValueError, OverflowError):
+                return _item_rows(item, user_id, source_key)
+            hit = self._rows.get(key)
         if hit is not None:
             self.hits += 1
             play, catalog = hit
@@ -54,7 +66,13 @@ class ItemCache:
         return found
 
 
+class UndecodedItem(Exception):
+    """An item left undecoded (``msgspec.Raw``) that msgspec refuses: the object is to be read the
+    exact way (``landing.envelope.parse_object_checked``), which names what is wrong with it."""
+
+
 _ENCODE = msgspec.json.Encoder().encode
+_DECODE = msgspec.json.Decoder().decode
 _PLAY_SLOTS: tuple[str, ...] = tuple(PlayRow.__dataclass_fields__)
 _NEW = object.__new__
 _SET = object.__setattr__

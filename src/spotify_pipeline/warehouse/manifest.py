@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from . import schema as s
-from .upsert import upsert
+from .upsert import check_rows, upsert
 
 
 def key_hash(key: str) -> str:
@@ -48,6 +48,29 @@ def mark_loaded(
     _manifest(conn, key, kind, user_id, etag, size, "loaded", None, rows, loaded_at)
 
 
+def loaded_entry(
+    key: str,
+    *,
+    kind: str,
+    user_id: str | None,
+    etag: str | None,
+    size: int | None,
+    rows: int,
+    loaded_at: datetime,
+) -> dict[str, Any]:
+    """The manifest row ``mark_loaded`` writes, checked against the table's columns (RowRejected
+    when a value does not fit), for ``mark_loaded_many`` to write later in the same transaction."""
+    values = _values(key, kind, user_id, etag, size, "loaded", None, rows, loaded_at)
+    check_rows(s.landed_files, [values])
+    return values
+
+
+def mark_loaded_many(conn: Connection, entries: list[dict[str, Any]]) -> None:
+    """Write ``loaded_entry`` rows: one statement for a batch of objects instead of one each."""
+    if entries:
+        upsert(conn, s.landed_files, entries, ["key_sha256"], [c for c in entries[0] if c != "key_sha256"])
+
+
 def mark_quarantined(
     conn: Connection,
     key: str,
@@ -75,7 +98,22 @@ def _manifest(
     rows: int | None,
     at: datetime,
 ) -> None:
-    values = {
+    values = _values(key, kind, user_id, etag, size, status, reason, rows, at)
+    upsert(conn, s.landed_files, [values], ["key_sha256"], [c for c in values if c != "key_sha256"])
+
+
+def _values(
+    key: str,
+    kind: str,
+    user_id: str | None,
+    etag: str | None,
+    size: int | None,
+    status: str,
+    reason: str | None,
+    rows: int | None,
+    at: datetime,
+) -> dict[str, Any]:
+    return {
         "key_sha256": key_hash(key),
         "key": key,
         "kind": kind,
@@ -87,4 +125,3 @@ def _manifest(
         "rows_inserted": rows,
         "loaded_at": at,
     }
-    upsert(conn, s.landed_files, [values], ["key_sha256"], [c for c in values if c != "key_sha256"])

@@ -127,7 +127,10 @@ class WriteMemo:
                 pending[k] = _INSERTED
             else:
                 v = value(item)
-                if previous is not _MISSING and previous is not _INSERTED and previous == v:
+                # ``is`` first: a row the item cache gave again is the very object written before.
+                if previous is v or (
+                    previous is not _MISSING and previous is not _INSERTED and previous == v
+                ):
                     continue
                 pending[k] = v
             out.append(item)
