@@ -318,7 +318,7 @@ def test_fetch_recent_names_the_object_after_the_given_hour(
     _login(monkeypatch)
     result = runner.invoke(app, ["fetch", "recent", "--hour", "2026-11-29T10"])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "raw" / "recently_played" / "2026112910.json").exists()
+    assert (tmp_path / "raw" / "recently_played" / "2026112910.json.gz").exists()
     result = runner.invoke(app, ["fetch", "recent", "--hour", "yesterday"])
     assert result.exit_code == 2  # typer names the option and the formats it accepts
     assert "--hour" in result.output
@@ -337,7 +337,7 @@ def test_rebuild_interrupted_says_so_in_one_line_and_changes_nothing(
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(importlib.import_module("spotify_pipeline.jobs.process"), "process", ctrl_c)
+        patch.setattr(importlib.import_module("spotify_pipeline.jobs.rebuild"), "process", ctrl_c)
         result = runner.invoke(app, ["rebuild", "--yes"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.stderr.strip() == "error: rebuild interrupted: the warehouse was not changed; run it again"

@@ -15,6 +15,7 @@ from tests.cli import test_commands as cli_base
 from typer.testing import CliRunner
 
 from spotify_pipeline.cli.main import app
+from spotify_pipeline.landing.decode import stored_json
 from spotify_pipeline.simulator import Simulator
 
 runner = CliRunner()
@@ -29,8 +30,12 @@ def _closed_port() -> int:
 
 
 def _plays_landed(raw: Path) -> int:
-    objects = sorted((raw / "recently_played").glob("*.json"))
-    return sum(len(f["response"]["items"]) for o in objects for f in json.loads(o.read_bytes())["fetches"])
+    objects = sorted((raw / "recently_played").glob("*.json.gz"))
+    return sum(
+        len(f["response"]["items"])
+        for o in objects
+        for f in json.loads(stored_json(o.read_bytes(), o.name))["fetches"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -102,7 +107,7 @@ def test_a_day_ahead_is_accepted(
     tomorrow = datetime.now(UTC) + timedelta(hours=20)
     result = runner.invoke(app, ["fetch", "recent", "--hour", tomorrow.strftime("%Y-%m-%dT%H")])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "raw" / "recently_played" / f"{tomorrow:%Y%m%d%H}.json").exists()
+    assert (tmp_path / "raw" / "recently_played" / f"{tomorrow:%Y%m%d%H}.json.gz").exists()
 
 
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])

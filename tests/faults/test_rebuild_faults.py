@@ -84,9 +84,7 @@ def test_ctrl_c_mid_rebuild_changes_nothing_and_the_next_rebuild_completes(
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(
-            importlib.import_module("spotify_pipeline.jobs.import_history"), "import_history", ctrl_c
-        )
+        patch.setattr(importlib.import_module("spotify_pipeline.jobs.rebuild"), "import_history", ctrl_c)
         with pytest.raises(PipelineError) as caught:
             rebuild(world.settings, runtime=world.fresh_runtime())
     told.append(f"error: {caught.value}")

@@ -21,7 +21,6 @@ import sqlalchemy as sa
 
 from spotify_pipeline.errors import PipelineError
 from spotify_pipeline.jobs import download_recently_played, process
-from spotify_pipeline.jobs import import_history as import_history_module
 from spotify_pipeline.jobs.import_history import import_history
 from spotify_pipeline.jobs.import_records import list_records
 from spotify_pipeline.jobs.rebuild import INTERRUPTED, RebuildInterrupted, rebuild
@@ -30,6 +29,9 @@ from spotify_pipeline.warehouse import staging
 
 from .harness import START, World, make_world
 from .test_rebuild import _rows
+
+# rebuild calls these by the names it imported: a test replaces them there
+REBUILD = importlib.import_module("spotify_pipeline.jobs.rebuild")
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = [
@@ -111,13 +113,13 @@ def test_each_import_leaves_its_record_in_the_raw_zone_and_the_replay_uses_it(
     assert [f.key for f in record.archive.files] and str(tmp_path / "export") == record.archive.source
     # A later change of the tolerance does not change how the recorded import is replayed.
     seen: list[float] = []
-    original = import_history_module.import_history
+    original = REBUILD.import_history
 
     def spy(settings: Any, *args: Any, **kwargs: Any) -> Any:
         seen.append(settings.export_match_tolerance_seconds)
         return original(settings, *args, **kwargs)
 
-    monkeypatch.setattr(import_history_module, "import_history", spy)
+    monkeypatch.setattr(REBUILD, "import_history", spy)
     settings = world.settings.model_copy(update={"export_match_tolerance_seconds": 5.0})
     report = rebuild(settings, runtime=world.fresh_runtime(), target_url=f"sqlite:///{tmp_path / 'r.db'}")
     assert report.status == "ok" and seen == [90.0]
@@ -160,9 +162,9 @@ def test_ctrl_c_mid_rebuild_leaves_the_warehouse_untouched(
 
     with monkeypatch.context() as patch:
         if where == "process":
-            patch.setattr(importlib.import_module("spotify_pipeline.jobs.process"), "process", interrupt)
+            patch.setattr(REBUILD, "process", interrupt)
         elif where == "import":
-            patch.setattr(import_history_module, "import_history", interrupt)
+            patch.setattr(REBUILD, "import_history", interrupt)
         else:
             patch.setattr(staging.os, "replace", interrupt)
         with pytest.raises(RebuildInterrupted) as caught:
@@ -176,10 +178,10 @@ def test_ctrl_c_mid_rebuild_leaves_the_warehouse_untouched(
 
 
 _KILLED_REBUILD = """
-import sys, time
+import importlib, sys, time
 from spotify_pipeline.settings import load_settings
-from spotify_pipeline.jobs import import_history as module
-from spotify_pipeline.jobs.rebuild import rebuild
+
+module = importlib.import_module("spotify_pipeline.jobs.rebuild")  # where rebuild finds import_history
 
 raw_zone, url, endpoint, marker = sys.argv[1:5]
 settings = load_settings(raw_zone=raw_zone, warehouse_url=url, s3_endpoint_url=endpoint or None, user="alice")
@@ -189,7 +191,7 @@ def stall(*args, **kwargs):  # the raw objects are loaded into the staging datab
     time.sleep(120)
 
 module.import_history = stall
-rebuild(settings)
+module.rebuild(settings)
 """
 
 
@@ -329,7 +331,7 @@ def test_an_import_made_before_records_is_recorded_from_the_warehouse_once(tmp_p
 def test_the_load_forwards_progress_to_a_process_that_counts_objects(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = importlib.import_module("spotify_pipeline.jobs.process")
+    module = REBUILD
     original = module.process
 
     def counting(settings: Any, *, runtime: Any, progress: Any) -> Any:

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from spotify_pipeline.landing.decode import stored_json
+
 pytestmark = [
     pytest.mark.airflow,
     pytest.mark.mysql,
@@ -28,9 +30,9 @@ pytestmark = [
 
 # Interval [2026-11-28 10:10, 12:10) of `10 */2 * * *`: the bihourly object is named ...2026112812.
 LOGICAL_DATE = datetime(2026, 11, 28, 12, 30, tzinfo=UTC)
-RECENT_KEY = "raw/recently_played/2026112812.json"
+RECENT_KEY = "raw/recently_played/2026112812.json.gz"
 # The daily interval before 12:30 is [Nov 27 00:00, Nov 28 00:00): named after its end.
-FOLLOWING_KEY = "raw/following_artists/2026112800.json"
+FOLLOWING_KEY = "raw/following_artists/2026112800.json.gz"
 
 
 @dataclass
@@ -49,7 +51,7 @@ class World:
         return sorted(k for k in keys if k.split("/")[1] in kinds)
 
     def distinct_plays_in(self, key: str) -> set[str]:
-        body = json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        body = json.loads(stored_json(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read(), key))
         return {
             item["played_at"] for fetch in body["fetches"] for item in (fetch["response"].get("items") or [])
         }

@@ -88,7 +88,7 @@ def test_msgspec_and_json_read_every_object_alike(data: bytes) -> None:
         fast_error = None
     try:
         # parse_object's standard-library path alone, as before msgspec
-        from spotify_pipeline.landing import envelope as env
+        from spotify_pipeline.landing import decode as env
 
         slow: Any = env._shape(env._decode(env.stored_json(data, key), key), key)
     except MalformedRawObject as exc:
