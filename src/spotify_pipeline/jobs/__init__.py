@@ -6,10 +6,12 @@ The CLI, the DAGs and the demo call these and nothing below them.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+
+import httpx
 
 from ..clock import Clock
 from ..settings import Settings
+from ..spotify.tokens import TokenStore
 from ..warehouse import reads
 from .download import download_followed_artists, download_recently_played
 from .enrich import enrich
@@ -48,8 +50,8 @@ def run_all(
     settings: Settings,
     *,
     clock: Clock | None = None,
-    transport: Any = None,
-    token_store: Any = None,
+    transport: httpx.BaseTransport | None = None,
+    token_store: TokenStore | None = None,
     force_enrich: bool = False,
     runtime: Runtime | None = None,
 ) -> list[JobReport]:

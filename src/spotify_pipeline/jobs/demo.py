@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -106,7 +107,7 @@ def run_demo(
     seed: int = 7,
     late_share: float = 0.05,
     fresh_dir: Path | None = None,
-    progress: Any = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> DemoResult:
     """Simulate ``days`` of listening for one user, poll every ``poll_minutes``, process daily."""
 

@@ -14,11 +14,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import httpx
+
 from ..clock import Clock, to_ms
 from ..errors import ConfigError, RateLimitPaused
 from ..landing.envelope import new_envelope
 from ..landing.keys import raw_key
 from ..settings import Settings
+from ..spotify.tokens import TokenStore
 from ..transform.gaps import PAGE_LIMIT
 from ..transform.timestamps import parse_played_at
 from .bookkeeping import FetchRecord, record_fetch
@@ -116,9 +119,9 @@ def download_recently_played(
     settings: Settings,
     *,
     clock: Clock | None = None,
-    transport: Any = None,
+    transport: httpx.BaseTransport | None = None,
     hour: datetime | None = None,
-    token_store: Any = None,
+    token_store: TokenStore | None = None,
     runtime: Runtime | None = None,
 ) -> JobReport:
     """Fetch the latest 50 plays and merge them into ``recently_played/YYYYMMDDHH.json``.
@@ -172,9 +175,9 @@ def download_followed_artists(
     settings: Settings,
     *,
     clock: Clock | None = None,
-    transport: Any = None,
+    transport: httpx.BaseTransport | None = None,
     hour: datetime | None = None,
-    token_store: Any = None,
+    token_store: TokenStore | None = None,
     runtime: Runtime | None = None,
 ) -> JobReport:
     """Fetch every page of followed artists and merge them into ``following_artists/YYYYMMDDHH.json``."""

@@ -13,12 +13,15 @@ import logging
 import uuid
 from typing import Any
 
+import httpx
+
 from ..clock import Clock
 from ..errors import RateLimitPaused
 from ..landing.decode import parse_object
 from ..landing.envelope import new_envelope
 from ..landing.keys import raw_key
 from ..settings import Settings
+from ..spotify.tokens import TokenStore
 from ..warehouse import manifest, reads, writes
 from .process import _load
 from .report import JobReport
@@ -31,8 +34,8 @@ def enrich(
     settings: Settings,
     *,
     clock: Clock | None = None,
-    transport: Any = None,
-    token_store: Any = None,
+    transport: httpx.BaseTransport | None = None,
+    token_store: TokenStore | None = None,
     force: bool = True,
     runtime: Runtime | None = None,
 ) -> JobReport:

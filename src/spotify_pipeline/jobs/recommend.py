@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import httpx
+
 from ..clock import Clock
 from ..errors import AuthError
 from ..settings import Settings
@@ -29,6 +31,7 @@ from ..spotify.library import (
     playlist_uris,
     replace_items,
 )
+from ..spotify.tokens import TokenStore
 from ..warehouse.releases import remember_playlist, remembered_playlist
 from .report import JobReport
 from .runtime import Runtime
@@ -86,8 +89,8 @@ def write_playlists(
     *,
     apply: bool = False,
     clock: Clock | None = None,
-    transport: Any = None,
-    token_store: Any = None,
+    transport: httpx.BaseTransport | None = None,
+    token_store: TokenStore | None = None,
     runtime: Runtime | None = None,
 ) -> tuple[JobReport, list[PlaylistPlan]]:
     rt = Runtime.resolve(settings, runtime, clock=clock, transport=transport, token_store=token_store)

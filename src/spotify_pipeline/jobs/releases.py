@@ -18,12 +18,15 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
+
 from ..clock import Clock
 from ..errors import RateLimitPaused, SpotifyApiError
 from ..landing.envelope import new_envelope
 from ..landing.keys import raw_key
 from ..settings import Settings
 from ..spotify.library import artist_albums
+from ..spotify.tokens import TokenStore
 from ..warehouse import releases as wr
 from .download import _bookkept, _fetch_dict, _tell, object_hour
 from .process import process
@@ -61,8 +64,8 @@ def check_releases(
     settings: Settings,
     *,
     clock: Clock | None = None,
-    transport: Any = None,
-    token_store: Any = None,
+    transport: httpx.BaseTransport | None = None,
+    token_store: TokenStore | None = None,
     runtime: Runtime | None = None,
     hour: datetime | None = None,
     max_artists: int | None = None,
