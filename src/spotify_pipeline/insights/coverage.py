@@ -23,13 +23,13 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
-if TYPE_CHECKING:
-    from rich.table import Table
+from ..warehouse import schema as s
+from ..warehouse.rollups import hour_of, hour_start
 
 
 @dataclass
@@ -61,8 +61,6 @@ def coverage(
 
     The whole UTC hours of the range come from ``play_hours`` (one row per hour, never one per
     play); a bound inside an hour has the rest of that hour counted from the plays, grouped in SQL."""
-    from ..warehouse import schema as s
-    from ..warehouse.rollups import hour_of, hour_start
 
     h, p = s.play_hours, s.plays
     first = None if start is None else hour_of(start) + (0 if start == hour_start(hour_of(start)) else 1)
@@ -116,8 +114,6 @@ def coverage(
 def _first_polled_day(conn: Connection, user_id: str) -> date | None:
     """The first UTC day the API polling saw: its first play (its hour in ``play_hours``) or its
     first fetch, if any."""
-    from ..warehouse import schema as s
-    from ..warehouse.rollups import hour_start
 
     h, f = s.play_hours, s.fetch_runs
     first_hour = conn.execute(
@@ -170,8 +166,6 @@ def to_csv(rows: Iterable[CoverageDay], path: Path) -> int:
 
 
 def render_coverage_table(rows: Iterable[CoverageDay]) -> Table:
-    from rich.table import Table
-
     rows = list(rows)
     table = Table(title="Capture coverage (API polling vs privacy export), per UTC day")
     for name in ("day", "API", "export", "matched", "API only", "export only", "capture"):

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from .period import InsightsError
 from .playlog import COLUMNS, PlayRow, count_plays, iter_plays
 from .queries import Scope
+from .stats import check_user
 
 Format = Literal["csv", "jsonl", "parquet", "listenbrainz"]
 FORMATS: tuple[Format, ...] = ("csv", "jsonl", "parquet", "listenbrainz")
@@ -58,7 +59,6 @@ def export_plays(
     writer = {"csv": _csv, "jsonl": _jsonl, "parquet": _parquet, "listenbrainz": _listenbrainz}[fmt]
     if fmt == "parquet":
         _pyarrow()  # fail before touching the database or the file system
-    from .stats import check_user
 
     check_user(engine, scope.user_id)
     partial = out.with_name(out.name + ".partial")

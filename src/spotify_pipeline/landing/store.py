@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..errors import ConfigError, MalformedRawObject, StoreError
-from .keys import QUARANTINE_PREFIX
+from .decode import json_bytes, parse_object
+from .envelope import merge_envelopes
+from .keys import QUARANTINE_PREFIX, variant_keys
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,7 @@ def open_store(settings: Settings, clock: Clock | None = None) -> RawStore:
     """A LocalRawStore for a folder, an S3RawStore for ``s3://bucket/prefix`` (boto3 loaded only then)."""
     if settings.is_s3:
         try:
-            from .s3 import S3RawStore
+            from .s3 import S3RawStore  # deferred: boto3 is the optional s3 extra
         except ImportError as exc:
             raise ConfigError(
                 f"raw_zone (env SPOTIFY_PIPELINE_RAW_ZONE) is {settings.raw_zone!r} but boto3 cannot be "
@@ -98,7 +100,7 @@ def open_store(settings: Settings, clock: Clock | None = None) -> RawStore:
             clock=clock,
             compression=settings.raw_compression,
         )
-    from .local import LocalRawStore
+    from .local import LocalRawStore  # deferred: local.py builds on this module's RawStore
 
     return LocalRawStore(Path(settings.raw_zone), clock=clock, compression=settings.raw_compression)
 
@@ -123,8 +125,6 @@ def with_other_variant(
     (``process`` quarantines it); it is never changed or removed by a merge."""
     if other_bytes is None:
         return old
-    from .decode import parse_object
-    from .envelope import merge_envelopes
 
     try:
         held = parse_object(other_bytes, other_key)
@@ -138,9 +138,6 @@ def read_logical(store: RawStore, key: str) -> dict[str, Any] | None:
     """The object ``key`` names (either variant's key) as one envelope: the union of the fetches of
     its stored variants (``X.json.gz`` and ``X.json``); None when neither exists. Raises
     MalformedRawObject for a variant that cannot be read."""
-    from .decode import parse_object
-    from .envelope import merge_envelopes
-    from .keys import variant_keys
 
     found: dict[str, Any] | None = None
     for variant in variant_keys(key):
@@ -213,6 +210,5 @@ def reason_note(key: str, reason: str, etag: str, quarantined_at: datetime, *, m
             else "a copy; the original stays in the raw zone. Fix or remove it, then run `process` again."
         ),
     }
-    from .decode import json_bytes
 
     return json_bytes(note, indent=2)

@@ -26,12 +26,13 @@ import fcntl
 import logging
 import os
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import Column, MetaData, String, Table, func, inspect, select
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -92,7 +93,7 @@ def staged(target_url: str) -> Iterator[Stage]:
     elif url.get_backend_name() in MYSQL:
         stage = _MysqlStage(url)
     elif url.get_backend_name() == "postgresql":
-        from .staging_pg import PostgresStage
+        from .staging_pg import PostgresStage  # deferred: psycopg is the optional postgres extra
 
         stage = PostgresStage(url)
     else:
@@ -161,8 +162,6 @@ class _SqliteStage(Stage):
         upgrade(self._engine)
 
     def swap(self) -> None:
-        import sqlite3
-
         self.engine.dispose()
         conn = sqlite3.connect(self.staging, isolation_level=None)
         try:
@@ -189,8 +188,6 @@ class _SqliteStage(Stage):
 
 def _checkpoint(target: Path) -> None:
     """Empty the target's WAL into it, so no frame of the old file is ever read with the new one."""
-    import sqlite3
-
     if not target.exists():
         return
     conn = sqlite3.connect(target, timeout=10)
@@ -304,8 +301,6 @@ class _MysqlStage(Stage):
 
 
 def _schemata_table() -> Any:
-    from sqlalchemy import Column, MetaData, String, Table
-
     return Table(
         "SCHEMATA",
         MetaData(schema="information_schema"),
