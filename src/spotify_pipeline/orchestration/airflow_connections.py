@@ -3,7 +3,8 @@
 ``spotify_default`` (the Spotify app and where things live), ``spotify_warehouse`` and
 ``aws_default`` become a :class:`Settings` plus the S3 keys Settings has no field for; the task's
 secrets are then masked in what its log handlers receive, and the S3 keys are exposed to boto3 for
-the duration of one job. Airflow is imported lazily, inside the functions that read it.
+the duration of one job. Airflow is imported inside the functions that read it (deferred: DAG files
+import the orchestration package at parse time, which must stay cheap).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ One call per task body: settings from connections (``airflow_connections``), the
 its data interval (``mapping``), one job of ``spotify_pipeline.jobs``, and its report turned into
 what Airflow understands (XCom summary, skip, fail without retry, fail with retry). Also the
 mapped DAGs' helpers: the listeners of a run, the migration setup task, enrichment with the first
-listener's login. Airflow is imported lazily, inside the functions.
+listener's login. Airflow and the jobs are imported inside the functions (deferred: the DAG files import
+this module at parse time, and the DAG processor parses often; a task pays for its imports once).
 """
 
 from __future__ import annotations
