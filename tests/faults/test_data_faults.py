@@ -451,7 +451,7 @@ def test_an_unexpected_error_on_one_object_quarantines_it_without_a_traceback(
 
 
 def test_an_object_over_the_size_cap_is_not_read_and_stray_files_are_ignored(tmp_path: Path) -> None:
-    from spotify_pipeline.jobs.process import MAX_OBJECT_BYTES
+    from spotify_pipeline.jobs.process_read import MAX_OBJECT_BYTES
 
     world = _morning(tmp_path)
     told = _landed(world)

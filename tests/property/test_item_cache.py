@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from tests.property.test_transform_properties import fetches, items
 
 from spotify_pipeline.errors import MalformedRawObject
-from spotify_pipeline.jobs.process import read_object
+from spotify_pipeline.jobs.process_read import read_object
 from spotify_pipeline.landing.decode import parse_object, parse_object_checked, parse_page_items_lazily
 from spotify_pipeline.transform.recently_played import ItemCache
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spotify_pipeline.errors import MalformedRawObject, MalformedRecord
-from spotify_pipeline.jobs.process import read_object
+from spotify_pipeline.jobs.process_read import read_object
 from spotify_pipeline.transform import fields, format_played_at, parse_played_at, recently_played_rows
 from spotify_pipeline.transform.raw_object import object_rows
 

@@ -23,7 +23,7 @@ from ..landing.keys import raw_key
 from ..settings import Settings
 from ..spotify.tokens import TokenStore
 from ..warehouse import manifest, reads, writes
-from .process import _load
+from .process_save import load_object
 from .report import JobReport
 from .runtime import Runtime
 
@@ -121,7 +121,7 @@ def _land_and_save(rt: Runtime, fetches: list[dict[str, Any]], report: JobReport
     with rt.engine.begin() as conn:
         now = rt.clock.now()
         writes.ensure_user(conn, rt.settings.user, now)
-        n = _load(conn, "metadata", full, rt.settings.user, key, now, report)
+        n = load_object(conn, "metadata", full, rt.settings.user, key, now, report)
         manifest.mark_loaded(
             conn, key, kind="metadata", user_id=rt.settings.user, etag=info.etag, size=info.size, rows=n,
             loaded_at=now,
