@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 
 from ..exports.matching import normalise_name as _normalise_name
 from . import queries as q
+from . import rollup_queries as rq
 from .localtime import local_hour_start, offset_segments
 from .period import InsightsError, Period, local_midnight
 from .results import (
@@ -63,7 +64,7 @@ class _Acc:
 
 @dataclass(frozen=True)
 class _Split:
-    ids: q.IdTotals  # the catalogued track ids, summed in the database
+    ids: rq.IdTotals  # the catalogued track ids, summed in the database
     rest: list[q.TrackGroup]  # ids the catalogue lacks, then the name groups
     tables: tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc], int]  # ``_tables(rest)``
 
@@ -105,7 +106,7 @@ class Insights:
         self._catalogue: dict[str, q.TrackInfo] = {}
         # Top lists and totals in SQL over the rollups; a period without a whole UTC month groups
         # its few plays into rows per track and counts them here (fewer queries on MariaDB).
-        self._in_sql = rollups and q.reads_rollups(self.scope)
+        self._in_sql = rollups and rq.reads_rollups(self.scope)
         check_user(engine, user)
 
     # --- the passes over the period's plays --------------------------------------------------
@@ -149,7 +150,7 @@ class Insights:
         with self.engine.connect() as conn:
             if not self.rollups:
                 return list(q.first_plays(conn, self.scope))
-            firsts, infos = q.catalogued_first_plays(conn, self.user)
+            firsts, infos = rq.catalogued_first_plays(conn, self.user)
         self._catalogue.update(infos)
         return firsts
 
@@ -245,16 +246,16 @@ class Insights:
         and top lists in SQL), the rest (ids the catalogue lacks, plays without an id: the names
         are merged by normalised name) counted here by the rules of ``_tables``."""
         with self.engine.connect() as conn:
-            ids = q.id_totals(conn, self._sums)
-            unknown = q.uncatalogued(conn, self._sums) if ids.ids > ids.tracks else {}
-            names = q.name_groups(conn, self.scope)
-        rest = q._ordered(unknown, names)
+            ids = rq.id_totals(conn, self._sums)
+            unknown = rq.uncatalogued(conn, self._sums) if ids.ids > ids.tracks else {}
+            names = rq.name_groups(conn, self.scope)
+        rest = q.ordered_groups(unknown, names)
         self._load(unknown)
         return _Split(ids, rest, self._tables(rest))
 
     @cached_property
     def _sums(self) -> Any:
-        return q.track_sums(self.scope)
+        return rq.track_sums(self.scope)
 
     def totals(self) -> Totals:
         if self._in_sql:
@@ -281,7 +282,7 @@ class Insights:
         # catalogue lacks: no key is in both, so the first n of their union are the first n.
         table = dict(pick(self._split.tables))
         with self.engine.connect() as conn:
-            found = q.top_candidates(conn, self._sums, kind, n)
+            found = rq.top_candidates(conn, self._sums, kind, n)
             named = (
                 q.primary_artists(conn, sorted({c.artist for c in found if c.artist}))
                 if kind == "albums"
@@ -305,7 +306,7 @@ class Insights:
         return TopList(kind, by_plays, by_minutes)
 
     @cached_property
-    def _local(self) -> q.LocalSums | None:
+    def _local(self) -> rq.LocalSums | None:
         """Days and week hours from the rollups (None: they cannot answer, the plays do). A period
         under ``SHORT`` reads its few plays instead: an index-only scan of a month costs less than
         the rollups' duration check over every track of the listener."""
@@ -313,7 +314,7 @@ class Insights:
         if not self.rollups or (start is not None and end is not None and end - start < SHORT):
             return None
         with self.engine.connect() as conn:
-            return q.local_from_rollups(conn, self.scope, self.period.zone)
+            return rq.local_from_rollups(conn, self.scope, self.period.zone)
 
     def _days(self) -> dict[date, list[int]]:
         if self._local is not None:
@@ -370,7 +371,7 @@ class Insights:
         in_scope: list[datetime] = []  # the id tracks' firsts, already limited to the period
         if self.rollups:  # id tracks counted and credited artists grouped in the database
             with self.engine.connect() as conn:
-                found = q.discovery_firsts(conn, self.scope)
+                found = rq.discovery_firsts(conn, self.scope)
             in_scope = found.tracks_in_scope
             first_artist.update(found.credited_artists)
             self._load(tid for tid, _ in found.uncredited)
