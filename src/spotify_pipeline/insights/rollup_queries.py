@@ -322,7 +322,7 @@ def top_candidates(conn: Connection, sums: Any, kind: str, n: int) -> list[Candi
     """The catalogued ``kind`` (tracks, artists by primary artist id, albums by id) that could be in
     the first ``n`` by plays or by minutes: ``rank()`` (ties share a rank) within ``n`` by (plays,
     ms) or by (ms, plays), one pass over the grouping; named after ranking (the tie-break by name
-    is ``stats._best``'s). For albums ``artist`` is the smallest track id of the album (the one
+    is ``toplists.best``'s). For albums ``artist`` is the smallest track id of the album (the one
     whose primary artist it is shown with)."""
     inner = _grouped(sums, kind).subquery()
     ranked = select(

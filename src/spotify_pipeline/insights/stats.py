@@ -12,10 +12,9 @@ exports have no ids). Artists are the track's primary (position 0) artist. Minut
 
 from __future__ import annotations
 
-import heapq
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -39,11 +38,11 @@ from .results import (
     Stats,
     Streak,
     Streaks,
-    TopItem,
     TopList,
     Totals,
     minutes,
 )
+from .toplists import Acc, Tables, count_groups, pick, top_list, with_candidates
 
 EPOCH_DAY = date(1970, 1, 1)
 SHORT = timedelta(days=62)  # periods shorter than this count their days and hours from the plays
@@ -51,22 +50,11 @@ SHORT = timedelta(days=62)  # periods shorter than this count their days and hou
 normalise_name = lru_cache(maxsize=1 << 16)(_normalise_name)
 
 
-@dataclass
-class _Acc:
-    name: str
-    artist: str | None
-    plays: int = 0
-    ms: int = 0
-
-    def item(self, key: str) -> TopItem:
-        return TopItem(key, self.name, self.artist, self.plays, self.ms)
-
-
 @dataclass(frozen=True)
 class _Split:
     ids: rq.IdTotals  # the catalogued track ids, summed in the database
     rest: list[q.TrackGroup]  # ids the catalogue lacks, then the name groups
-    tables: tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc], int]  # ``_tables(rest)``
+    tables: Tables  # ``_tables(rest)``
 
 
 def users(engine: Engine) -> list[str]:
@@ -191,53 +179,20 @@ class Insights:
         return g.ms_known + g.plays_without_ms * duration
 
     # --- results ------------------------------------------------------------------------------
-    def _tables(
-        self, groups: Iterable[q.TrackGroup]
-    ) -> tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc], int]:
-        """Tracks, artists and albums of ``groups`` with their plays and milliseconds, and the
-        milliseconds of everything. A catalogued track with its primary artist and album takes the
-        short way; every other group the rules of ``_track``, ``_artist``, ``_album`` and ``_ms``."""
-        tracks: dict[str, _Acc] = {}
-        artists: dict[str, _Acc] = {}
-        albums: dict[str, _Acc] = {}
-        catalogue = self._catalogue
-        total = 0
-        for g in groups:
-            info = catalogue.get(g.track_id) if g.track_id else None
-            if info is not None and info.artists and info.album_id:
-                ms = g.ms_known + g.plays_without_ms * (info.duration_ms or 0)
-                artist_entry: tuple[str, str] | None = info.artists[0]
-                artist: str | None = info.artists[0][1]
-                track_entry = (g.track_id or "", info.name or g.track_id or "")
-                album_entry: tuple[str, str] | None = (info.album_id, info.album_name or info.album_id)
-            else:
-                ms = self._ms(g)
-                key, name, artist = self._track(g)
-                track_entry = (key, name)
-                artist_entry = self._artist(g.track_id, g.artist_name)
-                album_entry = self._album(g)
-            total += ms
-            acc = tracks.get(track_entry[0])
-            if acc is None:
-                acc = tracks[track_entry[0]] = _Acc(track_entry[1], artist)
-            acc.plays += g.plays
-            acc.ms += ms
-            if artist_entry is not None:
-                acc = artists.get(artist_entry[0])
-                if acc is None:
-                    acc = artists[artist_entry[0]] = _Acc(artist_entry[1], None)
-                acc.plays += g.plays
-                acc.ms += ms
-            if album_entry is not None:
-                acc = albums.get(album_entry[0])
-                if acc is None:
-                    acc = albums[album_entry[0]] = _Acc(album_entry[1], artist)
-                acc.plays += g.plays
-                acc.ms += ms
-        return tracks, artists, albums, total
+    def _tables(self, groups: Iterable[q.TrackGroup]) -> Tables:
+        """``toplists.count_groups`` with the rules of ``_track``, ``_artist``, ``_album`` and ``_ms``
+        for a group not catalogued with its primary artist and album."""
+        return count_groups(groups, self._catalogue, self._uncatalogued)
+
+    def _uncatalogued(
+        self, g: q.TrackGroup
+    ) -> tuple[int, tuple[str, str], str | None, tuple[str, str] | None, tuple[str, str] | None]:
+        ms = self._ms(g)
+        key, name, artist = self._track(g)
+        return ms, (key, name), artist, self._artist(g.track_id, g.artist_name), self._album(g)
 
     @cached_property
-    def _aggregates(self) -> tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc], int]:
+    def _aggregates(self) -> Tables:
         return self._tables(self._groups)
 
     @cached_property
@@ -269,18 +224,13 @@ class Insights:
         plays = sum(g.plays for g in self._groups)
         return Totals(plays, ms, len(tracks), len(artists), len(albums))
 
-    def _table(self, kind: str, n: int) -> dict[str, _Acc]:
+    def _table(self, kind: str, n: int) -> dict[str, Acc]:
         if kind not in ("artists", "tracks", "albums"):
             raise InsightsError(f"unknown top list {kind!r}: use artists, tracks or albums")
-
-        def pick(tables: tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc], int]) -> dict[str, _Acc]:
-            return {"tracks": tables[0], "artists": tables[1], "albums": tables[2]}[kind]
-
         if not self._in_sql:
-            return pick(self._aggregates)
+            return pick(self._aggregates, kind)
         # The database's candidates are keyed by catalogue ids, the rest by names or by ids the
         # catalogue lacks: no key is in both, so the first n of their union are the first n.
-        table = dict(pick(self._split.tables))
         with self.engine.connect() as conn:
             found = rq.top_candidates(conn, self._sums, kind, n)
             named = (
@@ -288,22 +238,12 @@ class Insights:
                 if kind == "albums"
                 else {}
             )
-        for c in found:
-            artist = named.get(c.artist) if kind == "albums" and c.artist else c.artist
-            table[c.key] = _Acc(c.name, artist, c.plays, c.ms)
-        return table
+        return with_candidates(pick(self._split.tables, kind), kind, found, named)
 
     def top(self, kind: str, n: int = 10) -> TopList:
         """The ``n`` most played ``kind`` (artists, tracks, albums) by plays and by minutes; ties
         are broken by name, then key, so two runs list them in the same order."""
-        table = self._table(kind, n)
-        by_plays = _best(
-            table, n, lambda a: (a.plays, a.ms), lambda i: (-i.plays, -i.ms, i.name.casefold(), i.key)
-        )
-        by_minutes = _best(
-            table, n, lambda a: (a.ms, a.plays), lambda i: (-i.ms, -i.plays, i.name.casefold(), i.key)
-        )
-        return TopList(kind, by_plays, by_minutes)
+        return top_list(kind, self._table(kind, n), n)
 
     @cached_property
     def _local(self) -> rq.LocalSums | None:
@@ -448,19 +388,6 @@ class Insights:
             self.top("albums", n), self.minutes_per_day(), self.clock(), self.discoveries(),
             self.streaks(), self.skips(), self.following(),
         )  # fmt: skip
-
-
-def _best(
-    table: dict[str, _Acc], n: int, rank: Callable[[_Acc], tuple[int, int]], order: Callable[[TopItem], Any]
-) -> tuple[TopItem, ...]:
-    """The first ``n`` items in ``order``, whose first two keys are ``rank`` descending: only the
-    entries ranked at least as high as the n-th best are made items and sorted by name."""
-    if len(table) > n:
-        cut = heapq.nlargest(n, map(rank, table.values()))[-1]
-        entries = [(k, a) for k, a in table.items() if rank(a) >= cut]
-    else:
-        entries = list(table.items())
-    return tuple(sorted((a.item(k) for k, a in entries), key=order)[:n])
 
 
 def _month_cuts(
