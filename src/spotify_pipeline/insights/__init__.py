@@ -9,5 +9,6 @@ The API for the faces (CLI, dashboard), each result a frozen dataclass with ``as
 - ``health.health(engine, user, period, now, token_store)``: fetches, gaps, coverage, token, pause.
 - ``export.export_plays(engine, scope, format, out)``: the play log as a file.
 
-SQL lives in ``queries.py``, ``playlog.py`` and ``coverage.py`` only (docs/stats.md).
+SQL lives in ``queries.py``, ``rollup_queries.py``, ``sql.py``, ``playlog.py`` and ``coverage.py``
+only (docs/stats.md).
 """

@@ -1,4 +1,6 @@
-"""The read layer's SQL (SQLAlchemy Core over ``warehouse.schema``), the same on SQLite and MariaDB.
+"""The read layer's SQL over the plays table, the catalogue and the pipeline's state (SQLAlchemy
+Core over ``warehouse.schema``), the same on SQLite and MariaDB. ``rollup_queries.py`` answers the
+same questions from the rollup tables where they can.
 
 Each function aggregates in the database as far as a portable query can and returns small rows:
 at most one per track, per local hour or per followed artist, never one per play. The Python
@@ -13,17 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Integer, Select, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import Connection, Select, and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..warehouse import schema as s
-from ..warehouse.rollups import hour_of, hour_start, month_start, whole_months
-from .localtime import offset_segments
-from .sql import LocalHour, Unindexed, offset_case
+from ..warehouse.reads import _aware
+from .sql import LocalHour, Unindexed, must, offset_case
 
 p = s.plays
 WHOLE_CATALOGUE = 5_000  # ids above which track_info reads the whole catalogue
@@ -88,7 +88,7 @@ def _ids_from_plays(conn: Connection, scope: Scope) -> dict[str, list[int]]:
     return {r[0]: [int(v) for v in r[1:]] for r in conn.execute(by_id)}
 
 
-def _names_from_plays(conn: Connection, scope: Scope) -> list[TrackGroup]:
+def names_from_plays(conn: Connection, scope: Scope) -> list[TrackGroup]:
     sk = _skip_flag()
     by_name = scope.where(
         select(
@@ -107,14 +107,7 @@ def _names_from_plays(conn: Connection, scope: Scope) -> list[TrackGroup]:
     return [TrackGroup(None, r[0], r[1], r[2], *(int(v) for v in r[3:])) for r in conn.execute(by_name)]
 
 
-def _add(into: dict[str, list[int]], more: dict[str, list[int]]) -> dict[str, list[int]]:
-    for key, sums in more.items():
-        have = into.get(key)
-        into[key] = sums if have is None else [a + b for a, b in zip(have, sums, strict=True)]
-    return into
-
-
-def _ordered(ids: dict[str, list[int]], names: list[TrackGroup]) -> list[TrackGroup]:
+def ordered_groups(ids: dict[str, list[int]], names: list[TrackGroup]) -> list[TrackGroup]:
     """Id groups by id, then name groups by their names: the same order from either source, so
     a name two groups share (merged by normalised name) is shown as the same one."""
     out = [TrackGroup(tid, None, None, None, *v) for tid, v in sorted(ids.items())]
@@ -138,82 +131,7 @@ def track_groups(conn: Connection, scope: Scope) -> list[TrackGroup]:
     index-only scan with ``ix_plays_user_id_played_at_track_id_ms_played_skipped``), the few without
     one by their names as stored. The names of id groups come from the catalogue (``track_info``).
     ``track_sums`` and ``name_groups`` give the same from the rollups."""
-    return _ordered(_ids_from_plays(conn, scope), _names_from_plays(conn, scope))
-
-
-def _month_sums(scope: Scope, first: int | None, end: int | None) -> Any:
-    m = s.play_track_months
-    query = select(
-        m.c.track_id.label("track_id"),
-        *(
-            func.sum(c).label(c.name)
-            for c in (m.c.plays, m.c.ms_known, m.c.plays_without_ms, m.c.skipped, m.c.skip_known)
-        ),
-    ).group_by(m.c.track_id)
-    if scope.user_id is not None:
-        query = query.where(m.c.user_id == scope.user_id)
-    if first is not None:
-        query = query.where(m.c.month >= first)
-    if end is not None:
-        query = query.where(m.c.month < end)
-    return query.subquery()
-
-
-def _all_sums(user_id: str | None) -> Any:
-    r = s.play_tracks
-    sums = (r.c.plays, r.c.ms_known, r.c.plays_without_ms, r.c.skipped, r.c.skip_known)
-    if user_id is not None:  # one row per track already: no grouping (and no sort) needed
-        return select(r.c.track_id, *sums, r.c.first_played_at).where(r.c.user_id == user_id).subquery()
-    query = select(
-        r.c.track_id.label("track_id"),
-        *(func.sum(c).label(c.name) for c in sums),
-        func.min(r.c.first_played_at).label("first_played_at"),
-    ).group_by(r.c.track_id)
-    return query.subquery()
-
-
-def _joined(conn: Connection, sums: Any, extra: list[Any]) -> Iterator[tuple[Any, ...]]:
-    """Rows of ``sums`` (a per-track subquery) with the catalogue's columns of the track joined in
-    the database: (track_id, *extra, catalogue id, name, duration, album id, album, artist id, artist)."""
-    t, ta, a, al = s.tracks, s.track_artists, s.artists, s.albums
-    query = select(
-        sums.c.track_id, *extra, t.c.id, t.c.name, t.c.duration_ms, t.c.album_id, al.c.name, ta.c.artist_id,
-        func.coalesce(a.c.name, ta.c.artist_id),
-    ).select_from(
-        sums.outerjoin(t, t.c.id == sums.c.track_id)
-        .outerjoin(al, al.c.id == t.c.album_id)
-        .outerjoin(ta, and_(ta.c.track_id == sums.c.track_id, ta.c.position == 0))
-        .outerjoin(a, a.c.id == ta.c.artist_id)
-    )  # fmt: skip
-    yield from conn.execute(query)
-
-
-def _info(row: tuple[Any, ...]) -> TrackInfo:
-    _, name, duration, album_id, album, artist_id, artist = row
-    return TrackInfo(duration, album_id, album, ((artist_id, artist),) if artist_id is not None else (), name)
-
-
-def catalogued_first_plays(
-    conn: Connection, user_id: str | None
-) -> tuple[list[tuple[str | None, str | None, str | None, datetime]], dict[str, TrackInfo]]:
-    """``first_plays`` from the rollups, with the catalogue rows of the ids (one joined query)."""
-    from ..warehouse.reads import _aware
-
-    sums = _all_sums(user_id)
-    out: list[tuple[str | None, str | None, str | None, datetime]] = []
-    infos: dict[str, TrackInfo] = {}
-    for row in _joined(conn, sums, [sums.c.first_played_at]):
-        out.append((row[0], None, None, _must(_aware(row[1]))))
-        if row[2] is not None:
-            infos[row[0]] = _info(row[2:])
-    n = s.play_names
-    by_name = select(n.c.artist_name, n.c.track_name, func.min(n.c.first_played_at)).group_by(
-        n.c.artist_name, n.c.track_name
-    )
-    if user_id is not None:
-        by_name = by_name.where(n.c.user_id == user_id)
-    out += [(None, r[0], r[1], _must(_aware(r[2]))) for r in conn.execute(by_name)]
-    return out, infos
+    return ordered_groups(_ids_from_plays(conn, scope), names_from_plays(conn, scope))
 
 
 def names_of_tracks(
@@ -275,8 +193,6 @@ def track_info(conn: Connection, track_ids: set[str]) -> dict[str, TrackInfo]:
 
 def play_bounds(conn: Connection, scope: Scope) -> tuple[datetime | None, datetime | None]:
     """The oldest and newest play in the scope (UTC), None when there is none."""
-    from ..warehouse.reads import _aware
-
     row = conn.execute(scope.where(select(func.min(p.c.played_at), func.max(p.c.played_at)))).one()
     return _aware(row[0]), _aware(row[1])
 
@@ -308,8 +224,6 @@ def first_plays(
     users (the scope's dates are ignored: a discovery is a first play ever), from the plays: those
     with an id are an index-only scan of ``ix_plays_user_id_track_id_played_at_ms_played_skipped``.
     ``catalogued_first_plays`` gives the same from the rollups."""
-    from ..warehouse.reads import _aware
-
     everything = scope.unbounded()
     by_id = everything.where(
         select(p.c.track_id, func.min(p.c.played_at)).where(p.c.track_id.is_not(None)).group_by(p.c.track_id)
@@ -320,124 +234,9 @@ def first_plays(
         .group_by(p.c.artist_name, p.c.track_name)
     )
     for r in conn.execute(by_id):
-        yield r[0], None, None, _must(_aware(r[1]))
+        yield r[0], None, None, must(_aware(r[1]))
     for n in conn.execute(by_name):
-        yield None, n[0], n[1], _must(_aware(n[2]))
-
-
-@dataclass(frozen=True)
-class Firsts:
-    """What discoveries need from the rollups: the first plays of the id tracks first played in the
-    scope's dates; the first play of each credited primary artist (catalogued tracks); the id tracks
-    without a catalogued primary artist with their first play; the name groups' first plays."""
-
-    tracks_in_scope: list[datetime]
-    credited_artists: dict[str, datetime]
-    uncredited: list[tuple[str, datetime]]
-    names: list[tuple[str | None, str | None, datetime]]
-
-
-def discovery_firsts(conn: Connection, scope: Scope) -> Firsts:
-    from ..warehouse.reads import _aware
-
-    r, t, ta, n = s.play_tracks, s.tracks, s.track_artists, s.play_names
-    first = func.min(r.c.first_played_at)
-    tracks = select(first).group_by(r.c.track_id)
-    if scope.start is not None:
-        tracks = tracks.having(first >= scope.start)
-    if scope.end is not None:
-        tracks = tracks.having(first < scope.end)
-    credit = and_(ta.c.track_id == r.c.track_id, ta.c.position == 0)
-    artists = (
-        select(ta.c.artist_id, first)
-        .select_from(r.join(t, t.c.id == r.c.track_id).join(ta, credit))
-        .group_by(ta.c.artist_id)
-    )
-    uncredited = (
-        select(r.c.track_id, first)
-        .select_from(r.outerjoin(t, t.c.id == r.c.track_id).outerjoin(ta, credit))
-        .where(or_(t.c.id.is_(None), ta.c.track_id.is_(None)))
-        .group_by(r.c.track_id)
-    )
-    names = select(n.c.artist_name, n.c.track_name, func.min(n.c.first_played_at)).group_by(
-        n.c.artist_name, n.c.track_name
-    )
-    if scope.user_id is not None:
-        tracks, artists = (
-            tracks.where(r.c.user_id == scope.user_id),
-            artists.where(r.c.user_id == scope.user_id),
-        )
-        uncredited, names = (
-            uncredited.where(r.c.user_id == scope.user_id),
-            names.where(n.c.user_id == scope.user_id),
-        )
-    return Firsts(
-        [_must(_aware(row[0])) for row in conn.execute(tracks)],
-        {row[0]: _must(_aware(row[1])) for row in conn.execute(artists)},
-        [(row[0], _must(_aware(row[1]))) for row in conn.execute(uncredited)],
-        [(row[0], row[1], _must(_aware(row[2]))) for row in conn.execute(names)],
-    )
-
-
-@dataclass(frozen=True)
-class LocalSums:
-    """Plays and milliseconds per local day (days since 1970-01-01) and per hour of the local week
-    (``local hour % 168``: 0 is a Thursday 00:00, as 1970-01-01 was)."""
-
-    days: dict[int, tuple[int, int]]
-    week_hours: dict[int, tuple[int, int]]
-
-
-def local_from_rollups(conn: Connection, scope: Scope, zone: ZoneInfo) -> LocalSums | None:
-    """Days and the week's hours from ``play_hours``, shifted to local time in SQL (a CASE over the
-    zone's offsets, whole hours), or None where they cannot answer exactly: a bound not on a whole
-    UTC hour, a zone offset or transition off the whole hour (30/45-minute zones: the plays answer),
-    or a track whose catalogue duration changed since its hours were summed."""
-    for bound in (scope.start, scope.end):
-        if bound is not None and (bound.minute, bound.second, bound.microsecond) != (0, 0, 0):
-            return None
-    r, t, h = s.play_tracks, s.tracks, s.play_hours
-    current = (
-        select(func.coalesce(func.max(t.c.duration_ms), 0)).where(t.c.id == r.c.track_id).scalar_subquery()
-    )
-    stale = select(r.c.track_id).where(r.c.plays_without_ms > 0, r.c.duration_ms != current)
-    bounds = select(func.min(h.c.hour), func.max(h.c.hour))
-    if scope.user_id is not None:
-        stale, bounds = stale.where(r.c.user_id == scope.user_id), bounds.where(h.c.user_id == scope.user_id)
-    if scope.start is not None:
-        bounds = bounds.where(h.c.hour >= hour_of(scope.start))
-    if scope.end is not None:
-        bounds = bounds.where(h.c.hour < hour_of(scope.end))
-    if conn.execute(stale.limit(1)).first() is not None:
-        return None
-    lo, hi = conn.execute(bounds).one()
-    if lo is None:
-        return LocalSums({}, {})
-    segments = offset_segments(zone, hour_start(int(lo)), hour_start(int(hi)) + timedelta(hours=1))
-    if any(o % 3600 or (at is not None and (at.minute, at.second) != (0, 0)) for at, o in segments):
-        return None
-    cuts = [(None if at is None else hour_of(at), o // 3600) for at, o in segments]
-    local = (h.c.hour + _shift(h.c.hour, cuts)).label("local")
-    inner = bounds.with_only_columns(local, h.c.plays, h.c.ms).subquery()
-
-    def sums(key: Any) -> dict[int, tuple[int, int]]:
-        query = select(key, func.sum(inner.c.plays), func.sum(inner.c.ms)).group_by(key)
-        return {int(k): (int(n), int(ms or 0)) for k, n, ms in conn.execute(query)}
-
-    return LocalSums(sums(inner.c.local // 24), sums(inner.c.local % 168))
-
-
-def _shift(column: Any, cuts: list[tuple[int | None, int]]) -> ColumnElement[int]:
-    """Whole hours east of UTC at ``column``'s hour: a balanced tree of CASEs over the transitions."""
-    if len(cuts) == 1:
-        return literal(cuts[0][1], Integer)
-    mid = len(cuts) // 2
-    return case((column < cuts[mid][0], _shift(column, cuts[:mid])), else_=_shift(column, cuts[mid:]))
-
-
-def _must(at: datetime | None) -> datetime:
-    assert at is not None  # MIN over a non-empty group
-    return at
+        yield None, n[0], n[1], must(_aware(n[2]))
 
 
 def follow_periods(conn: Connection, user_id: str | None) -> list[dict[str, Any]]:
@@ -493,11 +292,7 @@ def app_state(conn: Connection, key: str) -> str | None:
     return conn.execute(select(s.app_state.c.value).where(s.app_state.c.key == key)).scalar()
 
 
-# --- top lists and totals aggregated in the database -----------------------------------------------
-SUM_COLUMNS = ("plays", "ms_known", "plays_without_ms", "skipped", "skip_known")
-
-
-def _plays_sums(scope: Scope) -> Any:
+def plays_sums(scope: Scope) -> Any:
     """Per track id: the five sums of the scope's plays (a select, not grouped further)."""
     sk = _skip_flag()
     track = Unindexed(p.c.track_id)
@@ -513,188 +308,6 @@ def _plays_sums(scope: Scope) -> Any:
         .where(p.c.track_id.is_not(None))
         .group_by(track)
     )
-
-
-def reads_rollups(scope: Scope) -> bool:
-    """Whether ``track_sums`` reads the rollups for ``scope`` (all of history, or a whole UTC month
-    in it); else it groups the period's plays."""
-    first, end = whole_months(scope.start, scope.end)
-    return first is None or end is None or first < end
-
-
-def track_sums(scope: Scope, rollups: bool = True) -> Any:
-    """One row per track id played in the scope with its five sums, as a subquery: from
-    ``play_tracks`` (all of history), ``play_track_months`` plus the plays of the partial months at
-    the ends, or the plays alone (no whole month, or ``rollups`` False)."""
-    if not rollups:
-        return _plays_sums(scope).subquery()
-    if scope.start is None and scope.end is None:
-        return _all_sums(scope.user_id)
-    first, end = whole_months(scope.start, scope.end)
-    if first is not None and end is not None and first >= end:
-        return _plays_sums(scope).subquery()
-    m = s.play_track_months
-    months = select(m.c.track_id, *(getattr(m.c, c) for c in SUM_COLUMNS))
-    if scope.user_id is not None:
-        months = months.where(m.c.user_id == scope.user_id)
-    if first is not None:
-        months = months.where(m.c.month >= first)
-    if end is not None:
-        months = months.where(m.c.month < end)
-    parts: list[Any] = [months]
-    if scope.start is not None and first is not None and month_start(first) > scope.start:
-        parts.append(_plays_sums(Scope(scope.user_id, scope.start, month_start(first))))
-    if scope.end is not None and end is not None and month_start(end) < scope.end:
-        parts.append(_plays_sums(Scope(scope.user_id, month_start(end), scope.end)))
-    if len(parts) == 1:
-        return _month_sums(scope, first, end)
-    every = union_all(*parts).subquery()
-    return (
-        select(every.c.track_id, *(func.sum(every.c[c]).label(c) for c in SUM_COLUMNS))
-        .group_by(every.c.track_id)
-        .subquery()
-    )
-
-
-def name_groups(conn: Connection, scope: Scope) -> list[TrackGroup]:
-    """The groups of plays without a track id (``play_names`` for all of history)."""
-    if scope.start is not None or scope.end is not None:
-        return _names_from_plays(conn, scope)
-    n = s.play_names
-    by_name = select(n.c.track_name, n.c.artist_name, n.c.album_name, n.c.plays, n.c.ms_known,
-                     n.c.plays_without_ms, n.c.skipped, n.c.skip_known)  # fmt: skip
-    if scope.user_id is not None:
-        by_name = by_name.where(n.c.user_id == scope.user_id)
-    return [
-        TrackGroup(None, r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]))
-        for r in conn.execute(by_name)
-    ]
-
-
-def _ms_of(sums: Any) -> ColumnElement[Any]:
-    ms: ColumnElement[Any] = sums.c.ms_known + sums.c.plays_without_ms * func.coalesce(
-        s.tracks.c.duration_ms, 0
-    )
-    return ms
-
-
-@dataclass(frozen=True)
-class IdTotals:
-    """Sums over the catalogued track ids of a ``track_sums`` subquery, how many distinct tracks,
-    primary artists and albums they are, and how many track ids there are in all."""
-
-    plays: int
-    ms: int
-    skipped: int
-    skip_known: int
-    tracks: int
-    artists: int
-    albums: int
-    ids: int  # every track id, catalogued or not
-
-
-def id_totals(conn: Connection, sums: Any) -> IdTotals:
-    t, ta = s.tracks, s.track_artists
-    catalogued = t.c.id.is_not(None)
-    query = select(
-        *(func.sum(case((catalogued, c), else_=0)) for c in (sums.c.plays, _ms_of(sums), sums.c.skipped,
-                                                              sums.c.skip_known)),
-        func.count(t.c.id), func.count(ta.c.artist_id.distinct()), func.count(t.c.album_id.distinct()),
-        func.count(),
-    ).select_from(
-        sums.outerjoin(t, t.c.id == sums.c.track_id)
-        .outerjoin(ta, and_(ta.c.track_id == t.c.id, ta.c.position == 0))
-    )  # fmt: skip
-    return IdTotals(*(int(v or 0) for v in conn.execute(query).one()))
-
-
-def uncatalogued(conn: Connection, sums: Any) -> dict[str, list[int]]:
-    """The five sums of the track ids the catalogue lacks."""
-    t = s.tracks
-    query = (
-        select(sums.c.track_id, *(sums.c[c] for c in SUM_COLUMNS))
-        .select_from(sums.outerjoin(t, t.c.id == sums.c.track_id))
-        .where(t.c.id.is_(None))
-    )
-    return {r[0]: [int(v) for v in r[1:]] for r in conn.execute(query)}
-
-
-@dataclass(frozen=True)
-class Candidate:
-    key: str
-    name: str
-    artist: str | None  # tracks: the primary artist; albums: the id of the track that names it
-    plays: int
-    ms: int
-
-
-def top_candidates(conn: Connection, sums: Any, kind: str, n: int) -> list[Candidate]:
-    """The catalogued ``kind`` (tracks, artists by primary artist id, albums by id) that could be in
-    the first ``n`` by plays or by minutes: ``rank()`` (ties share a rank) within ``n`` by (plays,
-    ms) or by (ms, plays), one pass over the grouping; named after ranking (the tie-break by name
-    is ``stats._best``'s). For albums ``artist`` is the smallest track id of the album (the one
-    whose primary artist it is shown with)."""
-    t, ta, a, al = s.tracks, s.track_artists, s.artists, s.albums
-    ms = _ms_of(sums)
-    joined = sums.join(t, t.c.id == sums.c.track_id)
-    credit = and_(ta.c.track_id == t.c.id, ta.c.position == 0)
-    if kind == "tracks":
-        agg = select(t.c.id.label("key"), literal(None).label("first"), sums.c.plays.label("plays"),
-                     ms.label("ms")).select_from(joined)  # fmt: skip
-    elif kind == "artists":
-        agg = (
-            select(
-                ta.c.artist_id.label("key"),
-                literal(None).label("first"),
-                func.sum(sums.c.plays).label("plays"),
-                func.sum(ms).label("ms"),
-            )  # fmt: skip
-            .select_from(joined.join(ta, credit))
-            .group_by(ta.c.artist_id)
-        )
-    else:
-        agg = (
-            select(
-                t.c.album_id.label("key"),
-                func.min(t.c.id).label("first"),
-                func.sum(sums.c.plays).label("plays"),
-                func.sum(ms).label("ms"),
-            )  # fmt: skip
-            .select_from(joined)
-            .where(t.c.album_id.is_not(None))
-            .group_by(t.c.album_id)
-        )
-    inner = agg.subquery()
-    ranked = select(
-        inner,
-        func.rank().over(order_by=(inner.c.plays.desc(), inner.c.ms.desc())).label("by_plays"),
-        func.rank().over(order_by=(inner.c.ms.desc(), inner.c.plays.desc())).label("by_ms"),
-    ).subquery()
-    best = select(ranked.c.key, ranked.c.first, ranked.c.plays, ranked.c.ms).where(
-        or_(ranked.c.by_plays <= n, ranked.c.by_ms <= n)
-    )
-    rows = [(r[0], r[1], int(r[2]), int(r[3] or 0)) for r in conn.execute(best)]
-    keys = [r[0] for r in rows]
-    names: dict[str, tuple[str, str | None]] = {}
-    for i in range(0, len(keys), 900):  # under SQLite's 999 bound parameters (many ties)
-        chunk = keys[i : i + 900]
-        if kind == "tracks":
-            query = (
-                select(t.c.id, func.coalesce(t.c.name, t.c.id), func.coalesce(a.c.name, ta.c.artist_id))
-                .select_from(t.outerjoin(ta, credit).outerjoin(a, a.c.id == ta.c.artist_id))
-                .where(t.c.id.in_(chunk))
-            )
-        else:
-            named = a if kind == "artists" else al
-            query = select(named.c.id, func.coalesce(named.c.name, named.c.id), literal(None)).where(
-                named.c.id.in_(chunk)
-            )
-        names.update((r[0], (r[1], r[2])) for r in conn.execute(query))
-    out = []
-    for key, first, plays, total in rows:
-        name, artist = names.get(key, (key, None))
-        out.append(Candidate(key, name, first if kind == "albums" else artist, plays, total))
-    return out
 
 
 def primary_artists(conn: Connection, track_ids: list[str]) -> dict[str, str | None]:

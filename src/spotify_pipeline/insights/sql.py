@@ -8,6 +8,7 @@ the MySQL session's time zone.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, case, literal
@@ -73,4 +74,10 @@ def _unindexed_sqlite(element: Unindexed, compiler: Any, **kw: Any) -> str:
     return f"+{column}"
 
 
-__all__ = ["LocalHour", "Unindexed", "offset_case", "offset_segments"]
+def must(at: datetime | None) -> datetime:
+    """A MIN over a non-empty group: never None."""
+    assert at is not None
+    return at
+
+
+__all__ = ["LocalHour", "Unindexed", "must", "offset_case", "offset_segments"]

@@ -12,10 +12,9 @@ exports have no ids). Artists are the track's primary (position 0) artist. Minut
 
 from __future__ import annotations
 
-import heapq
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -26,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from ..exports.matching import normalise_name as _normalise_name
 from . import queries as q
+from . import rollup_queries as rq
 from .localtime import local_hour_start, offset_segments
 from .period import InsightsError, Period, local_midnight
 from .results import (
@@ -38,11 +38,11 @@ from .results import (
     Stats,
     Streak,
     Streaks,
-    TopItem,
     TopList,
     Totals,
     minutes,
 )
+from .toplists import Acc, Tables, count_groups, pick, top_list, with_candidates
 
 EPOCH_DAY = date(1970, 1, 1)
 SHORT = timedelta(days=62)  # periods shorter than this count their days and hours from the plays
@@ -50,22 +50,11 @@ SHORT = timedelta(days=62)  # periods shorter than this count their days and hou
 normalise_name = lru_cache(maxsize=1 << 16)(_normalise_name)
 
 
-@dataclass
-class _Acc:
-    name: str
-    artist: str | None
-    plays: int = 0
-    ms: int = 0
-
-    def item(self, key: str) -> TopItem:
-        return TopItem(key, self.name, self.artist, self.plays, self.ms)
-
-
 @dataclass(frozen=True)
 class _Split:
-    ids: q.IdTotals  # the catalogued track ids, summed in the database
+    ids: rq.IdTotals  # the catalogued track ids, summed in the database
     rest: list[q.TrackGroup]  # ids the catalogue lacks, then the name groups
-    tables: tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc], int]  # ``_tables(rest)``
+    tables: Tables  # ``_tables(rest)``
 
 
 def users(engine: Engine) -> list[str]:
@@ -105,7 +94,7 @@ class Insights:
         self._catalogue: dict[str, q.TrackInfo] = {}
         # Top lists and totals in SQL over the rollups; a period without a whole UTC month groups
         # its few plays into rows per track and counts them here (fewer queries on MariaDB).
-        self._in_sql = rollups and q.reads_rollups(self.scope)
+        self._in_sql = rollups and rq.reads_rollups(self.scope)
         check_user(engine, user)
 
     # --- the passes over the period's plays --------------------------------------------------
@@ -149,7 +138,7 @@ class Insights:
         with self.engine.connect() as conn:
             if not self.rollups:
                 return list(q.first_plays(conn, self.scope))
-            firsts, infos = q.catalogued_first_plays(conn, self.user)
+            firsts, infos = rq.catalogued_first_plays(conn, self.user)
         self._catalogue.update(infos)
         return firsts
 
@@ -190,53 +179,20 @@ class Insights:
         return g.ms_known + g.plays_without_ms * duration
 
     # --- results ------------------------------------------------------------------------------
-    def _tables(
-        self, groups: Iterable[q.TrackGroup]
-    ) -> tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc], int]:
-        """Tracks, artists and albums of ``groups`` with their plays and milliseconds, and the
-        milliseconds of everything. A catalogued track with its primary artist and album takes the
-        short way; every other group the rules of ``_track``, ``_artist``, ``_album`` and ``_ms``."""
-        tracks: dict[str, _Acc] = {}
-        artists: dict[str, _Acc] = {}
-        albums: dict[str, _Acc] = {}
-        catalogue = self._catalogue
-        total = 0
-        for g in groups:
-            info = catalogue.get(g.track_id) if g.track_id else None
-            if info is not None and info.artists and info.album_id:
-                ms = g.ms_known + g.plays_without_ms * (info.duration_ms or 0)
-                artist_entry: tuple[str, str] | None = info.artists[0]
-                artist: str | None = info.artists[0][1]
-                track_entry = (g.track_id or "", info.name or g.track_id or "")
-                album_entry: tuple[str, str] | None = (info.album_id, info.album_name or info.album_id)
-            else:
-                ms = self._ms(g)
-                key, name, artist = self._track(g)
-                track_entry = (key, name)
-                artist_entry = self._artist(g.track_id, g.artist_name)
-                album_entry = self._album(g)
-            total += ms
-            acc = tracks.get(track_entry[0])
-            if acc is None:
-                acc = tracks[track_entry[0]] = _Acc(track_entry[1], artist)
-            acc.plays += g.plays
-            acc.ms += ms
-            if artist_entry is not None:
-                acc = artists.get(artist_entry[0])
-                if acc is None:
-                    acc = artists[artist_entry[0]] = _Acc(artist_entry[1], None)
-                acc.plays += g.plays
-                acc.ms += ms
-            if album_entry is not None:
-                acc = albums.get(album_entry[0])
-                if acc is None:
-                    acc = albums[album_entry[0]] = _Acc(album_entry[1], artist)
-                acc.plays += g.plays
-                acc.ms += ms
-        return tracks, artists, albums, total
+    def _tables(self, groups: Iterable[q.TrackGroup]) -> Tables:
+        """``toplists.count_groups`` with the rules of ``_track``, ``_artist``, ``_album`` and ``_ms``
+        for a group not catalogued with its primary artist and album."""
+        return count_groups(groups, self._catalogue, self._uncatalogued)
+
+    def _uncatalogued(
+        self, g: q.TrackGroup
+    ) -> tuple[int, tuple[str, str], str | None, tuple[str, str] | None, tuple[str, str] | None]:
+        ms = self._ms(g)
+        key, name, artist = self._track(g)
+        return ms, (key, name), artist, self._artist(g.track_id, g.artist_name), self._album(g)
 
     @cached_property
-    def _aggregates(self) -> tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc], int]:
+    def _aggregates(self) -> Tables:
         return self._tables(self._groups)
 
     @cached_property
@@ -245,16 +201,16 @@ class Insights:
         and top lists in SQL), the rest (ids the catalogue lacks, plays without an id: the names
         are merged by normalised name) counted here by the rules of ``_tables``."""
         with self.engine.connect() as conn:
-            ids = q.id_totals(conn, self._sums)
-            unknown = q.uncatalogued(conn, self._sums) if ids.ids > ids.tracks else {}
-            names = q.name_groups(conn, self.scope)
-        rest = q._ordered(unknown, names)
+            ids = rq.id_totals(conn, self._sums)
+            unknown = rq.uncatalogued(conn, self._sums) if ids.ids > ids.tracks else {}
+            names = rq.name_groups(conn, self.scope)
+        rest = q.ordered_groups(unknown, names)
         self._load(unknown)
         return _Split(ids, rest, self._tables(rest))
 
     @cached_property
     def _sums(self) -> Any:
-        return q.track_sums(self.scope)
+        return rq.track_sums(self.scope)
 
     def totals(self) -> Totals:
         if self._in_sql:
@@ -268,44 +224,29 @@ class Insights:
         plays = sum(g.plays for g in self._groups)
         return Totals(plays, ms, len(tracks), len(artists), len(albums))
 
-    def _table(self, kind: str, n: int) -> dict[str, _Acc]:
+    def _table(self, kind: str, n: int) -> dict[str, Acc]:
         if kind not in ("artists", "tracks", "albums"):
             raise InsightsError(f"unknown top list {kind!r}: use artists, tracks or albums")
-
-        def pick(tables: tuple[dict[str, _Acc], dict[str, _Acc], dict[str, _Acc], int]) -> dict[str, _Acc]:
-            return {"tracks": tables[0], "artists": tables[1], "albums": tables[2]}[kind]
-
         if not self._in_sql:
-            return pick(self._aggregates)
+            return pick(self._aggregates, kind)
         # The database's candidates are keyed by catalogue ids, the rest by names or by ids the
         # catalogue lacks: no key is in both, so the first n of their union are the first n.
-        table = dict(pick(self._split.tables))
         with self.engine.connect() as conn:
-            found = q.top_candidates(conn, self._sums, kind, n)
+            found = rq.top_candidates(conn, self._sums, kind, n)
             named = (
                 q.primary_artists(conn, sorted({c.artist for c in found if c.artist}))
                 if kind == "albums"
                 else {}
             )
-        for c in found:
-            artist = named.get(c.artist) if kind == "albums" and c.artist else c.artist
-            table[c.key] = _Acc(c.name, artist, c.plays, c.ms)
-        return table
+        return with_candidates(pick(self._split.tables, kind), kind, found, named)
 
     def top(self, kind: str, n: int = 10) -> TopList:
         """The ``n`` most played ``kind`` (artists, tracks, albums) by plays and by minutes; ties
         are broken by name, then key, so two runs list them in the same order."""
-        table = self._table(kind, n)
-        by_plays = _best(
-            table, n, lambda a: (a.plays, a.ms), lambda i: (-i.plays, -i.ms, i.name.casefold(), i.key)
-        )
-        by_minutes = _best(
-            table, n, lambda a: (a.ms, a.plays), lambda i: (-i.ms, -i.plays, i.name.casefold(), i.key)
-        )
-        return TopList(kind, by_plays, by_minutes)
+        return top_list(kind, self._table(kind, n), n)
 
     @cached_property
-    def _local(self) -> q.LocalSums | None:
+    def _local(self) -> rq.LocalSums | None:
         """Days and week hours from the rollups (None: they cannot answer, the plays do). A period
         under ``SHORT`` reads its few plays instead: an index-only scan of a month costs less than
         the rollups' duration check over every track of the listener."""
@@ -313,7 +254,7 @@ class Insights:
         if not self.rollups or (start is not None and end is not None and end - start < SHORT):
             return None
         with self.engine.connect() as conn:
-            return q.local_from_rollups(conn, self.scope, self.period.zone)
+            return rq.local_from_rollups(conn, self.scope, self.period.zone)
 
     def _days(self) -> dict[date, list[int]]:
         if self._local is not None:
@@ -370,7 +311,7 @@ class Insights:
         in_scope: list[datetime] = []  # the id tracks' firsts, already limited to the period
         if self.rollups:  # id tracks counted and credited artists grouped in the database
             with self.engine.connect() as conn:
-                found = q.discovery_firsts(conn, self.scope)
+                found = rq.discovery_firsts(conn, self.scope)
             in_scope = found.tracks_in_scope
             first_artist.update(found.credited_artists)
             self._load(tid for tid, _ in found.uncredited)
@@ -447,19 +388,6 @@ class Insights:
             self.top("albums", n), self.minutes_per_day(), self.clock(), self.discoveries(),
             self.streaks(), self.skips(), self.following(),
         )  # fmt: skip
-
-
-def _best(
-    table: dict[str, _Acc], n: int, rank: Callable[[_Acc], tuple[int, int]], order: Callable[[TopItem], Any]
-) -> tuple[TopItem, ...]:
-    """The first ``n`` items in ``order``, whose first two keys are ``rank`` descending: only the
-    entries ranked at least as high as the n-th best are made items and sorted by name."""
-    if len(table) > n:
-        cut = heapq.nlargest(n, map(rank, table.values()))[-1]
-        entries = [(k, a) for k, a in table.items() if rank(a) >= cut]
-    else:
-        entries = list(table.items())
-    return tuple(sorted((a.item(k) for k, a in entries), key=order)[:n])
 
 
 def _month_cuts(
