@@ -45,7 +45,7 @@ def mark_loaded(
 ) -> None:
     """Record that ``key`` (at ``etag``) is loaded. A later version of the object (an hour's file
     merged again) is recorded over the earlier one."""
-    _manifest(conn, key, kind, user_id, etag, size, "loaded", None, rows, loaded_at)
+    _write(conn, [_values(key, kind, user_id, etag, size, "loaded", None, rows, loaded_at)])
 
 
 def loaded_entry(
@@ -68,7 +68,7 @@ def loaded_entry(
 def mark_loaded_many(conn: Connection, entries: list[dict[str, Any]]) -> None:
     """Write ``loaded_entry`` rows: one statement for a batch of objects instead of one each."""
     if entries:
-        upsert(conn, s.landed_files, entries, ["key_sha256"], [c for c in entries[0] if c != "key_sha256"])
+        _write(conn, entries)
 
 
 def mark_quarantined(
@@ -83,23 +83,11 @@ def mark_quarantined(
     loaded_at: datetime,
 ) -> None:
     """Record that ``key`` is malformed, with the reason; it is not retried until its etag changes."""
-    _manifest(conn, key, kind, user_id, etag, size, "quarantined", reason, None, loaded_at)
+    _write(conn, [_values(key, kind, user_id, etag, size, "quarantined", reason, None, loaded_at)])
 
 
-def _manifest(
-    conn: Connection,
-    key: str,
-    kind: str,
-    user_id: str | None,
-    etag: str | None,
-    size: int | None,
-    status: str,
-    reason: str | None,
-    rows: int | None,
-    at: datetime,
-) -> None:
-    values = _values(key, kind, user_id, etag, size, status, reason, rows, at)
-    upsert(conn, s.landed_files, [values], ["key_sha256"], [c for c in values if c != "key_sha256"])
+def _write(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    upsert(conn, s.landed_files, rows, ["key_sha256"], [c for c in rows[0] if c != "key_sha256"])
 
 
 def _values(
