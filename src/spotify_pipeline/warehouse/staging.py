@@ -217,7 +217,70 @@ def _fsync_file(path: Path) -> None:
 # --- MySQL / MariaDB ----------------------------------------------------------------------------
 
 
-class _MysqlStage(Stage):
+class SiblingStage(Stage):
+    """A staging namespace beside the target on a server (a database on MySQL, a schema on
+    PostgreSQL): what both servers share. Subclasses say how to take the server's lock, drop a
+    namespace, create the staging one and swap; ``kind`` names the namespace in messages."""
+
+    kind: str
+    target: str
+    staging: str
+    old: str
+    admin: Engine
+
+    def _try_lock(self, holder: Connection) -> bool:
+        raise NotImplementedError
+
+    def _drop_sql(self, name: str) -> str:
+        raise NotImplementedError
+
+    def _failed(self, what: str, exc: DBAPIError) -> PipelineError:
+        raise NotImplementedError
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        # Its own connection, held for the whole rebuild: the lock is the session's, released when
+        # the session ends. Detached from the pool, so closing it ends the session (a pooled one
+        # would keep the lock for whoever is handed that connection next).
+        try:
+            holder = self.admin.connect().execution_options(isolation_level="AUTOCOMMIT")
+            holder.detach()
+            got = self._try_lock(holder)
+        except DBAPIError as exc:
+            raise self._failed("take the rebuild lock", exc) from None
+        try:
+            if not got:
+                raise PipelineError(f"another rebuild of {self.kind} {self.target} is running; wait for it")
+            yield
+        finally:
+            holder.close()
+
+    def tables(self) -> tuple[list[str], list[str]]:
+        """Our tables (and Alembic's) in the staging namespace and in the target: what a swap moves."""
+        ours = set(schema.metadata.tables) | {"alembic_version"}
+        new = sorted(set(inspect(self.admin).get_table_names(schema=self.staging)) & ours)
+        old = sorted(set(inspect(self.admin).get_table_names(schema=self.target)) & ours)
+        return new, old
+
+    def discard(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+        with self._run("remove what an earlier rebuild left") as conn:
+            for name in (self.staging, self.old):
+                conn.exec_driver_sql(self._drop_sql(name))
+
+    @contextmanager
+    def _run(self, what: str) -> Iterator[Connection]:
+        try:
+            with self.admin.connect() as conn:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        except DBAPIError as exc:
+            raise self._failed(what, exc) from None
+
+
+class _MysqlStage(SiblingStage):
+    kind = "database"
+
     def __init__(self, url: URL) -> None:
         name = url.database or ""
         if not _MYSQL_NAME.fullmatch(name):
@@ -229,21 +292,12 @@ class _MysqlStage(Stage):
         self.url = url.set(database=self.staging)
         self.admin = make_engine(url)
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        # Its own connection, held for the whole rebuild: the lock is released when it closes.
-        name = "sp-rebuild:" + self.target  # GET_LOCK names are at most 64 characters
-        try:
-            holder = self.admin.connect().execution_options(isolation_level="AUTOCOMMIT")
-            got = holder.execute(select(func.get_lock(name, 0))).scalar()
-        except DBAPIError as exc:
-            raise self._failed("take the rebuild lock", exc) from None
-        try:
-            if got != 1:
-                raise PipelineError(f"another rebuild of database {self.target} is running; wait for it")
-            yield
-        finally:
-            holder.close()
+    def _try_lock(self, holder: Connection) -> bool:
+        # GET_LOCK names are at most 64 characters
+        return bool(holder.execute(select(func.get_lock("sp-rebuild:" + self.target, 0))).scalar() == 1)
+
+    def _drop_sql(self, name: str) -> str:
+        return f"DROP DATABASE IF EXISTS `{name}`"
 
     def create(self) -> None:
         with self._run("create the staging database") as conn:
@@ -262,9 +316,7 @@ class _MysqlStage(Stage):
 
     def swap(self) -> None:
         self.engine.dispose()
-        ours = set(schema.metadata.tables) | {"alembic_version"}
-        new = sorted(set(inspect(self.admin).get_table_names(schema=self.staging)) & ours)
-        old = sorted(set(inspect(self.admin).get_table_names(schema=self.target)) & ours)
+        new, old = self.tables()
         moves = [f"`{self.target}`.`{t}` TO `{self.old}`.`{t}`" for t in old]
         moves += [f"`{self.staging}`.`{t}` TO `{self.target}`.`{t}`" for t in new]
         with self._run("swap the rebuilt tables in") as conn:
@@ -274,22 +326,6 @@ class _MysqlStage(Stage):
             conn.exec_driver_sql("SET SESSION lock_wait_timeout = 60")
             conn.exec_driver_sql("RENAME TABLE " + ", ".join(moves))  # all or nothing
             self.swapped = True
-
-    def discard(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-        with self._run("remove what an earlier rebuild left") as conn:
-            for name in (self.staging, self.old):
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
-
-    @contextmanager
-    def _run(self, what: str) -> Iterator[Connection]:
-        try:
-            with self.admin.connect() as conn:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                yield conn
-        except DBAPIError as exc:
-            raise self._failed(what, exc) from None
 
     def _failed(self, what: str, exc: DBAPIError) -> PipelineError:
         return PipelineError(

@@ -6,22 +6,21 @@ See ``staging.py`` for the contract; this module holds only what differs on Post
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
 
 from ..errors import PipelineError
-from . import schema
 from .engine import make_engine, upgrade
-from .staging import Stage
+from .staging import SiblingStage
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,52}")  # 63 minus the longest suffix; unquoted identifiers
 
 
-class PostgresStage(Stage):
+class PostgresStage(SiblingStage):
+    kind = "schema"
+
     def __init__(self, url: URL) -> None:
         self.admin = make_engine(url)
         self.database = url.database or ""
@@ -39,20 +38,13 @@ class PostgresStage(Stage):
         # The staging engine sees only the staging schema: the migrations create everything there.
         self.url = url.update_query_dict({"options": f"-c search_path={self.staging}"})
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
+    def _try_lock(self, holder: Connection) -> bool:
         key = "sp-rebuild:" + self.database + ":" + self.target
-        try:
-            holder = self.admin.connect().execution_options(isolation_level="AUTOCOMMIT")
-            got = holder.execute(select(func.pg_try_advisory_lock(func.hashtext(key)))).scalar()
-        except DBAPIError as exc:
-            raise self._failed("take the rebuild lock", exc) from None
-        try:
-            if not got:
-                raise PipelineError(f"another rebuild of schema {self.target} is running; wait for it")
-            yield
-        finally:
-            holder.close()  # the session's advisory lock ends with it
+        # The session's advisory lock ends with the holder's connection.
+        return bool(holder.execute(select(func.pg_try_advisory_lock(func.hashtext(key)))).scalar())
+
+    def _drop_sql(self, name: str) -> str:
+        return f'DROP SCHEMA IF EXISTS "{name}" CASCADE'
 
     def create(self) -> None:
         with self._run("create the staging schema") as conn:
@@ -62,9 +54,7 @@ class PostgresStage(Stage):
 
     def swap(self) -> None:
         self.engine.dispose()
-        ours = set(schema.metadata.tables) | {"alembic_version"}
-        new = sorted(set(inspect(self.admin).get_table_names(schema=self.staging)) & ours)
-        old = sorted(set(inspect(self.admin).get_table_names(schema=self.target)) & ours)
+        new, old = self.tables()
         try:
             with self.admin.begin() as conn:  # one transaction: all moves or none
                 conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.old}"')
@@ -77,21 +67,6 @@ class PostgresStage(Stage):
         except DBAPIError as exc:
             raise self._failed("swap the rebuilt tables in", exc) from None
         self.swapped = True
-
-    def discard(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-        with self._run("remove what an earlier rebuild left") as conn:
-            for name in (self.staging, self.old):
-                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-
-    @contextmanager
-    def _run(self, what: str) -> Iterator[Connection]:
-        try:
-            with self.admin.connect() as conn:
-                yield conn.execution_options(isolation_level="AUTOCOMMIT")
-        except DBAPIError as exc:
-            raise self._failed(what, exc) from None
 
     def _failed(self, what: str, exc: DBAPIError) -> PipelineError:
         return PipelineError(
