@@ -14,6 +14,7 @@ from typing import Any
 
 from ..insights.health import health
 from ..insights.period import InsightsError, Period, parse_day, resolve_period
+from ..insights.recommend.cache import ListsCache
 from ..insights.recommend.lists import lists_for
 from ..insights.source import Warehouse
 from ..insights.stats import Insights, users
@@ -63,6 +64,8 @@ class Source:
     token_store: TokenStore | None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     default_period: str = "month"  # for a page asked without ?period= or dates
+    # The recommendation lists kept per listener (the server makes one); None: computed per ask.
+    recommendations: ListsCache | None = None
 
     def users(self) -> list[str]:
         return users(self.engine)
@@ -117,19 +120,26 @@ def page_data(src: Source, page: str, query: Query) -> dict[str, Any]:
     elif page == "following":
         out["following"] = ins.following().as_dict()
     elif page == "recommendations":
-        out["recommendations"] = _recommendations(src, query)
+        out["recommendations"], as_of = _recommendations(src, query)
+        out["recommendations_as_of"] = as_of.isoformat()
     else:
         raise KeyError(page)
     return out
 
 
-def _recommendations(src: Source, query: Query) -> dict[str, list[dict[str, Any]]]:
-    """The three lists ``recommend --json`` gives, from every play before now (the period does not
-    narrow them: a list needs the whole history); per listener, so every user together is refused."""
+def _recommendations(src: Source, query: Query) -> tuple[dict[str, list[dict[str, Any]]], datetime]:
+    """The three lists ``recommend --json`` gives, from every play before the moment they are for
+    (the period does not narrow them: a list needs the whole history), and that moment; per
+    listener, so every user together is refused."""
     if query.user is None:
         raise InsightsError("recommendations are per listener: choose one in the listener selector")
-    lists = lists_for(src.engine, query.user, now=src.now(), limit=query.top)
-    return {kind: [item.to_dict() for item in items] for kind, items in lists.items()}
+    if src.recommendations is not None:
+        served = src.recommendations.get(query.user, src.now(), query.top)
+        lists, as_of = served.lists, served.as_of
+    else:
+        as_of = src.now()
+        lists = lists_for(src.engine, query.user, now=as_of, limit=query.top)
+    return {kind: [item.to_dict() for item in items] for kind, items in lists.items()}, as_of
 
 
 API_PAGES = tuple(p.name for p in PAGES) + ("summary",)
