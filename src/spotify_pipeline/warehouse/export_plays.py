@@ -118,12 +118,16 @@ def upgrade_export_rows(conn: Connection, user_id: str, upgrades: Sequence[Mappi
     conn.execute(stmt, list(upgrades))
 
 
-def insert_export_plays(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+def insert_export_plays(
+    conn: Connection, rows: Sequence[Mapping[str, Any]], *, checked: frozenset[str] = frozenset()
+) -> int:
     """Insert the import's new rows (every column of ``plays``); return how many were new. On
-    MySQL/MariaDB in wide batches that bind what the rows share once (``bulk.py``)."""
+    MySQL/MariaDB in wide batches that bind what the rows share once (``bulk.py``). ``checked``: the
+    columns whose values the caller already checked against at most the columns' limits
+    (``upsert.insert_ignore``); every other column is checked here."""
     if not rows:
         return 0
-    return insert_ignore_bulk(conn, s.plays, rows)
+    return insert_ignore_bulk(conn, s.plays, rows, checked=checked)
 
 
 def enrich_api_plays(conn: Connection, user_id: str, enrich: Sequence[Mapping[str, Any]]) -> None:
