@@ -406,13 +406,33 @@ def clean_extended(
         reason_end = None
     # _check_bounds' text checks: a value too long or holding a lone surrogate goes the exact way.
     if (
-        (track_name is not None and (len(track_name) > _TRACK_MAX or _odd(track_name)))
-        or (artist_name is not None and (len(artist_name) > _ARTIST_MAX or _odd(artist_name)))
-        or (album_name is not None and (len(album_name) > _ALBUM_MAX or _odd(album_name)))
-        or (platform is not None and (len(platform) > _PLATFORM_MAX or _odd(platform)))
-        or (country is not None and (len(country) > _COUNTRY_MAX or _odd(country)))
-        or (reason_start is not None and (len(reason_start) > _REASON_START_MAX or _odd(reason_start)))
-        or (reason_end is not None and (len(reason_end) > _REASON_END_MAX or _odd(reason_end)))
+        (
+            track_name is not None
+            and (len(track_name) > _TRACK_MAX or (not track_name.isascii() and _odd(track_name)))
+        )
+        or (
+            artist_name is not None
+            and (len(artist_name) > _ARTIST_MAX or (not artist_name.isascii() and _odd(artist_name)))
+        )
+        or (
+            album_name is not None
+            and (len(album_name) > _ALBUM_MAX or (not album_name.isascii() and _odd(album_name)))
+        )
+        or (
+            platform is not None
+            and (len(platform) > _PLATFORM_MAX or (not platform.isascii() and _odd(platform)))
+        )
+        or (
+            country is not None and (len(country) > _COUNTRY_MAX or (not country.isascii() and _odd(country)))
+        )
+        or (
+            reason_start is not None
+            and (len(reason_start) > _REASON_START_MAX or (not reason_start.isascii() and _odd(reason_start)))
+        )
+        or (
+            reason_end is not None
+            and (len(reason_end) > _REASON_END_MAX or (not reason_end.isascii() and _odd(reason_end)))
+        )
     ):
         return None
     return ExportRecord(
@@ -422,8 +442,8 @@ def clean_extended(
 
 
 def _odd(text: str) -> bool:
-    """Not ASCII and holding a lone surrogate (``_check_bounds``): ASCII is decided without the regex."""
-    return not text.isascii() and _SURROGATE.search(text) is not None
+    """Holding a lone surrogate (``_check_bounds``); asked of text that is not ASCII only."""
+    return _SURROGATE.search(text) is not None
 
 
 def latest_end(not_after: datetime | None) -> datetime:

@@ -144,6 +144,7 @@ class BatchImporter:
         batch.sort(key=lambda rec: (rec.ended_at, rec.source, rec.index))
         self.batch_loaded_at = self.clock.now()
         with engine.begin() as conn:
+            export_plays.prepare_batch(conn)
             for cluster in clusters(batch):
                 self._import_cluster(conn, cluster, fmt.is_account)
             if private:
