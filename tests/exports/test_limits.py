@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import String
+from sqlalchemy import BigInteger, String
 
 from spotify_pipeline.errors import MalformedRecord
 from spotify_pipeline.exports import limits
@@ -35,6 +35,17 @@ def test_text_bounds_never_exceed_the_columns_they_land_in() -> None:
         assert isinstance(column_type, String)
         assert column_type.length is None or limit <= column_type.length, name
     assert limits.MAX_MS_PLAYED < 2**31  # the same number in SQLite and in a MariaDB INT
+
+
+def test_the_columns_the_import_does_not_check_again_are_the_ones_the_reader_bounds() -> None:
+    """The import's insert skips the checks of these columns (``import_batch.READER_CHECKED``): each
+    must be bounded here (the text bounds above, ``MAX_MS_PLAYED`` in the column's range), and none
+    may take a value from elsewhere (a resolved track id, the user)."""
+    from spotify_pipeline.jobs.import_batch import READER_CHECKED
+
+    assert set(READER_CHECKED) == {*limits.MAX_TEXT_CHARS, "ms_played"}
+    assert "track_id" not in READER_CHECKED and "user_id" not in READER_CHECKED
+    assert isinstance(schema.plays.c.ms_played.type, BigInteger)
 
 
 @pytest.mark.parametrize(

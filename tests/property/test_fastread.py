@@ -9,6 +9,7 @@ file problem: a good file is fast, a bad one reported exactly as before.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spotify_pipeline.errors import MalformedRecord
-from spotify_pipeline.exports import fastread
-from spotify_pipeline.exports.formats import ExportFormat
+from spotify_pipeline.exports import fastread, reader
+from spotify_pipeline.exports.formats import ExportFormat, clean_extended, latest_end, parse_fields
 from spotify_pipeline.exports.reader import FileReader, discover
+from spotify_pipeline.exports.shapes import from_dict
 
 PROPS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -52,6 +54,82 @@ def _extended() -> st.SearchStrategy[dict[str, Any]]:
         "ip_addr": _ANY,
     }
     return st.fixed_dictionaries({}, optional=values)
+
+
+# Near-clean extended records: every value clean but for a few near misses, each of which the fast
+# converter (``formats.clean_extended``) must leave to the exact parser, which names it.
+_MAX_MS = 7 * 24 * 3600 * 1000
+_NEAR: dict[str, Any] = {
+    "ts": st.sampled_from(
+        [
+            "2024-03-01T08:15:12Z",
+            "2024-03-01T24:00:00Z",
+            "2024-03-01T08:15:12Z\n",
+            "2024-02-30T08:15:12Z",
+            "2005-12-31T23:59:59Z",
+            "2006-01-01T00:00:00Z",
+            "2199-12-31T23:59:59Z",
+            "2200-01-01T00:00:01Z",
+            "2024-03-01T08:15:60Z",
+            "\u0662024-03-01T08:15:12Z",
+            "2024-03-01 08:15:12Z",
+            "2024-03-01T08:15:12+00:00",
+            "2030-06-01T00:00:00Z",
+        ]
+    ),
+    "ms_played": st.sampled_from([0, 29_999, 30_000, 245_000, _MAX_MS, _MAX_MS + 1, -1, True, 1.0, "5"]),
+    "spotify_track_uri": st.sampled_from(
+        [
+            "spotify:track:" + "aB3" * 7 + "z",
+            "spotify:track:" + "a" * 22 + "\n",
+            "spotify:track:" + "a" * 21,
+            "spotify:track:" + "a" * 23,
+            "spotify:track:" + "\u00e9" * 22,
+            "spotify:track:" + "a" * 21 + "-",
+            "spotify:local:Artist:Album:Song:200",
+            "spotify:episode:" + "a" * 22,
+            None,
+            5,
+            "",
+        ]
+    ),
+    "master_metadata_track_name": st.sampled_from(["Song", "  Song ", "", " ", "Caf\u00e9", None, 3]),
+    "master_metadata_album_artist_name": st.sampled_from(["Artist", " A ", "", "\u00c9lan", None, []]),
+    "master_metadata_album_album_name": st.sampled_from(["Album", "", None, 1.5]),
+    "offline_timestamp": st.sampled_from(
+        [None, 0, 1709280912, 1709280700, 1709280912123, 10**20, -1, 1.5, True, "1", 1_000_000_000]
+    ),
+    "reason_start": st.sampled_from(["trackdone", " unknown ", "", "Unknown", "x" * 65, None, 3, "clickrow"]),
+    "reason_end": st.sampled_from(["endplay", "x" * 64, None, []]),
+    "shuffle": st.sampled_from([True, False, None, 0, 1, "true"]),
+    "skipped": st.sampled_from([True, False, None, 0]),
+    "offline": st.sampled_from([True, False, None, 1.0]),
+    "incognito_mode": st.sampled_from([False, True, None, "no"]),
+    "platform": st.sampled_from(["android", " ios ", "", "p" * 256, None, 7]),
+    "conn_country": st.sampled_from(["DE", "DEUTSCHLAND", " de ", None, "\u00dc"]),
+    "episode_name": st.sampled_from([None, "Episode"]),
+    "spotify_episode_uri": st.sampled_from([None, "spotify:episode:x"]),
+    "audiobook_title": st.sampled_from([None, "Book"]),
+}
+_CLEAN: dict[str, Any] = {
+    "ts": "2024-03-01T08:15:12Z", "ms_played": 245_000, "spotify_track_uri": "spotify:track:" + "a" * 22,
+    "master_metadata_track_name": "Song", "master_metadata_album_artist_name": "Artist",
+    "master_metadata_album_album_name": "Album", "offline_timestamp": 1709280667, "reason_start": "trackdone",
+    "reason_end": "trackdone", "shuffle": False, "skipped": False, "offline": False, "incognito_mode": False,
+    "platform": "android", "conn_country": "DE",
+}  # fmt: skip
+
+
+@st.composite
+def _near_clean(draw: st.DrawFn) -> dict[str, Any]:
+    record = dict(_CLEAN)
+    for key in draw(st.lists(st.sampled_from(sorted(_NEAR)), max_size=3, unique=True)):
+        value = draw(_NEAR[key])
+        if value is None and draw(st.booleans()):
+            record.pop(key, None)  # missing and null: both None
+        else:
+            record[key] = value
+    return record
 
 
 def _account() -> st.SearchStrategy[dict[str, Any]]:
@@ -94,10 +172,10 @@ def _outcome(reader_items: list[Any]) -> list[Any]:
     return out
 
 
-def _both(path: Path, fmt: ExportFormat) -> tuple[list[Any], list[Any]]:
+def _both(path: Path, fmt: ExportFormat, not_after: datetime | None = None) -> tuple[list[Any], list[Any]]:
     (file,) = discover(path).files
-    fast = FileReader(file, fmt)
-    exact = FileReader(file, fmt)
+    fast = FileReader(file, fmt, not_after)
+    exact = FileReader(file, fmt, not_after)
     got = _outcome(list(fast))
     want = _outcome(list(exact._stream()))
     assert fast.problem == exact.problem
@@ -117,6 +195,61 @@ def test_fast_and_exact_paths_agree_extended(
     path.write_bytes(_DAMAGE[damage](json.dumps(records, ensure_ascii=False).encode("utf-8")))
     got, want = _both(path, fmt)
     assert got == want
+
+
+@PROPS
+@given(
+    records=st.lists(_near_clean(), min_size=1, max_size=8),
+    damage=st.sampled_from([0, 0, 0, *range(len(_DAMAGE))]),
+    fmt=st.sampled_from([ExportFormat.EXTENDED, ExportFormat.ENDSONG]),
+    not_after=st.sampled_from(
+        [None, datetime(2024, 3, 1, 8, 15, 12, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)]
+    ),
+)
+def test_fast_and_exact_paths_agree_on_near_clean_records(
+    tmp_path: Path, records: list[Any], damage: int, fmt: ExportFormat, not_after: datetime | None
+) -> None:
+    """The clean-record converter: every near miss is left to the exact parser, every record it
+    takes is the one the exact parser gives."""
+    path = tmp_path / "Streaming_History_Audio_2024.json"
+    path.write_bytes(_DAMAGE[damage](json.dumps(records, ensure_ascii=False).encode("utf-8")))
+    got, want = _both(path, fmt, not_after)
+    assert got == want
+
+
+@PROPS
+@given(records=st.lists(_near_clean(), min_size=1, max_size=8))
+def test_clean_extended_gives_what_the_exact_parser_gives(records: list[Any]) -> None:
+    """Record by record, without the reader: None, or exactly ``parse_fields``' record."""
+    for index, raw in enumerate(records):
+        fields = from_dict(raw, account=False)
+        got = clean_extended(fields, ExportFormat.EXTENDED, "f", index, latest_end(None))
+        if got is None:
+            continue
+        assert got == parse_fields(fields, ExportFormat.EXTENDED, "f", index)
+        assert got.ended_at.tzinfo is UTC and (got.started_at is None or got.started_at.tzinfo is UTC)
+
+
+def test_a_clean_record_takes_the_fast_converter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean music record never reaches the exact parser; a podcast and a bad record do."""
+    path = tmp_path / "Streaming_History_Audio_2024.json"
+    records = [_CLEAN, {**_CLEAN, "ms_played": -1}, {**_CLEAN, "spotify_track_uri": None,
+               "master_metadata_track_name": None, "episode_name": "E"}]  # fmt: skip
+    path.write_bytes(json.dumps(records).encode())
+    exact: list[int] = []
+    real = reader._parse
+
+    def spy(raw: Any, fmt: ExportFormat, name: str, index: int, *args: Any, **kwargs: Any) -> Any:
+        exact.append(index)
+        return real(raw, fmt, name, index, *args, **kwargs)
+
+    monkeypatch.setattr(reader, "_parse", spy)
+    (file,) = discover(path).files
+    got = list(FileReader(file, ExportFormat.EXTENDED))
+    assert exact == [1, 2]
+    assert not isinstance(got[0], MalformedRecord) and got[0].track_id == "a" * 22
+    assert isinstance(got[1], MalformedRecord) and "ms_played -1" in got[1].reason
+    assert not isinstance(got[2], MalformedRecord) and got[2].track_name == "E"
 
 
 @PROPS

@@ -1,4 +1,4 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Engine, select
@@ -114,3 +114,44 @@ def test_counts_and_top_lists(engine: Engine) -> None:
             (T0, None),
         ]
         assert reads.newest_play_at(conn, "alice", source="api") < reads.newest_play_at(conn, "alice")  # type: ignore[operator]
+
+
+def test_sqlite_datetime_binding_stores_what_sqlalchemy_stores() -> None:
+    """``bind_processor``'s one-step UtcDateTime text on SQLite is the text of SQLAlchemy's own chain
+    (UtcDateTime truncating to the ms, then SQLite's DateTime format), byte for byte."""
+    from sqlalchemy.dialects import sqlite
+
+    from spotify_pipeline.warehouse.upsert import bind_processor
+
+    dialect = sqlite.dialect()
+    column_type = s.plays.c.played_at.type
+    fast = bind_processor(column_type, dialect)
+    general = column_type.dialect_impl(dialect).bind_processor(dialect)
+    assert fast is not None and general is not None and fast is not general
+    other = datetime(2024, 3, 1, 9, 15, 12, 999_999, tzinfo=UTC).astimezone(timezone(timedelta(hours=1)))
+    values = [
+        datetime(2024, 3, 1, 8, 15, 12, tzinfo=UTC),
+        datetime(2024, 3, 1, 8, 15, 12, 123_456, tzinfo=UTC),
+        datetime(2024, 3, 1, 8, 15, 12, 999, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        other,
+        None,
+    ]
+    for value in values:
+        assert fast(value) == general(value), value
+    with pytest.raises(ValueError, match="timezone-aware"):
+        fast(datetime(2024, 3, 1))  # a naive value is refused as before
+
+
+def test_checked_columns_are_not_checked_again_but_the_others_are(engine: Engine) -> None:
+    """``insert_ignore(checked=...)`` trusts the caller for those columns only."""
+    from spotify_pipeline.warehouse.upsert import check_rows
+
+    row = {"kind": "artist", "id": "a" * 300, "status": "404", "attempted_at": T0}
+    check_rows(s.metadata_misses, [row], skip=frozenset({"id"}))
+    with pytest.raises(RowRejected, match="metadata_misses.id holds at most"):
+        check_rows(s.metadata_misses, [row], skip=frozenset({"kind"}))
+    with pytest.raises(RowRejected, match="is required"):
+        check_rows(s.metadata_misses, [{**row, "id": None}], skip=frozenset({"id"}))

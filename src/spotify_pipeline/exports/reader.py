@@ -28,8 +28,10 @@ from .formats import (
     EmptyRecord,
     ExportFormat,
     ExportRecord,
+    clean_extended,
     detect_format,
     format_from_name,
+    latest_end,
     parse_fields,
     parse_record,
 )  # fmt: skip
@@ -292,8 +294,15 @@ class FileReader:
         fields = self._decode_fast()
         if fields is not None:
             name, fmt, not_after = self.file.name, self.fmt, self.not_after
+            if fmt.is_account:
+                for index, raw in enumerate(fields):
+                    yield _parse(raw, fmt, name, index, not_after, fields=True)
+                return
+            # Extended: a clean music record in a few operations, any other the exact way.
+            latest = latest_end(not_after)
             for index, raw in enumerate(fields):
-                yield _parse(raw, fmt, name, index, not_after, fields=True)
+                rec = clean_extended(raw, fmt, name, index, latest)  # type: ignore[arg-type]
+                yield rec if rec is not None else _parse(raw, fmt, name, index, not_after, fields=True)
             return
         yield from self._stream()
 

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from ..clock import Clock
 from ..errors import MalformedRecord
 from ..exports.formats import ExportFormat, ExportRecord, RecordKind
+from ..exports.limits import MAX_TEXT_CHARS
 from ..exports.matching import (
     MINUTE,
     NAME_SLACK,
@@ -43,6 +44,12 @@ from ..warehouse.export_plays import ENRICH_COLUMNS, NAME_COLUMNS
 from .import_private import PrivatePlays, remove_private_rows, store_private
 from .import_resolve import Resolver, TrackIds
 from .import_slots import MAX_COLLISIONS, STEPS, PlaysByTime, clusters, enrichment, identity, own_row
+
+#: The row columns whose every value is an ExportRecord field the reader has already checked against
+#: ``exports/limits.py`` (``formats._check_bounds`` and ``_ms_played``; each bound is at most its
+#: column's: ``tests/exports/test_limits.py``): the insert checks the other columns only. The
+#: checks happen once, before the write: a record outside them never becomes a row.
+READER_CHECKED = frozenset({*MAX_TEXT_CHARS, "ms_played"})
 
 
 class Slot(NamedTuple):
@@ -137,6 +144,7 @@ class BatchImporter:
         batch.sort(key=lambda rec: (rec.ended_at, rec.source, rec.index))
         self.batch_loaded_at = self.clock.now()
         with engine.begin() as conn:
+            export_plays.prepare_batch(conn)
             for cluster in clusters(batch):
                 self._import_cluster(conn, cluster, fmt.is_account)
             if private:
@@ -359,7 +367,7 @@ class BatchImporter:
         # Each upgraded row moves to the slot its record was given: free of every existing and new
         # row, so these updates and the inserts below cannot collide whatever their order.
         export_plays.upgrade_export_rows(conn, user, writes.upgrades)
-        self.report.imported_new += export_plays.insert_export_plays(conn, rows)
+        self.report.imported_new += export_plays.insert_export_plays(conn, rows, checked=READER_CHECKED)
         if writes.enrich:
             export_plays.enrich_api_plays(conn, user, writes.enrich)
             self.report.api_plays_enriched += len(writes.enrich)

@@ -38,17 +38,23 @@ _VAR = "@sp_bulk_"
 Converter = Callable[[Any], Any] | None
 
 
-def insert_ignore_bulk(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
-    """``upsert.insert_ignore`` (the same rows inserted, the same checks, the same count), made
-    for wide rows on MySQL/MariaDB; on other engines it is ``insert_ignore`` itself."""
+def insert_ignore_bulk(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    checked: frozenset[str] = frozenset(),
+) -> int:
+    """``upsert.insert_ignore`` (the same rows inserted, the same checks, the same count; ``checked``
+    as there), made for wide rows on MySQL/MariaDB; on other engines it is ``insert_ignore`` itself."""
     if conn.dialect.name not in MYSQL or not rows:
-        return insert_ignore(conn, table, rows)
+        return insert_ignore(conn, table, rows, checked=checked)
     try:
         chunks = list(_chunks(table, rows))
     except KeyError:
         check_rows(table, rows)  # a row without a column the first has: named there
         raise
-    return sum(_insert_chunk(conn, table, chunk) for chunk in chunks)
+    return sum(_insert_chunk(conn, table, chunk, checked) for chunk in chunks)
 
 
 def _chunks(table: Table, rows: Sequence[Mapping[str, Any]]) -> Iterator[Sequence[Mapping[str, Any]]]:
@@ -73,7 +79,9 @@ def _is_text(table: Table, name: str) -> bool:
     return isinstance(table.c[name].type, String | LongText)
 
 
-def _insert_chunk(conn: Connection, table: Table, chunk: Sequence[Mapping[str, Any]]) -> int:
+def _insert_chunk(
+    conn: Connection, table: Table, chunk: Sequence[Mapping[str, Any]], checked: frozenset[str] = frozenset()
+) -> int:
     # Each column read once: shared (every row holds the same object) or not, checked as such.
     columns: dict[str, list[Any]] = {}
     try:
@@ -84,7 +92,7 @@ def _insert_chunk(conn: Connection, table: Table, chunk: Sequence[Mapping[str, A
     except KeyError:
         check_rows(table, chunk)  # a row without a column the first has: named there
         raise
-    check_rows(table, chunk, columns)
+    check_rows(table, chunk, columns, skip=checked)
     convert = _converters(conn.dialect, table)
     shared: list[tuple[str, Any]] = []  # (column, its one value), bound once
     varying: list[tuple[str, list[Any]]] = []  # (column, its values), bound per row
