@@ -1,0 +1,46 @@
+"""The normalised name keys of ``play_names`` and an index of first plays (``warehouse/rollups.py``).
+
+* ``play_names.track_key``, ``artist_key``, ``album_key``: the keys the read side groups plays
+  without an id by (normalised artist + track, artist, artist + album), computed in Python when the
+  row is written, so name groups are grouped, ranked and counted in SQL.
+* ``ix_play_tracks_user_id_first_played_at``: the tracks first played in a period (discoveries).
+
+Backfilled here: every ``play_names`` row is recomputed with its keys (0007 leaves that table to
+this revision). Downgrade drops the columns and the index.
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import mysql
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def _long_text() -> sa.types.TypeEngine[Any]:
+    return sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+
+
+def upgrade() -> None:
+    for name in ("track_key", "artist_key", "album_key"):
+        op.add_column("play_names", sa.Column(name, _long_text()))
+    op.create_index("ix_play_tracks_user_id_first_played_at", "play_tracks", ["user_id", "first_played_at"])
+    from spotify_pipeline.warehouse.rollups import refresh_names
+
+    refresh_names(op.get_bind())
+
+
+def downgrade() -> None:
+    op.drop_index("ix_play_tracks_user_id_first_played_at", table_name="play_tracks")
+    for name in ("album_key", "artist_key", "track_key"):
+        op.drop_column("play_names", name)
