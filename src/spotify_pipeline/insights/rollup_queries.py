@@ -5,6 +5,7 @@ candidates, first plays and local days and hours that ``queries.py`` otherwise g
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -173,22 +174,23 @@ def discovery_counts(conn: Connection, scope: Scope, cutter: Cutter) -> Discover
     named_at = func.min(n.c.first_played_at)
     credit = and_(ta.c.track_id == r.c.track_id, ta.c.position == 0)
     if scope.user_id is not None:  # one row per track: no grouping, the index gives the range
-        tracks = select(r.c.first_played_at.label("at")).where(r.c.user_id == scope.user_id)
-        if scope.start is not None:
-            tracks = tracks.where(r.c.first_played_at >= scope.start)
-        if scope.end is not None:
-            tracks = tracks.where(r.c.first_played_at < scope.end)
+        tracks = select(r.c.first_played_at.label("at")).where(
+            r.c.user_id == scope.user_id, *_within(r.c.first_played_at, scope)
+        )
     else:
         tracks = in_scope(select(at.label("at")).group_by(r.c.track_id), at)
-    by_name = select(named_at.label("at")).group_by(n.c.track_key)
     artists = select(at.label("at")).select_from(r.join(t, t.c.id == r.c.track_id).join(ta, credit))
-    by_artist = select(named_at.label("at")).where(n.c.artist_key.is_not(None)).group_by(n.c.artist_key)
     if scope.user_id is not None:
         artists = artists.where(r.c.user_id == scope.user_id)
-        by_name = by_name.where(n.c.user_id == scope.user_id)
-        by_artist = by_artist.where(n.c.user_id == scope.user_id)
+    bounded = scope.user_id is not None and (scope.start is not None or scope.end is not None)
+    if bounded:  # only the artists of the tracks first played in the period can be new in it
+        r2, ta2 = r.alias("new_tracks"), ta.alias("new_credits")
+        new_ids = select(r2.c.track_id).where(
+            r2.c.user_id == scope.user_id, *_within(r2.c.first_played_at, scope)
+        )
+        newly = select(ta2.c.artist_id).where(ta2.c.track_id.in_(new_ids), ta2.c.position == 0)
+        artists = artists.where(ta.c.artist_id.in_(newly))
     artists = in_scope(artists.group_by(ta.c.artist_id), at)
-    by_name, by_artist = in_scope(by_name, named_at), in_scope(by_artist, named_at)
 
     def count(*parts: Any) -> dict[int, int]:
         every = union_all(*parts).subquery()
@@ -198,7 +200,55 @@ def discovery_counts(conn: Connection, scope: Scope, cutter: Cutter) -> Discover
         query = select(bucketed.c.bucket, func.count()).group_by(bucketed.c.bucket)
         return {int(k): int(v) for k, v in conn.execute(query)}
 
-    return DiscoveryCounts(months, count(tracks, by_name), count(artists, by_artist))
+    if not bounded:
+        by_name = in_scope(_user_names(select(named_at.label("at")), scope).group_by(n.c.track_key), named_at)
+        by_artist = in_scope(
+            _user_names(select(named_at.label("at")), scope)
+            .where(n.c.artist_key.is_not(None))
+            .group_by(n.c.artist_key),
+            named_at,
+        )
+        return DiscoveryCounts(months, count(tracks, by_name), count(artists, by_artist))
+    counts = DiscoveryCounts(months, count(tracks), count(artists))
+    for key, into in ((n.c.track_key, counts.tracks), (n.c.artist_key, counts.artists)):
+        for first_at in _new_names(conn, key, scope):
+            i = bisect_right(cuts, first_at) - 1
+            into[i] = into.get(i, 0) + 1
+    return counts
+
+
+def _within(column: Any, scope: Scope) -> list[ColumnElement[bool]]:
+    out = [] if scope.start is None else [column >= scope.start]
+    return out if scope.end is None else [*out, column < scope.end]
+
+
+def _user_names(query: Any, scope: Scope) -> Any:
+    return query if scope.user_id is None else query.where(s.play_names.c.user_id == scope.user_id)
+
+
+def _new_names(conn: Connection, key: Any, scope: Scope) -> list[datetime]:
+    """The first plays of the name keys (``key``: a ``play_names`` key column) first played in the
+    scope: the keys with a row first played in it (``ix_play_names_user_id_first_played_at``), then
+    each key's first play over all of its rows."""
+    n = s.play_names
+    keys = [
+        k
+        for (k,) in conn.execute(
+            _user_names(select(key).distinct(), scope).where(
+                key.is_not(None), *_within(n.c.first_played_at, scope)
+            )
+        )
+    ]
+    out: list[datetime] = []
+    for i in range(0, len(keys), 900):
+        query = _user_names(select(func.min(n.c.first_played_at)), scope).where(key.in_(keys[i : i + 900]))
+        for (at,) in conn.execute(query.group_by(key)):
+            first_at = must(_aware(at))
+            if (scope.start is None or first_at >= scope.start) and (
+                scope.end is None or first_at < scope.end
+            ):
+                out.append(first_at)
+    return out
 
 
 def _bucket(column: Any, cuts: list[datetime], lo: int, hi: int) -> ColumnElement[int]:

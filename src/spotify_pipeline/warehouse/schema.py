@@ -404,6 +404,7 @@ play_names = Table(
     Column("artist_key", LongText()),
     Column("album_key", LongText()),
     PrimaryKeyConstraint("user_id", "names_sha256"),
+    Index(None, "user_id", "first_played_at"),  # the names first played in a period (0008)
     sqlite_with_rowid=False,  # the primary key is the table, as on InnoDB
     **MYSQL_OPTIONS,
 )

@@ -3,10 +3,11 @@
 * ``play_names.track_key``, ``artist_key``, ``album_key``: the keys the read side groups plays
   without an id by (normalised artist + track, artist, artist + album), computed in Python when the
   row is written, so name groups are grouped, ranked and counted in SQL.
-* ``ix_play_tracks_user_id_first_played_at``: the tracks first played in a period (discoveries).
+* ``ix_play_tracks_user_id_first_played_at``, ``ix_play_names_user_id_first_played_at``: the tracks
+  and the names first played in a period (discoveries).
 
 Backfilled here: every ``play_names`` row is recomputed with its keys (0007 leaves that table to
-this revision). Downgrade drops the columns and the index.
+this revision). Downgrade drops the columns and the indexes.
 
 Revision ID: 0008
 Revises: 0007
@@ -35,12 +36,14 @@ def upgrade() -> None:
     for name in ("track_key", "artist_key", "album_key"):
         op.add_column("play_names", sa.Column(name, _long_text()))
     op.create_index("ix_play_tracks_user_id_first_played_at", "play_tracks", ["user_id", "first_played_at"])
+    op.create_index("ix_play_names_user_id_first_played_at", "play_names", ["user_id", "first_played_at"])
     from spotify_pipeline.warehouse.rollups import refresh_names
 
     refresh_names(op.get_bind())
 
 
 def downgrade() -> None:
+    op.drop_index("ix_play_names_user_id_first_played_at", table_name="play_names")
     op.drop_index("ix_play_tracks_user_id_first_played_at", table_name="play_tracks")
     for name in ("album_key", "artist_key", "track_key"):
         op.drop_column("play_names", name)
