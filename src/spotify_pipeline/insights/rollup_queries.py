@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..warehouse import schema as s
 from ..warehouse.reads import _aware
-from ..warehouse.rollups import hour_of, hour_start, month_start, whole_months
+from ..warehouse.rollups import hour_of, hour_start, month_start, name_keys, whole_months
 from .localtime import offset_segments
 from .queries import Scope, TrackGroup, TrackInfo, names_from_plays, plays_sums
 from .sql import must
@@ -544,6 +544,13 @@ def _candidate_names(conn: Connection, kind: str, keys: list[str]) -> dict[str, 
 
 
 NAME_KEYS = {"tracks": "track_key", "artists": "artist_key", "albums": "album_key"}
+
+
+def name_key(kind: str, row: NamedRow) -> str:
+    """The read side's key of ``kind`` for a name group (what ``play_names`` stores the digest of)."""
+    key = name_keys(row.track_name, row.artist_name, row.album_name)[list(NAME_KEYS).index(kind)]
+    assert key is not None  # the row was found by this key's digest
+    return key
 
 
 def name_totals(conn: Connection, user_id: str | None) -> IdTotals:

@@ -410,8 +410,9 @@ def _named(conn: Any, user: str | None, kind: str, n: int) -> dict[str, Acc]:
     for row in sorted(rows, key=lambda r: q.names_order((r.track_name, r.artist_name, r.album_name))):
         first.setdefault(row.key, row)
     out = {}
-    for key, plays, ms in found:
-        row = first[key]
+    for digest, plays, ms in found:
+        row = first[digest]
+        key = rq.name_key(kind, row)
         if kind == "tracks":
             out[key] = Acc(row.track_name or "?", row.artist_name, plays, ms)
         elif kind == "artists":

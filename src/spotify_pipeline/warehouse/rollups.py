@@ -5,7 +5,7 @@
 * ``play_tracks``: per user and track id, all-time totals and the first play; ``duration_ms`` is the
   duration ``play_hours`` summed the track's plays without ``ms_played`` with.
 * ``play_names``: the same for plays without a track id, per exact (track, artist, album) names,
-  with the read side's normalised keys of the names (``name_keys``, 0008).
+  with digests of the read side's normalised keys of the names (``name_keys``, ``key_digests``, 0008).
 * ``play_track_months``: per user, UTC month and track id, the totals of a long bounded period.
 
 Every row is a pure function of ``plays`` and ``tracks.duration_ms``. ``refresh(conn, user, start,
@@ -267,6 +267,17 @@ def name_keys(track: str | None, artist: str | None, album: str | None) -> tuple
     return f"name:{who}|{what}", f"name:{who}" if who else None, f"name:{who}|{where}" if where else None
 
 
+def key_digests(track: str | None, artist: str | None, album: str | None) -> dict[str, str | None]:
+    """``play_names``' key columns for these names: the SHA-256 (hex) of each of ``name_keys`` (short
+    keys that group, compare and index cheaply on every engine; the read side names a group from its
+    names, ``name_keys`` again)."""
+    keys = name_keys(track, artist, album)
+    return {
+        column: None if key is None else hashlib.sha256(key.encode()).hexdigest()
+        for column, key in zip(("track_key", "artist_key", "album_key"), keys, strict=True)
+    }
+
+
 def _names(conn: Connection, user_id: str | None) -> None:
     """Recompute ``play_names`` of ``user_id`` (None: every user): grouped in SQL as the read side
     groups plays without an id, the key hashed here."""
@@ -299,7 +310,7 @@ def _names(conn: Connection, user_id: str | None) -> None:
             "skipped": int(r[7]),
             "skip_known": int(r[8]),
             "first_played_at": _aware(r[9]),
-            **dict(zip(("track_key", "artist_key", "album_key"), name_keys(r[1], r[2], r[3]), strict=True)),
+            **key_digests(r[1], r[2], r[3]),
         }  # fmt: skip
         for r in conn.execute(query)
     ]

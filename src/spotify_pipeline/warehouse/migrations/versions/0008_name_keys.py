@@ -1,8 +1,8 @@
 """The normalised name keys of ``play_names`` and an index of first plays (``warehouse/rollups.py``).
 
-* ``play_names.track_key``, ``artist_key``, ``album_key``: the keys the read side groups plays
-  without an id by (normalised artist + track, artist, artist + album), computed in Python when the
-  row is written, so name groups are grouped, ranked and counted in SQL.
+* ``play_names.track_key``, ``artist_key``, ``album_key``: SHA-256 digests of the keys the read side
+  groups plays without an id by (normalised artist + track, artist, artist + album), computed in
+  Python when the row is written, so name groups are grouped, ranked and counted in SQL.
 * ``ix_play_tracks_user_id_first_played_at``, ``ix_play_names_user_id_first_played_at``: the tracks
   and the names first played in a period (discoveries).
 
@@ -16,11 +16,8 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
 
 revision = "0008"
 down_revision = "0007"
@@ -28,13 +25,9 @@ branch_labels = None
 depends_on = None
 
 
-def _long_text() -> sa.types.TypeEngine[Any]:
-    return sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
-
-
 def upgrade() -> None:
     for name in ("track_key", "artist_key", "album_key"):
-        op.add_column("play_names", sa.Column(name, _long_text()))
+        op.add_column("play_names", sa.Column(name, sa.String(64)))
     op.create_index("ix_play_tracks_user_id_first_played_at", "play_tracks", ["user_id", "first_played_at"])
     op.create_index("ix_play_names_user_id_first_played_at", "play_names", ["user_id", "first_played_at"])
     from spotify_pipeline.warehouse.rollups import refresh_names
