@@ -20,7 +20,7 @@ from ..warehouse.reads import _aware
 from ..warehouse.rollups import hour_of, hour_start, month_start, name_keys, whole_months
 from .localtime import offset_segments
 from .queries import Scope, TrackGroup, TrackInfo, names_from_plays, plays_sums
-from .sql import must
+from .sql import Ordered, must
 
 SUM_COLUMNS = ("plays", "ms_known", "plays_without_ms", "skipped", "skip_known")
 
@@ -110,8 +110,9 @@ class Firsts:
     names: list[tuple[str | None, str | None, datetime]]
 
 
-def _uncredited(conn: Connection, scope: Scope) -> list[tuple[str, datetime]]:
-    """The id tracks without a catalogued primary artist, with their first play."""
+def _uncredited(conn: Connection, scope: Scope, limit: int | None = None) -> list[tuple[str, datetime]]:
+    """The id tracks without a catalogued primary artist, with their first play (``limit``: only
+    whether there is one: the first found, not grouped)."""
     r, t, ta = s.play_tracks, s.tracks, s.track_artists
     first = func.min(r.c.first_played_at)
     credit = and_(ta.c.track_id == r.c.track_id, ta.c.position == 0)
@@ -123,6 +124,8 @@ def _uncredited(conn: Connection, scope: Scope) -> list[tuple[str, datetime]]:
     )
     if scope.user_id is not None:
         query = query.where(r.c.user_id == scope.user_id)
+    if limit is not None:
+        query = query.with_only_columns(r.c.track_id, r.c.first_played_at).group_by(None).limit(limit)
     return [(row[0], must(_aware(row[1]))) for row in conn.execute(query)]
 
 
@@ -145,7 +148,7 @@ def discovery_counts(conn: Connection, scope: Scope, cutter: Cutter) -> Discover
     groups' stored keys (``play_names.track_key``, ``artist_key``) that lie in the scope, each put in
     its local month by a CASE over the months' first instants (``cutter(first, last)``: the instants
     local months begin at from ``first``'s month to past ``last``, and their names)."""
-    if _uncredited(conn, scope):
+    if _uncredited(conn, scope, 1):
         return None
     r, t, ta, n, h = s.play_tracks, s.tracks, s.track_artists, s.play_names, s.play_hours
     bounds = select(func.min(h.c.hour), func.max(h.c.hour))  # every first play lies in these hours
@@ -183,14 +186,7 @@ def discovery_counts(conn: Connection, scope: Scope, cutter: Cutter) -> Discover
     if scope.user_id is not None:
         artists = artists.where(r.c.user_id == scope.user_id)
     bounded = scope.user_id is not None and (scope.start is not None or scope.end is not None)
-    if bounded:  # only the artists of the tracks first played in the period can be new in it
-        r2, ta2 = r.alias("new_tracks"), ta.alias("new_credits")
-        new_ids = select(r2.c.track_id).where(
-            r2.c.user_id == scope.user_id, *_within(r2.c.first_played_at, scope)
-        )
-        newly = select(ta2.c.artist_id).where(ta2.c.track_id.in_(new_ids), ta2.c.position == 0)
-        artists = artists.where(ta.c.artist_id.in_(newly))
-    artists = in_scope(artists.group_by(ta.c.artist_id), at)
+    grouped_artists = in_scope(artists.group_by(ta.c.artist_id), at)
 
     def count(*parts: Any) -> dict[int, int]:
         every = union_all(*parts).subquery()
@@ -208,10 +204,29 @@ def discovery_counts(conn: Connection, scope: Scope, cutter: Cutter) -> Discover
             .group_by(n.c.artist_key),
             named_at,
         )
-        return DiscoveryCounts(months, count(tracks, by_name), count(artists, by_artist))
-    counts = DiscoveryCounts(months, count(tracks), count(artists))
-    for key, into in ((n.c.track_key, counts.tracks), (n.c.artist_key, counts.artists)):
-        for first_at in _new_names(conn, key, scope):
+        return DiscoveryCounts(months, count(tracks, by_name), count(grouped_artists, by_artist))
+    counts = DiscoveryCounts(months, count(tracks), {})
+    # Only the artists of the tracks first played in the period can be new in it: their ids first
+    # (a few), then each one's first play over its credited tracks (``ix_track_artists_artist_id``).
+    r2, ta2 = r.alias("new_tracks"), ta.alias("new_credits")
+    newly = (
+        select(ta2.c.artist_id)
+        .distinct()
+        .select_from(r2.join(ta2, and_(ta2.c.track_id == r2.c.track_id, ta2.c.position == 0)))
+        .where(r2.c.user_id == scope.user_id, *_within(r2.c.first_played_at, scope))
+    )
+    ids = sorted(a for (a,) in conn.execute(newly))
+    new_artists: list[datetime] = []
+    by_credit = select(at).select_from(Ordered(ta, r, credit).join(t, t.c.id == r.c.track_id))
+    by_credit = by_credit.where(r.c.user_id == scope.user_id)
+    for i in range(0, len(ids), 900):
+        query = in_scope(by_credit.where(ta.c.artist_id.in_(ids[i : i + 900])).group_by(ta.c.artist_id), at)
+        new_artists += [must(_aware(row[0])) for row in conn.execute(query)]
+    for key, into, extra in (
+        (n.c.track_key, counts.tracks, []),
+        (n.c.artist_key, counts.artists, new_artists),
+    ):
+        for first_at in [*extra, *_new_names(conn, key, scope)]:
             i = bisect_right(cuts, first_at) - 1
             into[i] = into.get(i, 0) + 1
     return counts
