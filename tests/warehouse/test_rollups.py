@@ -104,3 +104,38 @@ def test_the_migration_fills_the_rollups_and_refresh_keeps_them(
     assert _tables(engine) == kept
     assert kept != filled
     engine.dispose()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_0008_fills_the_name_keys_the_read_side_groups_by(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    engine = _fresh(kind, tmp_path, request)
+    upgrade(engine, "0006")
+    plays = _plays()
+    plays[0] = {**plays[0], "track_name": "Song 0 (feat. Guest)", "artist_name": "BAND!"}  # same keys
+    plays[9] = {**plays[9], "artist_name": "??", "album_name": "Lôp"}  # an artist normalising to nothing
+    with engine.begin() as conn:
+        conn.execute(s.users.insert(), [{"id": u, "created_at": LOADED} for u in ("ann", "bob")])
+        conn.execute(s.plays.insert(), plays)
+    upgrade(engine, "0007")  # play_names is left to 0008, which adds the key columns
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(s.play_names)).scalar() == 0
+    upgrade(engine)
+    n = s.play_names
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                n.c.track_name, n.c.artist_name, n.c.album_name, n.c.track_key, n.c.artist_key, n.c.album_key
+            )
+        ).all()
+    assert len(rows) >= 3
+    for track, artist, album, *keys in rows:
+        assert dict(zip(("track_key", "artist_key", "album_key"), keys, strict=True)) == rollups.key_digests(
+            track, artist, album
+        )
+    assert rollups.name_keys("Song 0 (feat. Guest)", "BAND!", None) == ("name:band|song 0", "name:band", None)
+    assert rollups.name_keys("Song 0", "??", "Lôp") == ("name:|song 0", None, "name:|lop")
+    by_key = {r[3] for r in rows if r[0] and r[0].startswith("Song 0") and r[1] and "and" in r[1].lower()}
+    assert len(by_key) == 1  # "Song 0"/"Band" and "Song 0 (feat. Guest)"/"BAND!" share a track key
+    engine.dispose()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from rich.table import Table
@@ -30,6 +30,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..warehouse import schema as s
 from ..warehouse.rollups import hour_of, hour_start
+
+EPOCH_DAY = date(1970, 1, 1)
 
 
 @dataclass
@@ -59,8 +61,8 @@ def coverage(
 ) -> list[CoverageDay]:
     """One row per UTC day that has any play in ``[start, end)``, oldest first.
 
-    The whole UTC hours of the range come from ``play_hours`` (one row per hour, never one per
-    play); a bound inside an hour has the rest of that hour counted from the plays, grouped in SQL."""
+    The whole UTC hours of the range come from ``play_hours``, summed per day in SQL (one row per
+    day, never one per play or hour); a bound inside an hour has the rest of that hour counted from the plays, grouped in SQL."""
 
     h, p = s.play_hours, s.plays
     first = None if start is None else hour_of(start) + (0 if start == hour_start(hour_of(start)) else 1)
@@ -78,14 +80,17 @@ def coverage(
             row.api_only += api - matched
             row.export_only += export
 
-        query = select(h.c.hour, h.c.plays, h.c.api_plays, h.c.api_matched).where(h.c.user_id == user_id)
+        day = (h.c.hour // 24).label("day")  # UTC days since 1970-01-01: summed in SQL, one row a day
+        query = select(day, func.sum(h.c.plays), func.sum(h.c.api_plays), func.sum(h.c.api_matched)).where(
+            h.c.user_id == user_id
+        )
         if first is not None:
             query = query.where(h.c.hour >= first)
         if last is not None:
             query = query.where(h.c.hour < last)
         if first is None or last is None or first < last:
-            for hour, plays, api, matched in conn.execute(query):
-                add(hour_start(hour).date(), api, matched, plays - api)
+            for number, plays, api, matched in conn.execute(query.group_by(day)):
+                add(EPOCH_DAY + timedelta(days=int(number)), int(api), int(matched), int(plays) - int(api))
         # The parts of an hour a bound cuts: from the plays (at most two hours' worth).
         edges: list[tuple[datetime | None, datetime | None]] = []
         if first is not None and last is not None and first >= last:

@@ -107,6 +107,11 @@ def names_from_plays(conn: Connection, scope: Scope) -> list[TrackGroup]:
     return [TrackGroup(None, r[0], r[1], r[2], *(int(v) for v in r[3:])) for r in conn.execute(by_name)]
 
 
+def names_order(k: tuple[str | None, str | None, str | None]) -> tuple[bool, str, bool, str, bool, str]:
+    """The order of name groups (track, artist, album names; None first): ``ordered_groups``'."""
+    return (k[0] is not None, k[0] or "", k[1] is not None, k[1] or "", k[2] is not None, k[2] or "")
+
+
 def ordered_groups(ids: dict[str, list[int]], names: list[TrackGroup]) -> list[TrackGroup]:
     """Id groups by id, then name groups by their names: the same order from either source, so
     a name two groups share (merged by normalised name) is shown as the same one."""
@@ -118,10 +123,7 @@ def ordered_groups(ids: dict[str, list[int]], names: list[TrackGroup]) -> list[T
         have = merged.get(key)
         merged[key] = sums if have is None else [a + b for a, b in zip(have, sums, strict=True)]
 
-    def order(k: tuple[str | None, str | None, str | None]) -> tuple[bool, str, bool, str, bool, str]:
-        return (k[0] is not None, k[0] or "", k[1] is not None, k[1] or "", k[2] is not None, k[2] or "")
-
-    for key in sorted(merged, key=order):
+    for key in sorted(merged, key=names_order):
         out.append(TrackGroup(None, *key, *merged[key]))
     return out
 

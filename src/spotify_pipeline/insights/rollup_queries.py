@@ -5,7 +5,8 @@ candidates, first plays and local days and hours that ``queries.py`` otherwise g
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,10 +17,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..warehouse import schema as s
 from ..warehouse.reads import _aware
-from ..warehouse.rollups import hour_of, hour_start, month_start, whole_months
+from ..warehouse.rollups import hour_of, hour_start, month_start, name_keys, whole_months
 from .localtime import offset_segments
 from .queries import Scope, TrackGroup, TrackInfo, names_from_plays, plays_sums
-from .sql import must
+from .sql import Ordered, must
 
 SUM_COLUMNS = ("plays", "ms_known", "plays_without_ms", "skipped", "skip_known")
 
@@ -109,7 +110,176 @@ class Firsts:
     names: list[tuple[str | None, str | None, datetime]]
 
 
+def _uncredited(conn: Connection, scope: Scope, limit: int | None = None) -> list[tuple[str, datetime]]:
+    """The id tracks without a catalogued primary artist, with their first play (``limit``: only
+    whether there is one: the first found, not grouped)."""
+    r, t, ta = s.play_tracks, s.tracks, s.track_artists
+    first = func.min(r.c.first_played_at)
+    credit = and_(ta.c.track_id == r.c.track_id, ta.c.position == 0)
+    query = (
+        select(r.c.track_id, first)
+        .select_from(r.outerjoin(t, t.c.id == r.c.track_id).outerjoin(ta, credit))
+        .where(or_(t.c.id.is_(None), ta.c.track_id.is_(None)))
+        .group_by(r.c.track_id)
+    )
+    if scope.user_id is not None:
+        query = query.where(r.c.user_id == scope.user_id)
+    if limit is not None:
+        query = query.with_only_columns(r.c.track_id, r.c.first_played_at).group_by(None).limit(limit)
+    return [(row[0], must(_aware(row[1]))) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True)
+class DiscoveryCounts:
+    """New tracks and new artists per local month (``months[i]`` names bucket ``i``)."""
+
+    months: list[str]
+    tracks: dict[int, int]
+    artists: dict[int, int]
+
+
+Cutter = Callable[[datetime, datetime], tuple[list[datetime], list[str]]]
+
+
+def discovery_counts(conn: Connection, scope: Scope, cutter: Cutter) -> DiscoveryCounts | None:
+    """Discoveries counted in SQL when every id track has a catalogued primary artist (else None:
+    ``discovery_firsts``, whose name-keyed artists Python merges): the firsts of the id tracks
+    (``ix_play_tracks_user_id_first_played_at``), of the credited primary artists and of the name
+    groups' stored keys (``play_names.track_key``, ``artist_key``) that lie in the scope, each put in
+    its local month by a CASE over the months' first instants (``cutter(first, last)``: the instants
+    local months begin at from ``first``'s month to past ``last``, and their names)."""
+    if _uncredited(conn, scope, 1):
+        return None
+    r, t, ta, n, h = s.play_tracks, s.tracks, s.track_artists, s.play_names, s.play_hours
+    bounds = select(func.min(h.c.hour), func.max(h.c.hour))  # every first play lies in these hours
+    if scope.user_id is not None:
+        bounds = bounds.where(h.c.user_id == scope.user_id)
+    lo, hi = conn.execute(bounds).one()
+    if lo is None:
+        return DiscoveryCounts([], {}, {})
+    first, last = hour_start(int(lo)), hour_start(int(hi) + 1)
+    if scope.start is not None:
+        first = max(first, scope.start)
+    if scope.end is not None:
+        last = min(last, scope.end)
+    if first >= last:
+        return DiscoveryCounts([], {}, {})
+    cuts, months = cutter(first, last)
+
+    def in_scope(query: Any, at: Any) -> Any:
+        if scope.start is not None:
+            query = query.having(at >= scope.start)
+        if scope.end is not None:
+            query = query.having(at < scope.end)
+        return query
+
+    at = func.min(r.c.first_played_at)
+    named_at = func.min(n.c.first_played_at)
+    credit = and_(ta.c.track_id == r.c.track_id, ta.c.position == 0)
+    if scope.user_id is not None:  # one row per track: no grouping, the index gives the range
+        tracks = select(r.c.first_played_at.label("at")).where(
+            r.c.user_id == scope.user_id, *_within(r.c.first_played_at, scope)
+        )
+    else:
+        tracks = in_scope(select(at.label("at")).group_by(r.c.track_id), at)
+    artists = select(at.label("at")).select_from(r.join(t, t.c.id == r.c.track_id).join(ta, credit))
+    if scope.user_id is not None:
+        artists = artists.where(r.c.user_id == scope.user_id)
+    bounded = scope.user_id is not None and (scope.start is not None or scope.end is not None)
+    grouped_artists = in_scope(artists.group_by(ta.c.artist_id), at)
+
+    def count(*parts: Any) -> dict[int, int]:
+        every = union_all(*parts).subquery()
+        bucketed = (
+            select(_bucket(every.c.at, cuts, 0, len(cuts)).label("bucket")).select_from(every).subquery()
+        )
+        query = select(bucketed.c.bucket, func.count()).group_by(bucketed.c.bucket)
+        return {int(k): int(v) for k, v in conn.execute(query)}
+
+    if not bounded:
+        by_name = in_scope(_user_names(select(named_at.label("at")), scope).group_by(n.c.track_key), named_at)
+        by_artist = in_scope(
+            _user_names(select(named_at.label("at")), scope)
+            .where(n.c.artist_key.is_not(None))
+            .group_by(n.c.artist_key),
+            named_at,
+        )
+        return DiscoveryCounts(months, count(tracks, by_name), count(grouped_artists, by_artist))
+    counts = DiscoveryCounts(months, count(tracks), {})
+    # Only the artists of the tracks first played in the period can be new in it: their ids first
+    # (a few), then each one's first play over its credited tracks (``ix_track_artists_artist_id``).
+    r2, ta2 = r.alias("new_tracks"), ta.alias("new_credits")
+    newly = (
+        select(ta2.c.artist_id)
+        .distinct()
+        .select_from(r2.join(ta2, and_(ta2.c.track_id == r2.c.track_id, ta2.c.position == 0)))
+        .where(r2.c.user_id == scope.user_id, *_within(r2.c.first_played_at, scope))
+    )
+    ids = sorted(a for (a,) in conn.execute(newly))
+    new_artists: list[datetime] = []
+    by_credit = select(at).select_from(Ordered(ta, r, credit).join(t, t.c.id == r.c.track_id))
+    by_credit = by_credit.where(r.c.user_id == scope.user_id)
+    for i in range(0, len(ids), 900):
+        query = in_scope(by_credit.where(ta.c.artist_id.in_(ids[i : i + 900])).group_by(ta.c.artist_id), at)
+        new_artists += [must(_aware(row[0])) for row in conn.execute(query)]
+    for key, into, extra in (
+        (n.c.track_key, counts.tracks, []),
+        (n.c.artist_key, counts.artists, new_artists),
+    ):
+        for first_at in [*extra, *_new_names(conn, key, scope)]:
+            i = bisect_right(cuts, first_at) - 1
+            into[i] = into.get(i, 0) + 1
+    return counts
+
+
+def _within(column: Any, scope: Scope) -> list[ColumnElement[bool]]:
+    out = [] if scope.start is None else [column >= scope.start]
+    return out if scope.end is None else [*out, column < scope.end]
+
+
+def _user_names(query: Any, scope: Scope) -> Any:
+    return query if scope.user_id is None else query.where(s.play_names.c.user_id == scope.user_id)
+
+
+def _new_names(conn: Connection, key: Any, scope: Scope) -> list[datetime]:
+    """The first plays of the name keys (``key``: a ``play_names`` key column) first played in the
+    scope: the keys with a row first played in it (``ix_play_names_user_id_first_played_at``), then
+    each key's first play over all of its rows."""
+    n = s.play_names
+    keys = [
+        k
+        for (k,) in conn.execute(
+            _user_names(select(key).distinct(), scope).where(
+                key.is_not(None), *_within(n.c.first_played_at, scope)
+            )
+        )
+    ]
+    out: list[datetime] = []
+    for i in range(0, len(keys), 900):
+        query = _user_names(select(func.min(n.c.first_played_at)), scope).where(key.in_(keys[i : i + 900]))
+        for (at,) in conn.execute(query.group_by(key)):
+            first_at = must(_aware(at))
+            if (scope.start is None or first_at >= scope.start) and (
+                scope.end is None or first_at < scope.end
+            ):
+                out.append(first_at)
+    return out
+
+
+def _bucket(column: Any, cuts: list[datetime], lo: int, hi: int) -> ColumnElement[int]:
+    """The index of the last of ``cuts[lo:hi]`` at or before ``column``: a balanced tree of CASEs."""
+    if hi - lo <= 1:
+        return literal(lo, Integer)
+    mid = (lo + hi) // 2
+    return case((column < cuts[mid], _bucket(column, cuts, lo, mid)), else_=_bucket(column, cuts, mid, hi))
+
+
 def discovery_firsts(conn: Connection, scope: Scope) -> Firsts:
+    """Every first play discoveries need (``discovery_counts`` could not count them in SQL)."""
+    return _every_first(conn, scope, _uncredited(conn, scope))
+
+
+def _every_first(conn: Connection, scope: Scope, uncredited: list[tuple[str, datetime]]) -> Firsts:
     r, t, ta, n = s.play_tracks, s.tracks, s.track_artists, s.play_names
     first = func.min(r.c.first_played_at)
     tracks = select(first).group_by(r.c.track_id)
@@ -123,12 +293,6 @@ def discovery_firsts(conn: Connection, scope: Scope) -> Firsts:
         .select_from(r.join(t, t.c.id == r.c.track_id).join(ta, credit))
         .group_by(ta.c.artist_id)
     )
-    uncredited = (
-        select(r.c.track_id, first)
-        .select_from(r.outerjoin(t, t.c.id == r.c.track_id).outerjoin(ta, credit))
-        .where(or_(t.c.id.is_(None), ta.c.track_id.is_(None)))
-        .group_by(r.c.track_id)
-    )
     names = select(n.c.artist_name, n.c.track_name, func.min(n.c.first_played_at)).group_by(
         n.c.artist_name, n.c.track_name
     )
@@ -137,14 +301,11 @@ def discovery_firsts(conn: Connection, scope: Scope) -> Firsts:
             tracks.where(r.c.user_id == scope.user_id),
             artists.where(r.c.user_id == scope.user_id),
         )
-        uncredited, names = (
-            uncredited.where(r.c.user_id == scope.user_id),
-            names.where(n.c.user_id == scope.user_id),
-        )
+        names = names.where(n.c.user_id == scope.user_id)
     return Firsts(
         [must(_aware(row[0])) for row in conn.execute(tracks)],
         {row[0]: must(_aware(row[1])) for row in conn.execute(artists)},
-        [(row[0], must(_aware(row[1]))) for row in conn.execute(uncredited)],
+        uncredited,
         [(row[0], row[1], must(_aware(row[2]))) for row in conn.execute(names)],
     )
 
@@ -395,3 +556,74 @@ def _candidate_names(conn: Connection, kind: str, keys: list[str]) -> dict[str, 
             )
         names.update((r[0], (r[1], r[2])) for r in conn.execute(query))
     return names
+
+
+NAME_KEYS = {"tracks": "track_key", "artists": "artist_key", "albums": "album_key"}
+
+
+def name_key(kind: str, row: NamedRow) -> str:
+    """The read side's key of ``kind`` for a name group (what ``play_names`` stores the digest of)."""
+    key = name_keys(row.track_name, row.artist_name, row.album_name)[list(NAME_KEYS).index(kind)]
+    assert key is not None  # the row was found by this key's digest
+    return key
+
+
+def name_totals(conn: Connection, user_id: str | None) -> IdTotals:
+    """``IdTotals`` of the name groups of all of history (``play_names``), counted by their keys;
+    minutes are ``ms_known`` alone (a play without an id has no duration to fall back on)."""
+    n = s.play_names
+    query = select(
+        *(func.coalesce(func.sum(c), 0) for c in (n.c.plays, n.c.ms_known, n.c.skipped, n.c.skip_known)),
+        func.count(n.c.track_key.distinct()),
+        func.count(n.c.artist_key.distinct()),
+        func.count(n.c.album_key.distinct()),
+        literal(0),
+    )
+    if user_id is not None:
+        query = query.where(n.c.user_id == user_id)
+    return IdTotals(*(int(v or 0) for v in conn.execute(query).one()))
+
+
+@dataclass(frozen=True)
+class NamedRow:
+    """A ``play_names`` row's names and the candidate key it was fetched for."""
+
+    key: str
+    track_name: str | None
+    artist_name: str | None
+    album_name: str | None
+
+
+def name_candidates(
+    conn: Connection, user_id: str | None, kind: str, n: int
+) -> tuple[list[tuple[str, int, int]], list[NamedRow]]:
+    """The name keys of ``kind`` that could be in the first ``n`` by plays or by minutes (as
+    ``top_candidates``) with their plays and milliseconds, and every ``play_names`` row of them (the
+    caller names each key after its first row in ``queries.ordered_groups``' order)."""
+    names = s.play_names
+    key = names.c[NAME_KEYS[kind]]
+    grouped = select(
+        key.label("key"), func.sum(names.c.plays).label("plays"), func.sum(names.c.ms_known).label("ms")
+    ).where(key.is_not(None))
+    if user_id is not None:
+        grouped = grouped.where(names.c.user_id == user_id)
+    inner = grouped.group_by(key).subquery()
+    ranked = select(
+        inner,
+        func.rank().over(order_by=(inner.c.plays.desc(), inner.c.ms.desc())).label("by_plays"),
+        func.rank().over(order_by=(inner.c.ms.desc(), inner.c.plays.desc())).label("by_ms"),
+    ).subquery()
+    best = select(ranked.c.key, ranked.c.plays, ranked.c.ms).where(
+        or_(ranked.c.by_plays <= n, ranked.c.by_ms <= n)
+    )
+    found = [(str(r[0]), int(r[1]), int(r[2] or 0)) for r in conn.execute(best)]
+    keys = [k for k, _, _ in found]
+    rows: list[NamedRow] = []
+    for i in range(0, len(keys), 900):
+        query = select(key, names.c.track_name, names.c.artist_name, names.c.album_name).where(
+            key.in_(keys[i : i + 900])
+        )
+        if user_id is not None:
+            query = query.where(names.c.user_id == user_id)
+        rows += [NamedRow(*r) for r in conn.execute(query)]
+    return found, rows

@@ -53,8 +53,8 @@ normalise_name = lru_cache(maxsize=1 << 16)(_normalise_name)
 @dataclass(frozen=True)
 class _Split:
     ids: rq.IdTotals  # the catalogued track ids, summed in the database
-    rest: list[q.TrackGroup]  # ids the catalogue lacks, then the name groups
-    tables: Tables  # ``_tables(rest)``
+    rest: rq.IdTotals  # ids the catalogue lacks and the name groups (``ids`` 0)
+    tables: Tables | None  # ``_tables`` of the rest; None: name groups only, counted in SQL by key
 
 
 def users(engine: Engine) -> list[str]:
@@ -203,10 +203,17 @@ class Insights:
         with self.engine.connect() as conn:
             ids = rq.id_totals(conn, self._sums)
             unknown = rq.uncatalogued(conn, self._sums) if ids.ids > ids.tracks else {}
+            if not unknown and self.scope.start is None and self.scope.end is None:
+                # All of history, every id catalogued: the name groups by their stored keys.
+                return _Split(ids, rq.name_totals(conn, self.user), None)
             names = rq.name_groups(conn, self.scope)
         rest = q.ordered_groups(unknown, names)
         self._load(unknown)
-        return _Split(ids, rest, self._tables(rest))
+        tables = self._tables(rest)
+        tracks, artists, albums, ms = tables
+        sums = [sum(g.plays for g in rest), sum(g.skipped for g in rest), sum(g.skip_known for g in rest)]
+        counted = rq.IdTotals(sums[0], ms, sums[1], sums[2], len(tracks), len(artists), len(albums), 0)
+        return _Split(ids, counted, tables)
 
     @cached_property
     def _sums(self) -> Any:
@@ -214,12 +221,9 @@ class Insights:
 
     def totals(self) -> Totals:
         if self._in_sql:
-            split = self._split
-            tracks, artists, albums, ms = split.tables
-            ids = split.ids
-            plays = ids.plays + sum(g.plays for g in split.rest)
-            return Totals(plays, ids.ms + ms, ids.tracks + len(tracks), ids.artists + len(artists),
-                          ids.albums + len(albums))  # fmt: skip
+            ids, rest = self._split.ids, self._split.rest
+            return Totals(ids.plays + rest.plays, ids.ms + rest.ms, ids.tracks + rest.tracks,
+                          ids.artists + rest.artists, ids.albums + rest.albums)  # fmt: skip
         tracks, artists, albums, ms = self._aggregates
         plays = sum(g.plays for g in self._groups)
         return Totals(plays, ms, len(tracks), len(artists), len(albums))
@@ -231,6 +235,7 @@ class Insights:
             return pick(self._aggregates, kind)
         # The database's candidates are keyed by catalogue ids, the rest by names or by ids the
         # catalogue lacks: no key is in both, so the first n of their union are the first n.
+        split = self._split
         with self.engine.connect() as conn:
             found = rq.top_candidates(conn, self._sums, kind, n)
             named = (
@@ -238,7 +243,8 @@ class Insights:
                 if kind == "albums"
                 else {}
             )
-        return with_candidates(pick(self._split.tables, kind), kind, found, named)
+            rest = pick(split.tables, kind) if split.tables is not None else _named(conn, self.user, kind, n)
+        return with_candidates(rest, kind, found, named)
 
     def top(self, kind: str, n: int = 10) -> TopList:
         """The ``n`` most played ``kind`` (artists, tracks, albums) by plays and by minutes; ties
@@ -311,7 +317,14 @@ class Insights:
         in_scope: list[datetime] = []  # the id tracks' firsts, already limited to the period
         if self.rollups:  # id tracks counted and credited artists grouped in the database
             with self.engine.connect() as conn:
-                found = rq.discovery_firsts(conn, self.scope)
+                counted = rq.discovery_counts(conn, self.scope, lambda lo, hi: _month_cuts(zone, lo, hi))
+                found = rq.discovery_firsts(conn, self.scope) if counted is None else None
+            if counted is not None:  # everything counted in SQL
+                return tuple(
+                    DiscoveryMonth(counted.months[i], counted.tracks.get(i, 0), counted.artists.get(i, 0))
+                    for i in sorted(set(counted.tracks) | set(counted.artists))
+                )
+            assert found is not None
             in_scope = found.tracks_in_scope
             first_artist.update(found.credited_artists)
             self._load(tid for tid, _ in found.uncredited)
@@ -361,9 +374,8 @@ class Insights:
 
     def skips(self) -> Skips:
         if self._in_sql:
-            split = self._split
-            return Skips(split.ids.skip_known + sum(g.skip_known for g in split.rest),
-                         split.ids.skipped + sum(g.skipped for g in split.rest))  # fmt: skip
+            ids, rest = self._split.ids, self._split.rest
+            return Skips(ids.skip_known + rest.skip_known, ids.skipped + rest.skipped)
         return Skips(sum(g.skip_known for g in self._groups), sum(g.skipped for g in self._groups))
 
     def following(self) -> Following:
@@ -388,6 +400,26 @@ class Insights:
             self.top("albums", n), self.minutes_per_day(), self.clock(), self.discoveries(),
             self.streaks(), self.skips(), self.following(),
         )  # fmt: skip
+
+
+def _named(conn: Any, user: str | None, kind: str, n: int) -> dict[str, Acc]:
+    """The name groups' candidates for the first ``n`` ``kind`` (``rollup_queries.name_candidates``),
+    each named as ``_tables`` names it: after its first group in ``queries.ordered_groups``' order."""
+    found, rows = rq.name_candidates(conn, user, kind, n)
+    first: dict[str, rq.NamedRow] = {}
+    for row in sorted(rows, key=lambda r: q.names_order((r.track_name, r.artist_name, r.album_name))):
+        first.setdefault(row.key, row)
+    out = {}
+    for digest, plays, ms in found:
+        row = first[digest]
+        key = rq.name_key(kind, row)
+        if kind == "tracks":
+            out[key] = Acc(row.track_name or "?", row.artist_name, plays, ms)
+        elif kind == "artists":
+            out[key] = Acc(row.artist_name or key.removeprefix("name:"), None, plays, ms)
+        else:
+            out[key] = Acc(row.album_name or key, row.artist_name, plays, ms)
+    return out
 
 
 def _month_cuts(

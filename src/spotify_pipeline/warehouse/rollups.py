@@ -4,7 +4,8 @@
   duration, else 0) and the API / matched counts coverage needs.
 * ``play_tracks``: per user and track id, all-time totals and the first play; ``duration_ms`` is the
   duration ``play_hours`` summed the track's plays without ``ms_played`` with.
-* ``play_names``: the same for plays without a track id, per exact (track, artist, album) names.
+* ``play_names``: the same for plays without a track id, per exact (track, artist, album) names,
+  with digests of the read side's normalised keys of the names (``name_keys``, ``key_digests``, 0008).
 * ``play_track_months``: per user, UTC month and track id, the totals of a long bounded period.
 
 Every row is a pure function of ``plays`` and ``tracks.duration_ms``. ``refresh(conn, user, start,
@@ -34,6 +35,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from ..transform.names import normalise_name
 from . import schema as s
 from .engine import writing
 from .state import get_in, set_in
@@ -257,6 +259,25 @@ def names_digest(track: str | None, artist: str | None, album: str | None) -> st
     return hashlib.sha256(json.dumps([track, artist, album], ensure_ascii=False).encode()).hexdigest()
 
 
+def name_keys(track: str | None, artist: str | None, album: str | None) -> tuple[str, str | None, str | None]:
+    """The keys the read side counts a play without an id under (``insights.stats``): its track
+    (normalised artist + track), its artist and its album (normalised artist + album; None where the
+    artist, the album, normalises to nothing)."""
+    who, what, where = normalise_name(artist), normalise_name(track), normalise_name(album)
+    return f"name:{who}|{what}", f"name:{who}" if who else None, f"name:{who}|{where}" if where else None
+
+
+def key_digests(track: str | None, artist: str | None, album: str | None) -> dict[str, str | None]:
+    """``play_names``' key columns for these names: the SHA-256 (hex) of each of ``name_keys`` (short
+    keys that group, compare and index cheaply on every engine; the read side names a group from its
+    names, ``name_keys`` again)."""
+    keys = name_keys(track, artist, album)
+    return {
+        column: None if key is None else hashlib.sha256(key.encode()).hexdigest()
+        for column, key in zip(("track_key", "artist_key", "album_key"), keys, strict=True)
+    }
+
+
 def _names(conn: Connection, user_id: str | None) -> None:
     """Recompute ``play_names`` of ``user_id`` (None: every user): grouped in SQL as the read side
     groups plays without an id, the key hashed here."""
@@ -289,6 +310,7 @@ def _names(conn: Connection, user_id: str | None) -> None:
             "skipped": int(r[7]),
             "skip_known": int(r[8]),
             "first_played_at": _aware(r[9]),
+            **key_digests(r[1], r[2], r[3]),
         }  # fmt: skip
         for r in conn.execute(query)
     ]
@@ -383,11 +405,18 @@ def refresh(
         _names(conn, user_id)
 
 
-def refresh_all(conn: Connection) -> None:
-    """Recompute every rollup of every user from ``plays`` (``rebuild``, migration 0007)."""
+def refresh_all(conn: Connection, names: bool = True) -> None:
+    """Recompute every rollup of every user from ``plays`` (``rebuild``, migration 0007, which
+    leaves ``play_names`` to 0008: ``names=False``)."""
     _hours(conn, None, None, None)
     _months(conn, None, None, None)
     _tracks(conn, None, None)
+    if names:
+        _names(conn, None)
+
+
+def refresh_names(conn: Connection) -> None:
+    """Recompute ``play_names`` of every user (migration 0008, which adds its keys)."""
     _names(conn, None)
 
 

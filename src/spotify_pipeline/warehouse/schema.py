@@ -378,6 +378,7 @@ play_tracks = Table(
     # The track's duration (0 when unknown) the ``play_hours.ms`` of its plays were summed with.
     Column("duration_ms", BigInteger, nullable=False),
     PrimaryKeyConstraint("user_id", "track_id"),
+    Index(None, "user_id", "first_played_at"),  # the tracks first played in a period (0008)
     sqlite_with_rowid=False,  # the primary key is the table, as on InnoDB
     **MYSQL_OPTIONS,
 )
@@ -397,7 +398,14 @@ play_names = Table(
     Column("skipped", Integer, nullable=False),
     Column("skip_known", Integer, nullable=False),
     Column("first_played_at", UtcDateTime(), nullable=False),
+    # SHA-256 (hex) of the read side's keys of the names (0008, ``rollups.key_digests``):
+    # "name:<artist>|<track>", "name:<artist>" (None when the artist normalises to nothing),
+    # "name:<artist>|<album>" (None when the album does).
+    Column("track_key", String(64)),
+    Column("artist_key", String(64)),
+    Column("album_key", String(64)),
     PrimaryKeyConstraint("user_id", "names_sha256"),
+    Index(None, "user_id", "first_played_at"),  # the names first played in a period (0008)
     sqlite_with_rowid=False,  # the primary key is the table, as on InnoDB
     **MYSQL_OPTIONS,
 )

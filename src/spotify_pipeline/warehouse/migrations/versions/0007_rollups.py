@@ -5,7 +5,8 @@
 * ``play_names``: per user and exact names, for plays without a track id: the same.
 * ``play_track_months``: per user, UTC month and track id: totals (top lists of a long period).
 
-Backfilled here from the plays already stored (``rollups.refresh_all``); from then on ``process``,
+Backfilled here from the plays already stored (``rollups.refresh_all`` but ``play_names``, which
+0008 fills with the name keys it adds); from then on ``process``,
 ``import-history`` and ``rebuild`` keep them exact. Downgrade drops them (no other data).
 
 Revision ID: 0007
@@ -97,7 +98,7 @@ def upgrade() -> None:
     )
     from spotify_pipeline.warehouse.rollups import refresh_all
 
-    refresh_all(op.get_bind())
+    refresh_all(op.get_bind(), names=False)  # play_names: 0008 (its columns are not there yet)
 
 
 def downgrade() -> None:
