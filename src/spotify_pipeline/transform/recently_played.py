@@ -161,7 +161,9 @@ def recently_played_rows(
         seen.add(play.played_at)
         rows.plays.append(play)
         catalogs.append(catalog)
-    rows.extend(*catalogs)  # in page order, so the first occurrence still wins
+    # In page order, so the first occurrence still wins; a catalog the item cache gave twice (two
+    # plays of one track object) once, since its second copy adds nothing the first did not.
+    rows.extend(*{id(c): c for c in catalogs}.values())
     return rows
 
 
