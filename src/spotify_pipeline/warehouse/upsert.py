@@ -253,10 +253,17 @@ def check_rows(
 def _column_reader(
     rows: Sequence[Mapping[str, Any]], columns: Mapping[str, Sequence[Any]] | None
 ) -> Callable[[str], Sequence[Any]]:
+    read: dict[str, Sequence[Any]] = {}  # each column built once: the checks of a column share it
+
     def column_of(name: str) -> Sequence[Any]:
-        if columns is not None and name in columns:
-            return columns[name]
-        return [row.get(name) for row in rows]
+        column = read.get(name)
+        if column is None:
+            if columns is not None and name in columns:
+                column = columns[name]
+            else:
+                column = [row.get(name) for row in rows]
+            read[name] = column
+        return column
 
     return column_of
 
