@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.property.test_transform_properties import fetches, items
@@ -134,3 +135,44 @@ def test_the_lazy_read_is_the_exact_read_with_items_left_as_bytes(data: bytes) -
         page = fetch["response"]
         page["items"] = [msgspec.json.decode(item) for item in page["items"]]
     assert json.dumps(lazily, sort_keys=True) == json.dumps(exact, sort_keys=True)
+
+
+_CONTEXTS = st.one_of(
+    st.none(),
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["album", "playlist", "x" * 40]), "uri": st.just("spotify:album:a")}
+    ),
+    st.just(5),  # not an object: the item is malformed
+)
+_PLAYED_AT = st.one_of(
+    st.integers(0, 50).map(lambda m: f"2026-11-02T05:{m % 60:02d}:00.000Z"), st.just("yesterday"), st.none()
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    tracks=st.lists(items(), min_size=1, max_size=3),
+    plays=st.lists(st.tuples(st.integers(0, 2), _PLAYED_AT, _CONTEXTS), min_size=1, max_size=12),
+    per_object=st.integers(1, 4),
+)
+def test_items_sharing_a_track_give_the_uncached_rows_and_errors(
+    tracks: list[dict[str, Any]], plays: list[tuple[int, str | None, Any]], per_object: int
+) -> None:
+    """The cache reads a track object once per run (by its exact bytes) for every new item that
+    holds it: each item's rows, or the error of its object, are still exactly the uncached ones."""
+    cache = ItemCache(size=4)
+    built = [
+        {"played_at": at, "context": context, "track": tracks[pick % len(tracks)]["track"]}
+        for pick, at, context in plays
+    ]
+    for n in range(0, len(built), per_object):
+        data = _object(built[n : n + per_object])
+        key = f"recently_played/20261102{n:02d}.json"
+        try:
+            plain = read_object(data, key, "recently_played", "u", NOW)
+        except MalformedRawObject as exc:
+            with pytest.raises(MalformedRawObject) as cached_exc:
+                read_object(data, key, "recently_played", "u", NOW, cache)
+            assert cached_exc.value.reason == exc.reason
+            continue
+        assert read_object(data, key, "recently_played", "u", NOW, cache) == plain

@@ -260,3 +260,32 @@ def test_any_bytes_under_a_raw_key_raise_only_malformed_raw_object(data: bytes) 
         read_object(data, key, "recently_played", "u", datetime(2026, 11, 2, 6, tzinfo=UTC))
     except MalformedRawObject as exc:
         assert exc.key == key
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2)), max_size=6), max_size=5),
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2)), max_size=3),
+)
+def test_catalog_merge_keeps_the_first_row_of_each_key_in_order(
+    parts: list[list[tuple[int, int]]], already: list[tuple[int, int]]
+) -> None:
+    """``CatalogRows.extend`` (a page's first merge takes a path of its own): the first row of each
+    id wins, in the order met, the rows themselves (not copies), whatever was there before."""
+    from spotify_pipeline.transform.rows import ArtistRow, CatalogRows
+
+    def rows(pairs: list[tuple[int, int]]) -> list[ArtistRow]:
+        return [ArtistRow(id=f"a{i}", name=f"n{v}", uri=None) for i, v in pairs]
+
+    for start in ([], rows(already)):
+        others = [CatalogRows(artists=rows(p)) for p in parts]
+        merged = CatalogRows(artists=list(start))
+        merged.extend(*others)
+        expected: list[ArtistRow] = list(start)  # what was there stays as it was
+        seen: set[str] = {row.id for row in start}
+        for row in (r for o in others for r in o.artists):
+            if row.id not in seen:
+                seen.add(row.id)
+                expected.append(row)
+        assert len(merged.artists) == len(expected)
+        assert all(a is b for a, b in zip(merged.artists, expected, strict=True))

@@ -142,3 +142,30 @@ def test_rows_of_a_rolled_back_savepoint_are_forgotten_and_the_rest_kept() -> No
     memo.commit()
     with pytest.raises(RuntimeError, match="outside a transaction"), memo.savepoint():
         pass
+
+
+def test_a_value_overwritten_in_a_rolled_back_savepoint_is_the_earlier_one_again() -> None:
+    """The memo keeps one value per key and undoes a rolled-back level's writes in reverse order:
+    a value changed (A -> B -> C) inside a savepoint that failed is A again, in the transaction and
+    after a rollback of the transaction too."""
+    memo = WriteMemo()
+    same = lambda r: r[0]  # noqa: E731
+    val = lambda r: r[1]  # noqa: E731
+    memo.begin()
+    assert memo.changed("tracks", [("t", "A")], same, val) == [("t", "A")]
+    memo.commit()
+    memo.begin()
+    with pytest.raises(RuntimeError), memo.savepoint():
+        assert memo.changed("tracks", [("t", "B"), ("t", "C"), ("u", "X")], same, val) == [
+            ("t", "B"), ("t", "C"), ("u", "X")
+        ]  # fmt: skip
+        raise RuntimeError("the object's write failed")
+    assert memo.changed("tracks", [("t", "A"), ("u", "X")], same, val) == [("u", "X")]
+    with memo.savepoint():
+        assert memo.changed("tracks", [("t", "B")], same, val) == [("t", "B")]
+    memo.rollback()
+    memo.begin()
+    assert memo.changed("tracks", [("t", "A"), ("u", "X")], same, val) == [("u", "X")]
+    assert memo.new_keys("tracks", ["t", "v"], key=lambda k: k) == ["v"]
+    memo.commit()
+    assert len(memo) == 3

@@ -10,7 +10,7 @@ guess.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -34,6 +34,7 @@ class ItemCache:
     def __init__(self, size: int = 2048) -> None:
         self.size = size
         self._rows: dict[tuple[str, bytes], tuple[PlayRow | None, CatalogRows]] = {}
+        self._tracks: dict[bytes, _Track] = {}  # a track object's exact bytes -> what its plays take
         self.hits = 0
 
     def rows(self, item: Any, user_id: str, source_key: str) -> tuple[PlayRow | None, CatalogRows]:
@@ -44,10 +45,9 @@ class ItemCache:
             key = (user_id, bytes(item))
             hit = self._rows.get(key)
             if hit is None:
-                try:
-                    item = _DECODE(item)
-                except (msgspec.DecodeError, ValueError, RecursionError):
-                    raise UndecodedItem from None
+                found = self._new_raw_item(item, user_id, source_key)
+                self._keep(key, found)
+                return found
         else:
             try:
                 key = (user_id, _ENCODE(item))
@@ -60,9 +60,40 @@ class ItemCache:
             # The play's provenance is the object it is read from now, as without the cache.
             return (_restamped(play, source_key) if play is not None else None), catalog
         found = _item_rows(item, user_id, source_key)
+        self._keep(key, found)
+        return found
+
+    def _keep(self, key: tuple[str, bytes], found: tuple[PlayRow | None, CatalogRows]) -> None:
         if len(self._rows) >= self.size:
             del self._rows[next(iter(self._rows))]  # the oldest: pages arrive in time order
         self._rows[key] = found
+
+    def _new_raw_item(
+        self, item: msgspec.Raw, user_id: str, source_key: str
+    ) -> tuple[PlayRow | None, CatalogRows]:
+        """The rows of an item not seen yet, its track read once per run: the same track object
+        (exact bytes) comes back in every play of that track, and reading it was most of an item's
+        transform (profiled). The item's other fields are decoded and checked as ``_item_rows`` does."""
+        raw_track: msgspec.Raw | None = None
+        try:
+            parts = _DECODE_PARTS(item)
+            raw_track = parts.get("track")
+            known = self._tracks.get(bytes(raw_track)) if raw_track is not None else None
+            if known is not None:
+                o = {k: (v if k == "track" else _DECODE(v)) for k, v in parts.items()}
+        except (msgspec.DecodeError, ValueError, RecursionError, TypeError):
+            known = None
+        if known is not None:
+            return _play_of(o, known, user_id, source_key)
+        try:
+            decoded = _DECODE(item)
+        except (msgspec.DecodeError, ValueError, RecursionError):
+            raise UndecodedItem from None
+        found, track = _item_rows_and_track(decoded, user_id, source_key)
+        if track is not None and raw_track is not None:
+            if len(self._tracks) >= self.size:
+                del self._tracks[next(iter(self._tracks))]
+            self._tracks[bytes(raw_track)] = track
         return found
 
 
@@ -73,19 +104,27 @@ class UndecodedItem(Exception):
 
 _ENCODE = msgspec.json.Encoder().encode
 _DECODE = msgspec.json.Decoder().decode
+_DECODE_PARTS = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode  # an item's fields, undecoded
 _PLAY_SLOTS: tuple[str, ...] = tuple(PlayRow.__dataclass_fields__)
-_NEW = object.__new__
-_SET = object.__setattr__
 
 
-def _restamped(play: PlayRow, source_key: str) -> PlayRow:
-    """``dataclasses.replace(play, raw_key=source_key)`` without re-running ``__init__``: the values
-    were checked when the play was made, and a year's load re-stamps tens of thousands of them."""
-    copy: PlayRow = _NEW(PlayRow)
-    for name in _PLAY_SLOTS:
-        _SET(copy, name, getattr(play, name))
-    _SET(copy, "raw_key", source_key)
-    return copy
+def _restamper() -> Any:
+    """``dataclasses.replace(play, raw_key=source_key)`` without re-running ``__init__`` (the values
+    were checked when the play was made, and a year's load re-stamps over a hundred thousand): one
+    straight-line function setting each slot through its descriptor, as ``dataclasses`` itself
+    generates its methods; a loop over the slots took three times as long (profiled)."""
+    setters = {f"_set_{name}": getattr(PlayRow, name).__set__ for name in _PLAY_SLOTS}
+    body = "".join(
+        f"    _set_{name}(copy, {'source_key' if name == 'raw_key' else 'play.' + name})\n"
+        for name in _PLAY_SLOTS
+    )
+    code = f"def restamped(play, source_key):\n    copy = _new(_cls)\n{body}    return copy\n"
+    scope: dict[str, Any] = {"_new": object.__new__, "_cls": PlayRow, **setters}
+    exec(code, scope)  # noqa: S102 - built from the dataclass's own field names only
+    return scope["restamped"]
+
+
+_restamped = _restamper()
 
 
 def recently_played_rows(
@@ -122,42 +161,87 @@ def recently_played_rows(
         seen.add(play.played_at)
         rows.plays.append(play)
         catalogs.append(catalog)
-    rows.extend(*catalogs)  # in page order, so the first occurrence still wins
+    # In page order, so the first occurrence still wins; a catalog the item cache gave twice (two
+    # plays of one track object) once, since its second copy adds nothing the first did not.
+    rows.extend(*{id(c): c for c in catalogs}.values())
     return rows
 
 
+class _Track(NamedTuple):
+    """What a play takes from its track object (a music track, read without error)."""
+
+    track_id: str | None
+    track_name: str | None
+    artist_name: str | None
+    album_name: str | None
+    catalog: CatalogRows
+
+
 def _item_rows(item: Any, user_id: str, source_key: str) -> tuple[PlayRow | None, CatalogRows]:
+    return _item_rows_and_track(item, user_id, source_key)[0]
+
+
+def _item_rows_and_track(
+    item: Any, user_id: str, source_key: str
+) -> tuple[tuple[PlayRow | None, CatalogRows], _Track | None]:
+    """The item's rows, and what its play took from its track (None when it is no play)."""
     o = f.obj(item, "item")
     catalog = CatalogRows()
     track_obj = o.get("track")
     if track_obj is None:
-        return None, catalog
+        return (None, catalog), None
     track_obj = f.obj(track_obj, "item.track")
     kind = f.req_str(track_obj, "type", "item.track")
     if kind != "track":  # "episode": the API says it does not list podcasts, but be ready for one
-        return None, catalog
-    raw_played_at = f.req_str(o, "played_at", "item")
-    try:
-        played_at = parse_played_at(raw_played_at)
-    except ValueError as exc:
-        raise f.BadField(f"item.played_at: {exc}") from None
+        return (None, catalog), None
+    played_at = _played_at(o)
     context = f.opt_obj(o, "context", "item")
     track = parse_track(track_obj, "item.track", into=catalog)
     first_artist = _first_artist_name(track_obj)
-    play = PlayRow(
-        user_id=user_id,
-        played_at=played_at,
+    known = _Track(
         # A local file has no Spotify id: keep the play with its names, as the export does.
         track_id=track.id if track else None,
         track_name=track.name if track else f.opt_str(track_obj, "name", "item.track"),
         artist_name=first_artist,
         album_name=catalog.albums[0].name if track and catalog.albums else _local_album(track_obj),
+        catalog=catalog,
+    )
+    return _play(played_at, context, known, user_id, source_key), known
+
+
+def _play_of(o: Any, known: _Track, user_id: str, source_key: str) -> tuple[PlayRow | None, CatalogRows]:
+    """``_item_rows`` of an item whose track was read before (so its checks passed): the item's own
+    fields are checked in the same order, a track's checks coming between them never failing."""
+    o = f.obj(o, "item")
+    played_at = _played_at(o)
+    context = f.opt_obj(o, "context", "item")
+    return _play(played_at, context, known, user_id, source_key)
+
+
+def _played_at(o: dict[str, Any]) -> Any:
+    raw_played_at = f.req_str(o, "played_at", "item")
+    try:
+        return parse_played_at(raw_played_at)
+    except ValueError as exc:
+        raise f.BadField(f"item.played_at: {exc}") from None
+
+
+def _play(
+    played_at: Any, context: dict[str, Any] | None, known: _Track, user_id: str, source_key: str
+) -> tuple[PlayRow, CatalogRows]:
+    play = PlayRow(
+        user_id=user_id,
+        played_at=played_at,
+        track_id=known.track_id,
+        track_name=known.track_name,
+        artist_name=known.artist_name,
+        album_name=known.album_name,
         context_type=f.opt_str(context, "type", "item.context", f.SHORT) if context else None,
         context_uri=f.opt_str(context, "uri", "item.context", f.URI) if context else None,
         source="api",
         raw_key=source_key,
     )
-    return play, catalog
+    return play, known.catalog
 
 
 def _first_artist_name(track_obj: dict[str, Any]) -> str | None:

@@ -171,6 +171,14 @@ class RecentlyPlayedRows(CatalogRows):
 
 
 def _merge(into: list[Any], new: list[Any], key: Any) -> None:
+    if not into:
+        # A page's first merge (every one of a recently-played page's lists): the first row of
+        # each key, in order, found in C (map, zip, dict) rather than a Python loop per row.
+        keys = list(map(key, new))
+        n = len(keys)
+        first = dict(zip(reversed(keys), range(n - 1, -1, -1), strict=True))  # smallest index wins
+        into.extend(new if len(first) == n else [new[i] for i in sorted(first.values())])
+        return
     seen = {key(r) for r in into}
     for row in new:
         k = key(row)
