@@ -9,6 +9,7 @@ threadpool Starlette gives sync endpoints). docs/dashboard.md.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..insights.period import PERIODS, InsightsError
+from ..insights.recommend.cache import ListsCache
 from ..redact import redact
 from .pages import page_charts
 from .views import ALL_USERS, API_PAGES, PAGES, Source, page_data, parse_query
@@ -84,6 +86,15 @@ def _problem(exc: Exception) -> tuple[int, str]:
 
 
 def create_app(src: Source) -> Starlette:
+    """The app of ``src``'s pages. Without a cache of recommendation lists one is made, and every
+    listener's lists start computing in the background now, so the page has them when opened."""
+    if src.recommendations is None:
+        cache = ListsCache(src.engine)
+        src = replace(src, recommendations=cache)
+        try:
+            cache.warm(src.users(), src.now())
+        except Exception as exc:  # an unreadable warehouse: each page says so
+            log.warning("recommendations not computed ahead: %s", redact(str(exc)))
     templates = _templates()
 
     def read(request: Request, page: str) -> tuple[Any, dict[str, Any], list[str]]:

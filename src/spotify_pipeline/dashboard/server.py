@@ -3,19 +3,13 @@ one that answers (and ``--port 0`` prints the port the system chose)."""
 
 from __future__ import annotations
 
-import logging
 import socket
 from collections.abc import Callable
-from dataclasses import replace
 
 import uvicorn
 
-from ..insights.recommend.cache import ListsCache
-from ..redact import redact
 from .app import create_app
 from .views import Source
-
-log = logging.getLogger(__name__)
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -41,15 +35,6 @@ def url_of(sock: socket.socket) -> str:
 
 
 def make_server(src: Source, sock: socket.socket) -> uvicorn.Server:
-    """The server of ``src``'s pages; the recommendation lists of every listener start computing in
-    the background now, so that the page has them when it is opened."""
-    if src.recommendations is None:
-        cache = ListsCache(src.engine)
-        src = replace(src, recommendations=cache)
-        try:
-            cache.warm(src.users(), src.now())
-        except Exception as exc:  # an unreadable warehouse: each page says so
-            log.warning("recommendations not computed ahead: %s", redact(str(exc)))
     config = uvicorn.Config(create_app(src), log_level="warning", access_log=False, server_header=False,
                             lifespan="off")  # fmt: skip
     return uvicorn.Server(config)

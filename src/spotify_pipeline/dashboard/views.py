@@ -15,7 +15,6 @@ from typing import Any
 from ..insights.health import health
 from ..insights.period import InsightsError, Period, parse_day, resolve_period
 from ..insights.recommend.cache import ListsCache
-from ..insights.recommend.lists import lists_for
 from ..insights.source import Warehouse
 from ..insights.stats import Insights, users
 from ..spotify.tokens import TokenStore
@@ -64,7 +63,7 @@ class Source:
     token_store: TokenStore | None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     default_period: str = "month"  # for a page asked without ?period= or dates
-    # The recommendation lists kept per listener (the server makes one); None: computed per ask.
+    # The recommendation lists kept per listener; None: create_app makes one.
     recommendations: ListsCache | None = None
 
     def users(self) -> list[str]:
@@ -133,13 +132,9 @@ def _recommendations(src: Source, query: Query) -> tuple[dict[str, list[dict[str
     listener, so every user together is refused."""
     if query.user is None:
         raise InsightsError("recommendations are per listener: choose one in the listener selector")
-    if src.recommendations is not None:
-        served = src.recommendations.get(query.user, src.now(), query.top)
-        lists, as_of = served.lists, served.as_of
-    else:
-        as_of = src.now()
-        lists = lists_for(src.engine, query.user, now=as_of, limit=query.top)
-    return {kind: [item.to_dict() for item in items] for kind, items in lists.items()}, as_of
+    assert src.recommendations is not None, "create_app gives every Source its cache"
+    served = src.recommendations.get(query.user, src.now(), query.top)
+    return {kind: [item.to_dict() for item in items] for kind, items in served.lists.items()}, served.as_of
 
 
 API_PAGES = tuple(p.name for p in PAGES) + ("summary",)
